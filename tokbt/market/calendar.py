@@ -1,0 +1,99 @@
+"""Exchange business-day calendars.
+
+A calendar answers one question — is this date an exchange business day? —
+and the date arithmetic that follows from it. It wraps numpy's
+``busdaycalendar`` so that every query is vectorised and exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+DateLike = dt.date | np.datetime64 | str
+
+_WEEKMASKS = {"weekdays": "1111100", "always": "1111111"}
+
+
+def as_date(value: DateLike) -> dt.date:
+    """Coerce a ``date``, ``datetime64`` or ISO string to ``datetime.date``."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return np.datetime64(value, "D").astype(dt.date)  # type: ignore[no-any-return]
+
+
+class ExchangeCalendar(BaseModel):
+    """The days on which the exchange trades and settles.
+
+    ``kind="weekdays"`` (the default) trades Monday to Friday;
+    ``kind="always"`` trades every day (a 24/7 venue, as crypto exchanges and
+    token marketplaces run). ``holidays`` removes further dates. Token markets
+    have no official holiday list yet, so none is assumed **[assumption]**.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["weekdays", "always"] = Field(
+        "weekdays", description="'weekdays' (Mon-Fri) or 'always' (24/7)."
+    )
+    holidays: tuple[dt.date, ...] = Field((), description="Extra non-business dates.")
+
+    @cached_property
+    def _busdaycal(self) -> np.busdaycalendar:
+        return np.busdaycalendar(
+            weekmask=_WEEKMASKS[self.kind],
+            holidays=np.array(self.holidays, dtype="datetime64[D]"),
+        )
+
+    def is_business_day(self, day: DateLike) -> bool:
+        """Whether ``day`` is a business day."""
+        return bool(np.is_busday(np.datetime64(as_date(day), "D"), busdaycal=self._busdaycal))
+
+    def business_days(self, start: DateLike, end: DateLike) -> np.ndarray:
+        """All business days in ``[start, end]`` (both inclusive) as ``datetime64[D]``."""
+        days = np.arange(
+            np.datetime64(as_date(start), "D"),
+            np.datetime64(as_date(end), "D") + 1,
+            dtype="datetime64[D]",
+        )
+        return days[np.is_busday(days, busdaycal=self._busdaycal)]
+
+    def offset(self, day: DateLike, n: int) -> dt.date:
+        """The business day ``n`` business days after ``day`` (before, if ``n < 0``).
+
+        A non-business ``day`` first rolls forward when ``n >= 0`` and backward
+        when ``n < 0``, so ``offset(d, 0)`` is the first business day on or
+        after ``d``.
+        """
+        roll = "forward" if n >= 0 else "backward"
+        out = np.busday_offset(
+            np.datetime64(as_date(day), "D"), n, roll=roll, busdaycal=self._busdaycal
+        )
+        return as_date(out)
+
+    def on_or_after(self, day: DateLike) -> dt.date:
+        """The first business day on or after ``day``."""
+        return self.offset(day, 0)
+
+    def on_or_before(self, day: DateLike) -> dt.date:
+        """The last business day on or before ``day``."""
+        out = np.busday_offset(
+            np.datetime64(as_date(day), "D"), 0, roll="backward", busdaycal=self._busdaycal
+        )
+        return as_date(out)
+
+    def count(self, start: DateLike, end: DateLike) -> int:
+        """Number of business days in ``[start, end)``."""
+        return int(
+            np.busday_count(
+                np.datetime64(as_date(start), "D"),
+                np.datetime64(as_date(end), "D"),
+                busdaycal=self._busdaycal,
+            )
+        )
