@@ -25,7 +25,11 @@ def as_date(value: DateLike) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return np.datetime64(value, "D").astype(dt.date)  # type: ignore[no-any-return]
+    return dt.date.fromisoformat(str(np.datetime64(str(value), "D")))
+
+
+def _d64(day: DateLike) -> np.datetime64:
+    return np.datetime64(as_date(day).isoformat(), "D")
 
 
 class ExchangeCalendar(BaseModel):
@@ -53,13 +57,13 @@ class ExchangeCalendar(BaseModel):
 
     def is_business_day(self, day: DateLike) -> bool:
         """Whether ``day`` is a business day."""
-        return bool(np.is_busday(np.datetime64(as_date(day), "D"), busdaycal=self._busdaycal))
+        return bool(np.is_busday(_d64(day), busdaycal=self._busdaycal))
 
     def business_days(self, start: DateLike, end: DateLike) -> np.ndarray:
         """All business days in ``[start, end]`` (both inclusive) as ``datetime64[D]``."""
         days = np.arange(
-            np.datetime64(as_date(start), "D"),
-            np.datetime64(as_date(end), "D") + 1,
+            _d64(start),
+            _d64(end) + 1,
             dtype="datetime64[D]",
         )
         return days[np.is_busday(days, busdaycal=self._busdaycal)]
@@ -71,11 +75,8 @@ class ExchangeCalendar(BaseModel):
         when ``n < 0``, so ``offset(d, 0)`` is the first business day on or
         after ``d``.
         """
-        roll = "forward" if n >= 0 else "backward"
-        out = np.busday_offset(
-            np.datetime64(as_date(day), "D"), n, roll=roll, busdaycal=self._busdaycal
-        )
-        return as_date(out)
+        roll: Literal["forward", "backward"] = "forward" if n >= 0 else "backward"
+        return as_date(str(np.busday_offset(_d64(day), n, roll=roll, busdaycal=self._busdaycal)))
 
     def on_or_after(self, day: DateLike) -> dt.date:
         """The first business day on or after ``day``."""
@@ -83,17 +84,15 @@ class ExchangeCalendar(BaseModel):
 
     def on_or_before(self, day: DateLike) -> dt.date:
         """The last business day on or before ``day``."""
-        out = np.busday_offset(
-            np.datetime64(as_date(day), "D"), 0, roll="backward", busdaycal=self._busdaycal
-        )
-        return as_date(out)
+        rolled = np.busday_offset(_d64(day), 0, roll="backward", busdaycal=self._busdaycal)
+        return as_date(str(rolled))
 
     def count(self, start: DateLike, end: DateLike) -> int:
         """Number of business days in ``[start, end)``."""
         return int(
             np.busday_count(
-                np.datetime64(as_date(start), "D"),
-                np.datetime64(as_date(end), "D"),
+                _d64(start),
+                _d64(end),
                 busdaycal=self._busdaycal,
             )
         )

@@ -54,7 +54,9 @@ class FinalSettlementRule(StrEnum):
     LAST_DAY_FIXING = "last_day_fixing"
 
 
-_CODE_RE = re.compile(r"^(?P<root>[A-Z][A-Z0-9]{1,7})-(?P<year>\d{4})-(?P<period>\d{2}|Q[1-4]|CAL)$")
+_CODE_RE = re.compile(
+    r"^(?P<root>[A-Z][A-Z0-9]{1,7})-(?P<year>\d{4})-(?P<period>\d{2}|Q[1-4]|CAL)$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ class Contract:
         return self.listing_date <= day <= self.last_trading_day
 
     def is_open(self, day: dt.date) -> bool:
-        """Whether a position in the contract exists on ``day`` (listed through final settlement)."""
+        """Whether a position can exist on ``day``: from listing through final settlement."""
         return self.listing_date <= day <= self.final_settlement_date
 
     def roll_date(self, cal: ExchangeCalendar, k: int) -> dt.date:

@@ -56,9 +56,7 @@ class ListingRule(BaseModel):
         if self.quarters and self.months < 3:
             raise ValueError("quarters cascade into 3 months: list at least 3 months")
         if self.years and self.quarters and (self.months < 3 or self.quarters < 3):
-            raise ValueError(
-                "years cascade into 3 months and 3 quarters: list at least 3 of each"
-            )
+            raise ValueError("years cascade into 3 months and 3 quarters: list at least 3 of each")
         if self.years and not self.quarters and self.months < 12:
             raise ValueError("without quarters, years cascade into 12 months: list 12 months")
         return self
@@ -187,7 +185,7 @@ class ContractSpec(BaseModel):
         )
 
     def final_settlement_price(self, index_on_fixing_dates: npt.ArrayLike) -> float:
-        """Final settlement price from the index values on ``fixing_dates``: mean, rounded to tick."""
+        """Final settlement price from the index on ``fixing_dates``: their mean, on the tick."""
         values = np.asarray(index_on_fixing_dates, dtype=np.float64)
         if values.size == 0 or not np.all(np.isfinite(values)):
             raise ValueError("final settlement needs a finite index value on every fixing date")
@@ -216,7 +214,8 @@ class ContractSpec(BaseModel):
         self, price: float | npt.NDArray[np.float64], qty: float | npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
         """Money value ``|qty| x multiplier x price`` in ``currency``."""
-        return np.abs(np.asarray(qty, dtype=np.float64)) * self.multiplier * np.asarray(price)
+        qty_abs = np.abs(np.asarray(qty, dtype=np.float64))
+        return np.asarray(qty_abs * self.multiplier * np.asarray(price, dtype=np.float64))
 
     def initial_margin_for(
         self, price: float | npt.NDArray[np.float64], qty: float | npt.NDArray[np.float64]

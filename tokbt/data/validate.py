@@ -1,0 +1,588 @@
+"""Validation of bar files, with errors that name the file, row, column and rule.
+
+A file is *staged* into a DuckDB temporary table (streamed through Arrow, so
+no per-row Python objects and memory bounded by DuckDB's ``memory_limit``),
+each row numbered in file order. Every rule is then one SQL query over the
+staged rows. Rules, by id:
+
+=========================  =============================================================
+``file_format``            the file is readable CSV or Parquet with a header
+``missing_columns``        a required column is absent
+``extra_columns``          a column the kind does not define is present
+``column_type``            a Parquet column has an incompatible type
+``type``                   a CSV value does not parse as the column's type
+``required``               a required value is empty
+``integer``                ``path`` is not a non-negative integer
+``finite``                 a number is NaN or infinite
+``positive_price``         a price is <= 0
+``non_negative``           volume, open interest or tokens < 0
+``high_ge_low``            ``high < low``
+``open_in_range``          ``open`` outside ``[low, high]``
+``close_in_range``         ``close`` outside ``[low, high]``
+``sorted``                 ``ts`` decreases within a path (and contract)
+``unique``                 ``ts`` repeats within a path (and contract)
+``unknown_contract``       a contract code the contract spec does not list
+``before_listing``         a futures bar before its contract's listing date
+``after_last_trading_day`` a futures bar after its contract's last trading day
+``settle_in_band``         (warning) a settlement outside the daily price-limit band
+=========================  =============================================================
+
+Row numbers are 1-based data rows; for CSV the line number (header = line 1)
+is given too.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from tokbt.data.schemas import Kind, KindSchema, infer_kind, schema_for
+from tokbt.errors import DataError
+from tokbt.market import ContractSpec, UnknownContractError
+
+STAGE = "_tokbt_stage"
+TYPED = "_tokbt_typed"
+_CONTRACTS = "_tokbt_contracts"
+_EXAMPLES_PER_RULE = 3
+_BATCH_ROWS = 1 << 17
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule at one place in a file."""
+
+    file: str
+    rule: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    is_csv: bool = False
+    count: int = 1
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}" + (f" (line {self.row + 1})" if self.is_csv else ""))
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        more = f" (and {self.count - 1} more rows)" if self.count > 1 else ""
+        return f"{', '.join(where)}: {self.message}{more} [rule: {self.rule}]"
+
+
+class DataValidationError(DataError):
+    """A file that breaks one or more validation rules; ``violations`` lists them."""
+
+    def __init__(self, file: str, violations: list[Violation]) -> None:
+        self.file = file
+        self.violations = violations
+        lines = [str(v) for v in violations[:20]]
+        if len(violations) > 20:
+            lines.append(f"... {len(violations) - 20} more problems")
+        noun = "problem" if len(violations) == 1 else "problems"
+        super().__init__(f"{file}: {len(violations)} {noun}\n  " + "\n  ".join(lines))
+
+
+@dataclass
+class ValidationReport:
+    """What validation found in one file."""
+
+    file: str
+    kind: Kind
+    rows: int
+    errors: list[Violation] = field(default_factory=list)
+    warnings: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def raise_for_errors(self) -> None:
+        """Raise ``DataValidationError`` if any rule (not warning) is broken."""
+        if self.errors:
+            raise DataValidationError(self.file, self.errors)
+
+
+# -- reading files -----------------------------------------------------------------------
+
+
+def _is_parquet(path: Path) -> bool:
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        return True
+    if path.suffix.lower() in {".csv", ".txt"}:
+        return False
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PAR1"
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        try:
+            header = next(csv.reader(fh))
+        except StopIteration:
+            raise DataError(
+                f"{path}: empty file, expected a CSV header [rule: file_format]"
+            ) from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataError(
+                f"{path}: not a readable CSV file ({exc}) [rule: file_format]"
+            ) from None
+    return [h.strip() for h in header]
+
+
+@dataclass
+class _Source:
+    path: Path
+    is_csv: bool
+    columns: list[str]
+    arrow_schema: pa.Schema
+    table: pa.Table | None = None
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        if self.table is not None:
+            yield from self.table.to_batches(max_chunksize=_BATCH_ROWS)
+        elif self.is_csv:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(block_size=1 << 22),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in self.columns},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                ),
+            )
+            yield from reader
+        else:
+            yield from pq.ParquetFile(self.path).iter_batches(batch_size=_BATCH_ROWS)
+
+
+def _open_source(path: Path) -> _Source:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        if _is_parquet(path):
+            schema = pq.ParquetFile(path).schema_arrow
+            return _Source(path, False, list(schema.names), schema)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"{path}: not a readable Parquet file ({exc}) [rule: file_format]"
+        ) from None
+    columns = _csv_header(path)
+    schema = pa.schema([(c, pa.string()) for c in columns])
+    return _Source(path, True, columns, schema)
+
+
+def _numbered(source: _Source) -> pa.RecordBatchReader:
+    schema = source.arrow_schema.append(pa.field("_row", pa.int64()))
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        offset = 0
+        try:
+            for batch in source.batches():
+                rows = pa.array(np.arange(offset + 1, offset + 1 + batch.num_rows), pa.int64())
+                offset += batch.num_rows
+                yield pa.RecordBatch.from_arrays([*batch.columns, rows], schema=schema)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise DataError(
+                f"{source.path}: unreadable after data row {offset} ({exc}) [rule: file_format]"
+            ) from None
+
+    return pa.RecordBatchReader.from_batches(schema, gen())
+
+
+# -- staging -----------------------------------------------------------------------------
+
+
+def configure(con: duckdb.DuckDBPyConnection, temp_dir: str | None = None) -> None:
+    """Session settings every tokbt connection uses: UTC, bounded memory, a spill directory."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{os.environ.get('TOKBT_MEMORY_LIMIT', '2GB')}'")
+    if temp_dir is not None:
+        con.execute(f"SET temp_directory = '{_sql_str(temp_dir)}'")
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _column_type_violations(src: _Source, ks: KindSchema) -> list[Violation]:
+    if src.is_csv:
+        return []
+    found = []
+    for name in ks.columns:
+        if name not in src.columns:
+            continue
+        actual = src.arrow_schema.field(name).type
+        expected = ks.schema.field(name).type
+        if not _compatible(actual, expected):
+            found.append(
+                Violation(
+                    str(src.path),
+                    "column_type",
+                    f"has type {actual}; expected {expected}",
+                    column=name,
+                )
+            )
+    return found
+
+
+def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
+    return bool(_compatible_types(actual, expected))
+
+
+def _compatible_types(actual: pa.DataType, expected: pa.DataType) -> object:
+    if pa.types.is_timestamp(expected):
+        return pa.types.is_timestamp(actual) or pa.types.is_date(actual)
+    if pa.types.is_integer(expected):
+        return pa.types.is_integer(actual)
+    if pa.types.is_floating(expected):
+        return (
+            pa.types.is_integer(actual)
+            or pa.types.is_floating(actual)
+            or pa.types.is_decimal(actual)
+            or pa.types.is_null(actual)
+        )
+    return (
+        pa.types.is_string(actual)
+        or pa.types.is_large_string(actual)
+        or pa.types.is_dictionary(actual)
+    )
+
+
+def stage(
+    con: duckdb.DuckDBPyConnection, path: Path | str, kind: Kind | str | None = None
+) -> tuple[KindSchema, _Source, int]:
+    """Stream ``path`` into the temporary table ``STAGE`` and define the typed view ``TYPED``.
+
+    Returns the kind's schema, the source description and the number of rows.
+    Raises ``DataValidationError`` for column-level problems (missing, extra,
+    incompatible Parquet types) and ``DataError`` for unreadable files.
+    """
+    src = _open_source(Path(path))
+    ks = schema_for(kind) if kind is not None else schema_for(infer_kind(src.columns))
+    return _stage_source(con, src, ks)
+
+
+def stage_arrow(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, ks: KindSchema, label: str
+) -> tuple[KindSchema, _Source, int]:
+    """As ``stage``, for an in-memory Arrow table; ``label`` names it in messages."""
+    src = _Source(Path(label), False, list(table.column_names), table.schema, table)
+    return _stage_source(con, src, ks)
+
+
+def _stage_source(
+    con: duckdb.DuckDBPyConnection, src: _Source, ks: KindSchema
+) -> tuple[KindSchema, _Source, int]:
+    problems = [
+        Violation(str(src.path), "missing_columns", f"required column '{c}' is missing", column=c)
+        for c in ks.required
+        if c not in src.columns
+    ]
+    problems += [
+        Violation(
+            str(src.path),
+            "extra_columns",
+            f"column '{c}' is not part of the {ks.kind} schema ({', '.join(ks.columns)})",
+            column=c,
+        )
+        for c in src.columns
+        if c not in ks.columns
+    ]
+    problems += _column_type_violations(src, ks)
+    if len(set(src.columns)) != len(src.columns):
+        dupes = sorted({c for c in src.columns if src.columns.count(c) > 1})
+        problems.append(
+            Violation(str(src.path), "extra_columns", f"duplicate column names {dupes}")
+        )
+    if problems:
+        raise DataValidationError(str(src.path), problems)
+
+    con.execute(f"DROP VIEW IF EXISTS {TYPED}")
+    con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    reader = _numbered(src)
+    con.register("_tokbt_source", reader)
+    try:
+        con.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT * FROM _tokbt_source")
+    except duckdb.Error as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, DataError):
+            raise cause from None
+        raise DataError(f"{src.path}: could not be read ({exc}) [rule: file_format]") from None
+    finally:
+        con.unregister("_tokbt_source")
+    con.execute(f"CREATE TEMP VIEW {TYPED} AS SELECT {_typed_columns(ks, src)} FROM {STAGE}")
+    rows = con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()
+    return ks, src, int(rows[0]) if rows else 0
+
+
+def _typed_columns(ks: KindSchema, src: _Source) -> str:
+    parts = ["_row"]
+    for c in ks.columns:
+        sql_type = "DOUBLE" if c == "path" else ks.duckdb_type(c)
+        if c in src.columns:
+            parts.append(f'TRY_CAST("{c}" AS {sql_type}) AS "{c}"')
+        else:
+            parts.append(f'CAST(NULL AS {sql_type}) AS "{c}"')
+    return ", ".join(parts)
+
+
+# -- rules -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    rule: str
+    column: str | None
+    where: str
+    message: str  # a DuckDB expression giving the message
+    source: str = TYPED
+    severity: str = "error"
+
+
+def _rules(ks: KindSchema, src: _Source) -> list[_Rule]:
+    present = [c for c in ks.columns if c in src.columns]
+    rules: list[_Rule] = []
+    for c in present:
+        sql_type = "DOUBLE" if c == "path" else ks.duckdb_type(c)
+        if src.is_csv and sql_type != "VARCHAR":
+            rules.append(
+                _Rule(
+                    "type",
+                    c,
+                    f'"{c}" IS NOT NULL AND TRY_CAST("{c}" AS {sql_type}) IS NULL',
+                    f"format('value ''{{}}'' is not a valid {sql_type.lower()}', \"{c}\")",
+                    source=STAGE,
+                )
+            )
+        if c in ks.required:
+            rules.append(_Rule("required", c, f'"{c}" IS NULL', "'value is missing'", source=STAGE))
+    rules.append(
+        _Rule(
+            "integer",
+            "path",
+            "path IS NOT NULL AND (NOT isfinite(path) OR path < 0 OR path <> floor(path) "
+            "OR path > 2147483647)",
+            "format('path {} is not a non-negative integer', path)",
+        )
+    )
+    for c in (*ks.prices, *ks.non_negative):
+        if c in present:
+            rules.append(
+                _Rule("finite", c, f'NOT isfinite("{c}")', f"format('{c} is {{}}', \"{c}\")")
+            )
+    for c in ks.prices:
+        if c in present:
+            rules.append(
+                _Rule("positive_price", c, f'"{c}" <= 0', f"format('{c} {{}} is not > 0', \"{c}\")")
+            )
+    for c in ks.non_negative:
+        if c in present:
+            rules.append(
+                _Rule("non_negative", c, f'"{c}" < 0', f"format('{c} {{}} is negative', \"{c}\")")
+            )
+    if "high" in ks.prices:
+        rules.append(
+            _Rule("high_ge_low", "high", "high < low", "format('high {} < low {}', high, low)")
+        )
+        for c in ("open", "close"):
+            rules.append(
+                _Rule(
+                    f"{c}_in_range",
+                    c,
+                    f'high >= low AND ("{c}" < low OR "{c}" > high)',
+                    f"format('{c} {{}} outside [low {{}}, high {{}}]', \"{c}\", low, high)",
+                )
+            )
+    rules += _order_rules(ks)
+    return rules
+
+
+def _order_rules(ks: KindSchema) -> list[_Rule]:
+    key = ", ".join(ks.key)
+    within = " and ".join(f"{k} {{}}" for k in ks.key)
+    args = ", ".join(ks.key)
+    lagged = f"(SELECT *, lag(ts) OVER (PARTITION BY {key} ORDER BY _row) AS prev_ts FROM {TYPED}) "
+    return [
+        _Rule(
+            "sorted",
+            "ts",
+            "ts < prev_ts",
+            f"format('ts {{}} is before the previous ts {{}} of {within}', ts, prev_ts, {args})",
+            source=lagged,
+        ),
+        _Rule(
+            "unique",
+            "ts",
+            "ts = prev_ts",
+            f"format('ts {{}} repeats for {within}', ts, {args})",
+            source=lagged,
+        ),
+    ]
+
+
+def _contract_rules(
+    con: duckdb.DuckDBPyConnection, spec: ContractSpec, file: str, is_csv: bool
+) -> tuple[list[_Rule], list[Violation]]:
+    codes = [r[0] for r in con.execute(f"SELECT DISTINCT contract FROM {TYPED}").fetchall()]
+    known, unknown = [], []
+    for code in codes:
+        if code is None:
+            continue
+        try:
+            c = spec.contract(code)
+        except UnknownContractError as exc:
+            unknown.append((code, str(exc)))
+            continue
+        known.append((code, c.listing_date, c.last_trading_day))
+    violations = []
+    for code, reason in unknown:
+        first = con.execute(
+            f"SELECT min(_row), count(*) FROM {TYPED} WHERE contract = ?", [code]
+        ).fetchone()
+        assert first is not None
+        violations.append(
+            Violation(
+                file,
+                "unknown_contract",
+                reason,
+                row=int(first[0]),
+                is_csv=is_csv,
+                column="contract",
+                count=int(first[1]),
+            )
+        )
+    con.execute(f"DROP TABLE IF EXISTS {_CONTRACTS}")
+    con.execute(
+        f"CREATE TEMP TABLE {_CONTRACTS} (contract VARCHAR, listing DATE, last_trading DATE)"
+    )
+    if known:
+        con.executemany(f"INSERT INTO {_CONTRACTS} VALUES (?, ?, ?)", known)
+    joined = (
+        f"(SELECT t.*, c.listing, c.last_trading FROM {TYPED} t "
+        f"JOIN {_CONTRACTS} c USING (contract)) "
+    )
+    rules = [
+        _Rule(
+            "before_listing",
+            "ts",
+            "CAST(ts AS DATE) < listing",
+            "format('bar of {} on {} is before its listing date {}', contract, ts, listing)",
+            source=joined,
+        ),
+        _Rule(
+            "after_last_trading_day",
+            "ts",
+            "CAST(ts AS DATE) > last_trading",
+            "format('bar of {} on {} is after its last trading day {}', "
+            "contract, ts, last_trading)",
+            source=joined,
+        ),
+    ]
+    if spec.price_limit is not None:
+        rules.append(_settle_band_rule(spec))
+    return rules, violations
+
+
+def _settle_band_rule(spec: ContractSpec) -> _Rule:
+    limit, tick = spec.price_limit, spec.tick_size
+    daily = (
+        f"(SELECT path, contract, CAST(ts AS DATE) AS day, arg_max(settle, ts) AS settle, "
+        f"arg_max(_row, ts) AS _row FROM {TYPED} GROUP BY ALL)"
+    )
+    banded = (
+        f"(SELECT *, ceil(prev * (1 - {limit}) / {tick} - 1e-9) * {tick} AS lo, "
+        f"floor(prev * (1 + {limit}) / {tick} + 1e-9) * {tick} AS hi FROM "
+        f"(SELECT *, lag(settle) OVER (PARTITION BY path, contract ORDER BY day) AS prev "
+        f"FROM {daily})) "
+    )
+    return _Rule(
+        "settle_in_band",
+        "settle",
+        "settle < lo - 1e-9 OR settle > hi + 1e-9",
+        f"format('settle {{}} of {{}} outside the ±{limit:.0%} band [{{}}, {{}}] "
+        "around the previous settlement {}', settle, contract, round(lo, 9), round(hi, 9), prev)",
+        source=banded,
+        severity="warning",
+    )
+
+
+def _run_rule(con: duckdb.DuckDBPyConnection, r: _Rule, file: str, is_csv: bool) -> list[Violation]:
+    sql = (
+        f"SELECT _row, {r.message} AS msg, count(*) OVER () AS n FROM {r.source} AS src "
+        f"WHERE {r.where} ORDER BY _row LIMIT {_EXAMPLES_PER_RULE}"
+    )
+    rows = con.execute(sql).fetchall()
+    if not rows:
+        return []
+    total = int(rows[0][2])
+    return [
+        Violation(
+            file,
+            r.rule,
+            msg,
+            row=int(row),
+            column=r.column,
+            is_csv=is_csv,
+            # The last example carries the count of rows beyond the examples shown.
+            count=total - len(rows) + 1 if i == len(rows) - 1 else 1,
+            severity=r.severity,
+        )
+        for i, (row, msg, _) in enumerate(rows)
+    ]
+
+
+def check_staged(
+    con: duckdb.DuckDBPyConnection,
+    ks: KindSchema,
+    src: _Source,
+    rows: int,
+    spec: ContractSpec,
+) -> ValidationReport:
+    """Run every rule of ``ks`` over the staged file; return errors and warnings."""
+    file = str(src.path)
+    report = ValidationReport(file=file, kind=ks.kind, rows=rows)
+    rules = _rules(ks, src)
+    if ks.kind is Kind.FUTURES:
+        contract_rules, unknown = _contract_rules(con, spec, file, src.is_csv)
+        rules += contract_rules
+        report.errors += unknown
+    for r in rules:
+        found = _run_rule(con, r, file, src.is_csv)
+        (report.warnings if r.severity == "warning" else report.errors).extend(found)
+    report.errors.sort(key=lambda v: (v.row or 0, v.rule))
+    return report
+
+
+def validate_file(
+    path: Path | str,
+    kind: Kind | str | None = None,
+    spec: ContractSpec | None = None,
+) -> ValidationReport:
+    """Validate a bar file without importing it.
+
+    ``kind`` defaults to the one inferred from the columns; ``spec`` (default
+    ``tpi_month``) lists the valid futures contracts. Column-level problems
+    raise ``DataValidationError``; row-level ones are returned in the report
+    (call ``raise_for_errors()`` to raise).
+    """
+    from tokbt.market import TPI_MONTH
+
+    with tempfile.TemporaryDirectory(prefix="tokbt-validate-") as tmp:
+        con = duckdb.connect(":memory:")
+        try:
+            configure(con, temp_dir=tmp)
+            ks, src, rows = stage(con, path, kind)
+            return check_staged(con, ks, src, rows, spec or TPI_MONTH)
+        finally:
+            con.close()
