@@ -29,7 +29,8 @@ class KindSchema:
         kind: which kind.
         table: DuckDB table holding every dataset's bars of this kind.
         schema: the Arrow schema of a bar (required and optional columns).
-        required: columns a file must have.
+        required: columns a file must have, with a value in every row; the others
+            may be absent or empty (NULL).
         key: columns that identify a series; ``ts`` must increase strictly within one.
         prices: columns that must be finite and positive.
         non_negative: columns that must be finite and >= 0.
@@ -71,7 +72,7 @@ SPOT = KindSchema(
     kind=Kind.SPOT,
     table="spot_bars",
     schema=pa.schema([_TS, _PATH, *_OHLC, pa.field("volume", pa.float64())]),
-    required=("ts", "path", "open", "high", "low", "close", "volume"),
+    required=("ts", "path", "open", "high", "low", "close"),
     key=("path",),
     prices=("open", "high", "low", "close"),
     non_negative=("volume",),
@@ -100,8 +101,6 @@ FUTURES = KindSchema(
         "low",
         "close",
         "settle",
-        "volume",
-        "open_interest",
     ),
     key=("path", "contract"),
     prices=("open", "high", "low", "close", "settle"),

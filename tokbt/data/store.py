@@ -36,6 +36,7 @@ from tokbt.data.schemas import SCHEMAS, Kind, KindSchema, schema_for
 from tokbt.data.validate import (
     STAGE,
     TYPED,
+    RowsCallback,
     ValidationReport,
     _Source,
     check_staged,
@@ -227,17 +228,21 @@ class BarStore:
         spec: ContractSpec | None = None,
         replace: bool = False,
         description: str = "",
+        on_rows: RowsCallback | None = None,
     ) -> ImportResult:
         """Validate a CSV or Parquet file and add it to dataset ``name`` as ``kind``.
 
         ``kind`` is inferred from the columns when omitted. A kind the dataset
         already holds is replaced only with ``replace=True``. Invalid data
-        raises ``DataValidationError`` and changes nothing.
+        raises ``DataValidationError`` and changes nothing. ``on_rows(n)``
+        reports progress as batches of ``n`` rows are read.
         """
         source = Path(path)
         t0 = time.perf_counter()
         spec = self._spec_for_write(check_name(name), spec)
-        ks, src, rows = stage(self.con, source, kind)
+        if kind is not None:
+            self._refuse_overwrite(name, Kind(kind), replace)
+        ks, src, rows = stage(self.con, source, kind, on_rows)
         return self._commit_staged(
             name, ks, src, rows, spec, replace, description, str(source), file_sha256(source), t0
         )
@@ -256,6 +261,7 @@ class BarStore:
         """Validate an Arrow table of bars and add it to dataset ``name`` (as ``import_file``)."""
         t0 = time.perf_counter()
         spec = self._spec_for_write(check_name(name), spec)
+        self._refuse_overwrite(name, Kind(kind), replace)
         ks, src, rows = stage_arrow(self.con, table, schema_for(kind), label=f"<{source}>")
         return self._commit_staged(
             name, ks, src, rows, spec, replace, description, source, table_sha256(table), t0
@@ -286,17 +292,37 @@ class BarStore:
         sha256: str,
         t0: float,
     ) -> ImportResult:
-        report = check_staged(self.con, ks, src, rows, spec)
-        report.raise_for_errors()
+        try:
+            report = check_staged(self.con, ks, src, rows, spec)
+            report.raise_for_errors()
+            self._refuse_overwrite(name, ks.kind, replace)
+            self._insert_staged(name, ks, spec, description, source, sha256)
+        finally:
+            self.con.execute(f"DROP VIEW IF EXISTS {TYPED}")
+            self.con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        return ImportResult(name, ks.kind, rows, time.perf_counter() - t0, report)
+
+    def _refuse_overwrite(self, name: str, kind: Kind, replace: bool) -> None:
         exists = self.con.execute(
-            "SELECT 1 FROM dataset_parts WHERE dataset = ? AND kind = ?", [name, ks.kind.value]
+            "SELECT 1 FROM dataset_parts WHERE dataset = ? AND kind = ?", [name, kind.value]
         ).fetchone()
         if exists and not replace:
             raise StoreError(
-                f"dataset {name!r} already has {ks.kind} bars; use --replace (replace=True) "
+                f"dataset {name!r} already has {kind} bars; use --replace (replace=True) "
                 "to overwrite them"
             )
+
+    def _insert_staged(
+        self,
+        name: str,
+        ks: KindSchema,
+        spec: ContractSpec,
+        description: str,
+        source: str,
+        sha256: str,
+    ) -> None:
         cols = ", ".join("CAST(path AS INTEGER)" if c == "path" else f'"{c}"' for c in ks.columns)
+        n_contracts = "count(DISTINCT contract)" if ks.kind is Kind.FUTURES else "0"
         self.con.execute("BEGIN TRANSACTION")
         try:
             self.con.execute(
@@ -308,7 +334,6 @@ class BarStore:
             self.con.execute(
                 "DELETE FROM dataset_parts WHERE dataset = ? AND kind = ?", [name, ks.kind.value]
             )
-            n_contracts = "count(DISTINCT contract)" if ks.kind is Kind.FUTURES else "0"
             self.con.execute(
                 f"INSERT INTO dataset_parts SELECT ?, ?, count(*), count(DISTINCT path), "
                 f"{n_contracts}, min(ts), max(ts), ?, ?, now() FROM {TYPED}",
@@ -318,10 +343,6 @@ class BarStore:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        finally:
-            self.con.execute(f"DROP VIEW IF EXISTS {TYPED}")
-            self.con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        return ImportResult(name, ks.kind, rows, time.perf_counter() - t0, report)
 
     def delete(self, name: str) -> None:
         """Remove dataset ``name`` and all its bars (one transaction)."""

@@ -36,7 +36,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,7 +182,10 @@ def _open_source(path: Path) -> _Source:
     return _Source(path, True, columns, schema)
 
 
-def _numbered(source: _Source) -> pa.RecordBatchReader:
+RowsCallback = Callable[[int], None]
+
+
+def _numbered(source: _Source, on_rows: RowsCallback | None = None) -> pa.RecordBatchReader:
     schema = source.arrow_schema.append(pa.field("_row", pa.int64()))
 
     def gen() -> Iterator[pa.RecordBatch]:
@@ -191,6 +194,8 @@ def _numbered(source: _Source) -> pa.RecordBatchReader:
             for batch in source.batches():
                 rows = pa.array(np.arange(offset + 1, offset + 1 + batch.num_rows), pa.int64())
                 offset += batch.num_rows
+                if on_rows is not None:
+                    on_rows(batch.num_rows)
                 yield pa.RecordBatch.from_arrays([*batch.columns, rows], schema=schema)
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             raise DataError(
@@ -260,17 +265,21 @@ def _compatible_types(actual: pa.DataType, expected: pa.DataType) -> object:
 
 
 def stage(
-    con: duckdb.DuckDBPyConnection, path: Path | str, kind: Kind | str | None = None
+    con: duckdb.DuckDBPyConnection,
+    path: Path | str,
+    kind: Kind | str | None = None,
+    on_rows: RowsCallback | None = None,
 ) -> tuple[KindSchema, _Source, int]:
     """Stream ``path`` into the temporary table ``STAGE`` and define the typed view ``TYPED``.
 
     Returns the kind's schema, the source description and the number of rows.
     Raises ``DataValidationError`` for column-level problems (missing, extra,
     incompatible Parquet types) and ``DataError`` for unreadable files.
+    ``on_rows(n)`` is called after each batch of ``n`` rows is read (progress).
     """
     src = _open_source(Path(path))
     ks = schema_for(kind) if kind is not None else schema_for(infer_kind(src.columns))
-    return _stage_source(con, src, ks)
+    return _stage_source(con, src, ks, on_rows)
 
 
 def stage_arrow(
@@ -282,7 +291,10 @@ def stage_arrow(
 
 
 def _stage_source(
-    con: duckdb.DuckDBPyConnection, src: _Source, ks: KindSchema
+    con: duckdb.DuckDBPyConnection,
+    src: _Source,
+    ks: KindSchema,
+    on_rows: RowsCallback | None = None,
 ) -> tuple[KindSchema, _Source, int]:
     problems = [
         Violation(str(src.path), "missing_columns", f"required column '{c}' is missing", column=c)
@@ -310,7 +322,7 @@ def _stage_source(
 
     con.execute(f"DROP VIEW IF EXISTS {TYPED}")
     con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-    reader = _numbered(src)
+    reader = _numbered(src, on_rows)
     con.register("_tokbt_source", reader)
     try:
         con.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT * FROM _tokbt_source")
@@ -568,6 +580,7 @@ def validate_file(
     path: Path | str,
     kind: Kind | str | None = None,
     spec: ContractSpec | None = None,
+    on_rows: RowsCallback | None = None,
 ) -> ValidationReport:
     """Validate a bar file without importing it.
 
@@ -582,7 +595,7 @@ def validate_file(
         con = duckdb.connect(":memory:")
         try:
             configure(con, temp_dir=tmp)
-            ks, src, rows = stage(con, path, kind)
+            ks, src, rows = stage(con, path, kind, on_rows)
             return check_staged(con, ks, src, rows, spec or TPI_MONTH)
         finally:
             con.close()

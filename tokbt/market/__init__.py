@@ -19,6 +19,7 @@ from tokbt.market.spec import (
     ContractSpec,
     ListingRule,
     UnknownContractError,
+    load_spec,
     preset,
 )
 from tokbt.market.ticks import limit_band, round_to_tick
@@ -38,6 +39,7 @@ __all__ = [
     "UnknownContractError",
     "as_date",
     "limit_band",
+    "load_spec",
     "parse_code",
     "preset",
     "round_to_tick",

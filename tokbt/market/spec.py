@@ -9,11 +9,14 @@ DOMAIN.md §3; values the paper does not state are marked **[assumption]**.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import tomllib
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tokbt.market.calendar import DateLike, ExchangeCalendar, as_date
 from tokbt.market.contracts import (
@@ -296,6 +299,34 @@ H100-equivalent GPU-hour. Size (1,000 GPU-hours) and tick ($0.01) are **[assumpt
 all other terms as ``TPI_MONTH``."""
 
 PRESETS: dict[str, ContractSpec] = {"tpi_month": TPI_MONTH, "scu_month": SCU_MONTH}
+
+
+def load_spec(name_or_path: str) -> ContractSpec:
+    """A preset by name (``tpi_month``), or a spec from a TOML or JSON file of its fields.
+
+    A file may hold the fields at top level or under a ``[contract]`` table;
+    errors name the file and the offending field.
+    """
+    if name_or_path in PRESETS:
+        return PRESETS[name_or_path]
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ValueError(
+            f"{name_or_path!r} is neither a contract preset ({', '.join(PRESETS)}) nor a file"
+        )
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: not valid {path.suffix.lstrip('.')}: {exc}") from None
+    data = data.get("contract", data)
+    try:
+        return ContractSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ValueError(f"{path}: invalid contract spec: {problems}") from None
 
 
 def preset(name: str) -> ContractSpec:

@@ -20,7 +20,7 @@ import csv
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, overload
+from typing import Annotated, Literal, NoReturn, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -129,6 +129,10 @@ class TPIRecipe(BaseModel):
             raise ValueError(f"models listed twice: {', '.join(dupes)}")
         return v
 
+    def __hash__(self) -> int:
+        # The dict fields make pydantic's frozen hash fail; hash the canonical dump instead.
+        return hash(self.model_dump_json())
+
     def quality_of(self, model: str) -> float:
         """S_i of ``model``: its listed score, else ``reference_quality``."""
         return self.quality.get(model, self.reference_quality)
@@ -176,8 +180,9 @@ def load_price_points(path: str | Path) -> pd.DataFrame:
     an ISO date ``YYYY-MM-DD``; ``provider`` and ``model`` non-empty; both
     prices finite numbers > 0 (USD per 1M tokens); ``confidence`` in
     :data:`CONFIDENCE_LEVELS`; no two rows with the same (date, provider,
-    model). Blank lines are skipped; fields are stripped of surrounding
-    spaces.
+    model). Rules are checked in that order and the first row breaking the
+    first failing rule is reported. Blank lines are skipped (they do not count
+    as data rows); fields are stripped of surrounding spaces.
 
     Returns the columns of :data:`PRICE_COLUMNS` — ``date`` as midnight
     ``datetime64[ns]``, prices ``float64``, the rest strings — sorted by date,
@@ -185,6 +190,9 @@ def load_price_points(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     header, rows, lines = _read_csv(p)
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise PricePointError(f"{p}: header (CSV line 1): repeated column(s) {', '.join(repeated)}")
     missing = [c for c in PRICE_COLUMNS if c not in header]
     if missing:
         raise PricePointError(f"{p}: header (CSV line 1): missing column(s) {', '.join(missing)}")
@@ -247,7 +255,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     return header, rows, lines
 
 
-def _fail(path: Path, i: int, lines: list[int], rule: str) -> None:
+def _fail(path: Path, i: int, lines: list[int], rule: str) -> NoReturn:
     raise PricePointError(f"{path}: data row {i + 1} (CSV line {lines[i]}): {rule}")
 
 

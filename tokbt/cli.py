@@ -1,0 +1,328 @@
+"""The ``tokbt`` command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import tokbt
+from tokbt.data import BarStore, Kind, default_store_path, validate_file
+from tokbt.data.recorded import price_points_path, recipe_path, spot_bars_from_series
+from tokbt.errors import TokbtError
+from tokbt.market import ContractSpec, as_date, load_spec
+from tokbt.market.tpi import build_tpi, load_price_points, load_recipe
+
+app = typer.Typer(
+    help="Backtest hedges of AI-inference compute costs with token futures.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(
+    help="Import, validate, list and export datasets of bars.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+# Tables need ~120 columns; pipes and CI logs report 80, which would squash them.
+_WIDTH = max(shutil.get_terminal_size((120, 24)).columns, 120)
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store",
+        envvar="TOKBT_STORE",
+        help="DuckDB store file [default: ./tokbt.duckdb].",
+        show_default=False,
+    ),
+]
+SpecOpt = Annotated[
+    str, typer.Option("--spec", help="Contract preset (tpi_month, scu_month) or a TOML file.")
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    return typer.Exit(code=1)
+
+
+def _spec(value: str) -> ContractSpec:
+    try:
+        return load_spec(value)
+    except ValueError as exc:
+        raise _fail(exc) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"tokbt {tokbt.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """tokbt: event-driven backtesting of compute-cost hedges with token futures."""
+
+
+def _rows_progress(label: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file of bars.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Dataset name.")],
+    kind: Annotated[
+        Kind | None, typer.Option("--kind", "-k", help="Kind of bars [default: from columns].")
+    ] = None,
+    spec: SpecOpt = "tpi_month",
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite this kind.")] = False,
+    description: Annotated[str, typer.Option(help="Free text stored with the dataset.")] = "",
+    store: StoreOpt = None,
+) -> None:
+    """Validate FILE and import it into the store as one kind of a dataset (all or nothing)."""
+    try:
+        with BarStore(store) as bs, _rows_progress(f"importing {file.name}") as progress:
+            task = progress.add_task("import", total=None)
+            result = bs.import_file(
+                file,
+                name,
+                kind,
+                spec=_spec(spec),
+                replace=replace,
+                description=description,
+                on_rows=lambda n: progress.advance(task, n),
+            )
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    for w in result.report.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    rate = result.rows / result.seconds if result.seconds else float("inf")
+    console.print(
+        f"imported {result.rows:,} {result.kind} rows into [bold]{name}[/] "
+        f"in {result.seconds:.2f} s ({rate:,.0f} rows/s) — store {default_store_path(store)}"
+    )
+
+
+@data_app.command("validate")
+def data_validate(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file of bars.")],
+    kind: Annotated[
+        Kind | None, typer.Option("--kind", "-k", help="Kind of bars [default: from columns].")
+    ] = None,
+    spec: SpecOpt = "tpi_month",
+) -> None:
+    """Check FILE against the schema and rules without importing it; exit 1 on errors."""
+    try:
+        with _rows_progress(f"validating {file.name}") as progress:
+            task = progress.add_task("validate", total=None)
+            report = validate_file(file, kind, _spec(spec), lambda n: progress.advance(task, n))
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    for w in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    for e in report.errors:
+        err_console.print(f"[red]error:[/] {e}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(code=1)
+    console.print(f"{file}: {report.rows:,} {report.kind} rows, valid")
+
+
+@data_app.command("ls")
+def data_ls(store: StoreOpt = None) -> None:
+    """List the datasets in the store, one row per kind of bars."""
+    path = default_store_path(store)
+    if not path.exists():
+        console.print(f"no store at {path} yet: import a dataset first")
+        return
+    try:
+        with BarStore(path, read_only=True) as bs:
+            infos = bs.datasets()
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"datasets in {path}", box=box.SIMPLE_HEAD)
+    for col in (
+        "dataset",
+        "contract",
+        "kind",
+        "rows",
+        "paths",
+        "contracts",
+        "from",
+        "to",
+        "source",
+    ):
+        table.add_column(col, justify="right" if col in {"rows", "paths", "contracts"} else "left")
+    for info in infos:
+        for part in info.parts.values():
+            table.add_row(
+                info.name,
+                info.spec.root,
+                part.kind.value,
+                f"{part.rows:,}",
+                f"{part.n_paths:,}",
+                f"{part.n_contracts:,}" if part.kind is Kind.FUTURES else "",
+                f"{part.start:%Y-%m-%d}",
+                f"{part.end:%Y-%m-%d}",
+                Path(part.source).name,
+            )
+    console.print(table if infos else f"store {path} holds no datasets")
+
+
+@data_app.command("export")
+def data_export(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    out_dir: Annotated[Path, typer.Argument(help="Output folder (hive layout).")],
+    kind: Annotated[
+        list[Kind] | None, typer.Option("--kind", "-k", help="Kinds to export.")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Export a dataset to Parquet as OUT_DIR/dataset=NAME/kind=KIND/part-0.parquet."""
+    try:
+        with BarStore(store, read_only=True) as bs:
+            written = bs.export(name, out_dir, kind)
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@data_app.command("rm")
+def data_rm(
+    name: Annotated[str, typer.Argument(help="Dataset name.")], store: StoreOpt = None
+) -> None:
+    """Delete a dataset and all its bars."""
+    try:
+        with BarStore(store) as bs:
+            bs.delete(name)
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    console.print(f"deleted {name}")
+
+
+@data_app.command("build-tpi")
+def data_build_tpi(
+    recipe: Annotated[
+        str, typer.Option(help="Index recipe: gpt4_class, market_basket, or a TOML file.")
+    ] = "gpt4_class",
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Dataset name [default: tpi_<recipe>].")
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option(help="Price-point CSV [default: the shipped one].")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD).")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite the dataset.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Build the daily Token Price Index from recorded LLM list prices and import it as spot."""
+    try:
+        recipe_file = recipe_path(recipe)
+        rec = load_recipe(recipe_file)
+        points_file = prices or price_points_path()
+        series = build_tpi(
+            load_price_points(points_file),
+            rec,
+            start=as_date(start) if start else None,
+            end=as_date(end) if end else None,
+        )
+        dataset = name or f"tpi_{rec.name}"
+        with BarStore(store) as bs:
+            bs.write_table(
+                spot_bars_from_series(series),
+                dataset,
+                Kind.SPOT,
+                replace=replace,
+                description=f"Token Price Index '{rec.name}' from {points_file.name}: "
+                f"{rec.description}",
+                source=f"{points_file.name} + {recipe_file.name}",
+            )
+    except (TokbtError, ValueError) as exc:
+        raise _fail(exc) from None
+    first, last = series.iloc[0], series.iloc[-1]
+    console.print(
+        f"built [bold]{dataset}[/]: {len(series):,} daily values "
+        f"{series.index[0]:%Y-%m-%d} → {series.index[-1]:%Y-%m-%d}, "
+        f"${first:,.3f} → ${last:,.3f} per 1M SIT tokens ({first / last:,.1f}x cheaper)"
+    )
+
+
+# -- contracts -------------------------------------------------------------------------
+
+
+@app.command("contracts")
+def contracts(
+    date: Annotated[str | None, typer.Option(help="Date (YYYY-MM-DD) [default: today].")] = None,
+    spec: SpecOpt = "tpi_month",
+    roll_offset: Annotated[
+        int | None, typer.Option(help="Roll k business days before last trading day.")
+    ] = None,
+) -> None:
+    """List the contracts live on a date with their delivery period and key dates."""
+    product = _spec(spec)
+    try:
+        day = as_date(date) if date else dt.date.today()
+    except ValueError as exc:
+        raise _fail(ValueError(f"--date {date!r} is not a date (YYYY-MM-DD): {exc}")) from None
+    table = Table(
+        title=f"{product.name} ({product.root}) live on {day:%Y-%m-%d}", box=box.SIMPLE_HEAD
+    )
+    for col in (
+        "contract",
+        "tenor",
+        "delivery",
+        "listed",
+        "last trading",
+        "final settle",
+        "roll",
+        "bdays to LTD",
+    ):
+        table.add_column(col)
+    for c in product.contracts_live(day):
+        row: list[Any] = [
+            c.code,
+            c.tenor.value,
+            f"{c.delivery_start:%Y-%m-%d} → {c.delivery_end:%Y-%m-%d}",
+            f"{c.listing_date:%Y-%m-%d}",
+            f"{c.last_trading_day:%Y-%m-%d}",
+            f"{c.final_settlement_date:%Y-%m-%d}" if not c.cascades_into else "cascades",
+            f"{product.roll_date(c, roll_offset):%Y-%m-%d}",
+            str(product.calendar.count(day, c.last_trading_day)),
+        ]
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        f"multiplier {product.multiplier:g} ({product.contract_unit}), tick {product.tick_size:g} "
+        f"{product.currency}, limit ±{(product.price_limit or 0):.0%}, initial margin "
+        f"{product.initial_margin:.0%}, maintenance = initial / {product.maintenance_ratio:g}, "
+        f"final settlement: {product.final_settlement.value}"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
