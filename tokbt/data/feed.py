@@ -170,7 +170,8 @@ class Feed:
 
     def _scatter(self, kind: Kind, table: pa.Table, ts: np.ndarray) -> dict[str, np.ndarray]:
         t_idx = np.searchsorted(ts, table["ts"].to_numpy().astype("datetime64[us]"))
-        p_idx = np.searchsorted(self.paths, table["path"].to_numpy())
+        order = np.argsort(self.paths)
+        p_idx = order[np.searchsorted(self.paths[order], table["path"].to_numpy())]
         shape: tuple[int, ...] = (len(ts), self.n_paths)
         index: tuple[np.ndarray, ...] = (t_idx, p_idx)
         if kind is Kind.FUTURES:

@@ -1,0 +1,79 @@
+"""Shared fixtures: small valid bar frames and a temporary store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tokbt.data import BarStore
+
+DAYS = pd.bdate_range("2026-01-05", periods=5)
+
+
+def spot_frame(paths: int = 2, days: pd.DatetimeIndex = DAYS) -> pd.DataFrame:
+    """Valid daily spot bars: path p closes at 2 + p/10 + day/100."""
+    ts = np.repeat(days, paths)
+    path = np.tile(np.arange(paths), len(days))
+    close = 2.0 + path / 10 + np.repeat(np.arange(len(days)), paths) / 100
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "path": path,
+            "open": close,
+            "high": close + 0.01,
+            "low": close - 0.01,
+            "close": close,
+            "volume": 100.0,
+        }
+    )
+
+
+def futures_frame(
+    paths: int = 2,
+    contracts: tuple[str, ...] = ("TPI-2026-03",),
+    days: pd.DatetimeIndex = DAYS,
+) -> pd.DataFrame:
+    """Valid futures bars for every (day, path, contract), ordered by ts, path, contract."""
+    idx = pd.MultiIndex.from_product(
+        [days, range(paths), contracts], names=["ts", "path", "contract"]
+    )
+    frame = idx.to_frame(index=False)
+    day_no = frame["ts"].map({d: i for i, d in enumerate(days)}).to_numpy()
+    settle = np.round(2.0 + frame["path"].to_numpy() / 10 + day_no / 100, 3)
+    return frame.assign(
+        open=settle,
+        high=settle + 0.01,
+        low=settle - 0.01,
+        close=settle,
+        settle=settle,
+        volume=10.0,
+        open_interest=50.0,
+    )
+
+
+def consumption_frame(paths: int = 2, days: pd.DatetimeIndex = DAYS) -> pd.DataFrame:
+    ts = np.repeat(days, paths)
+    path = np.tile(np.arange(paths), len(days))
+    return pd.DataFrame({"ts": ts, "path": path, "tokens": 1000.0 + path, "plan": 1000.0})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[BarStore]:
+    with BarStore(tmp_path / "store.duckdb") as s:
+        yield s
+
+
+def store_content(s: BarStore) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, sorted: the store's content, independent of file layout."""
+    tables = [
+        r[0]
+        for r in s.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "ORDER BY table_name"
+        ).fetchall()
+    ]
+    return {t: sorted(s.con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
