@@ -50,7 +50,8 @@ def test_block_size_does_not_change_the_data(store: BarStore) -> None:
     _load(store)
     whole = Feed(store, "ds")
     tiny = Feed(store, "ds", memory_budget=1)
-    assert tiny.block_size == 1 and whole.block_size >= 5
+    assert tiny.block_size == 1
+    assert whole.block_size >= 5
     for a, b in zip(whole, tiny, strict=True):
         assert a.ts == b.ts
         for kind in ("spot", "futures", "consumption"):
@@ -69,7 +70,8 @@ def test_recorded_single_path_spot_only(tmp_path: Path) -> None:
     with BarStore(tmp_path / "s.duckdb") as store:
         store.write_table(pa.Table.from_pandas(spot_frame(1), preserve_index=False), "rec", "spot")
         feed = Feed(store, "rec")
-        assert feed.n_paths == 1 and feed.contracts == ()
+        assert feed.n_paths == 1
+        assert feed.contracts == ()
         block = next(feed.blocks())
         assert block.spot["close"].shape == (5, 1)
         assert block.futures == {}

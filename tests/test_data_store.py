@@ -40,7 +40,8 @@ def test_import_and_read_back(store: BarStore, tmp_path: Path) -> None:
     info = store.info("ds")
     part = info.parts["futures"]  # type: ignore[index]
     assert (part.rows, part.n_paths, part.n_contracts) == (20, 2, 2)
-    assert part.start == pd.Timestamp("2026-01-05") and part.end == pd.Timestamp("2026-01-09")
+    assert part.start == pd.Timestamp("2026-01-05")
+    assert part.end == pd.Timestamp("2026-01-09")
     assert len(part.source_sha256) == 64
 
 

@@ -107,7 +107,8 @@ def test_missing_and_extra_columns(tmp_path: Path) -> None:
         validate_file(path)
     rules = {v.rule for v in err.value.violations}
     assert rules == {"missing_columns", "extra_columns"}
-    assert "'settle'" in str(err.value) and "'foo'" in str(err.value)
+    assert "'settle'" in str(err.value)
+    assert "'foo'" in str(err.value)
 
 
 def test_optional_columns_may_be_absent(tmp_path: Path) -> None:
@@ -130,7 +131,8 @@ def test_settle_outside_the_limit_band_is_a_warning_not_an_error(tmp_path: Path)
         ("settle_in_band", 5),
     ]
     w = report.warnings[0]
-    assert "row 3 (line 4)" in str(w) and "[1.8, 2.2]" in str(w)
+    assert "row 3 (line 4)" in str(w)
+    assert "[1.8, 2.2]" in str(w)
 
 
 def test_many_bad_rows_are_counted(tmp_path: Path) -> None:
@@ -149,7 +151,8 @@ def test_parquet_rows_are_numbered_and_column_types_checked(tmp_path: Path) -> N
     path = tmp_path / "f.parquet"
     df.to_parquet(path, index=False)
     (hit,) = [v for v in validate_file(path).errors if v.rule == "high_ge_low"]
-    assert hit.row == 5 and "line" not in str(hit)
+    assert hit.row == 5
+    assert "line" not in str(hit)
 
     bad = tmp_path / "typed.parquet"
     table = pa.Table.from_pandas(futures_frame(), preserve_index=False)

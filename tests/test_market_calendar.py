@@ -120,7 +120,7 @@ def test_twelve_serial_months_are_live_on_any_business_day() -> None:
 def test_front_month_rolls_to_the_next_after_its_last_trading_day() -> None:
     assert TPI_MONTH.contracts_live("2026-03-31")[0].code == "TPI-2026-03"
     live = TPI_MONTH.contracts_live("2026-04-01")
-    assert [c.code for c in live][0] == "TPI-2026-04"
+    assert next(c.code for c in live) == "TPI-2026-04"
     assert live[-1].code == "TPI-2027-03"  # listed that morning
     assert TPI_MONTH.contract("TPI-2027-03").listing_date == D(2026, 4, 1)
 

@@ -27,7 +27,9 @@ def test_tpi_month_defaults_are_the_domain_table() -> None:
     assert s.quote_unit == "USD per 1M SIT tokens"
     assert s.multiplier == 1000
     assert s.tick_size == 0.001
-    assert s.listing.months == 12 and s.listing.quarters == 0 and s.listing.years == 0
+    assert s.listing.months == 12
+    assert s.listing.quarters == 0
+    assert s.listing.years == 0
     assert s.last_trading_day is LastTradingDayRule.LAST_BUSINESS_DAY
     assert s.final_settlement is FinalSettlementRule.DELIVERY_AVERAGE
     assert s.price_limit == 0.10
@@ -146,7 +148,8 @@ def test_limit_band_never_goes_below_one_tick_and_none_means_unlimited() -> None
     lo, hi = limit_band(0.001, 0.10, 0.001)
     assert float(lo) == 0.001
     lo, hi = limit_band(5.0, None, 0.001)
-    assert float(lo) == 0.001 and np.isinf(hi)
+    assert float(lo) == 0.001
+    assert np.isinf(hi)
 
 
 @given(st.floats(min_value=0.01, max_value=1000.0))

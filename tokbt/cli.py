@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -51,7 +52,7 @@ SpecOpt = Annotated[
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(code=1)
 
 
@@ -119,7 +120,7 @@ def data_import(
     except TokbtError as exc:
         raise _fail(exc) from None
     for w in result.report.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
     rate = result.rows / result.seconds if result.seconds else float("inf")
     console.print(
         f"imported {result.rows:,} {result.kind} rows into [bold]{name}[/] "
@@ -143,9 +144,9 @@ def data_validate(
     except TokbtError as exc:
         raise _fail(exc) from None
     for w in report.warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
     for e in report.errors:
-        err_console.print(f"[red]error:[/] {e}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(code=1)
     console.print(f"{file}: {report.rows:,} {report.kind} rows, valid")
@@ -175,7 +176,12 @@ def data_ls(store: StoreOpt = None) -> None:
         "to",
         "source",
     ):
-        table.add_column(col, justify="right" if col in {"rows", "paths", "contracts"} else "left")
+        table.add_column(
+            col,
+            justify="right" if col in {"rows", "paths", "contracts"} else "left",
+            no_wrap=col != "source",
+            overflow="fold",
+        )
     for info in infos:
         for part in info.parts.values():
             table.add_row(
@@ -302,7 +308,7 @@ def contracts(
         "roll",
         "bdays to LTD",
     ):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for c in product.contracts_live(day):
         row: list[Any] = [
             c.code,
