@@ -43,13 +43,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # imported where used, so a child process loads only what its job needs
+    import numpy as np
+    import numpy.typing as npt
+    import pyarrow as pa
 
 JOBS = ("baseline_duckdb", "tokbt_import", "pyarrow_read")
 """The benchmarked jobs, in the order they run (and are printed)."""
@@ -112,6 +111,8 @@ def futures_layout(rows: int) -> Layout:
     Days are weekday business days from ``START_DAY`` (at most ``MAX_DAYS``);
     the contracts of a day are ``TPI_MONTH.contracts_live(day)``.
     """
+    import numpy as np
+
     from tokbt.market import TPI_MONTH
 
     if rows < 1:
@@ -134,7 +135,7 @@ def _generator_meta(rows: int, seed: int) -> dict[str, int]:
 def _chunk(
     rng: np.random.Generator, layout: Layout, first_path: int, n_paths: int, schema: pa.Schema
 ) -> pa.Table:
-    """The bars of paths ``first_path .. first_path + n_paths - 1``, ordered by (path, contract, ts).
+    """Bars of the paths ``first_path ..`` (``n_paths`` of them), by (path, contract, ts).
 
     Each (path, contract) has a log-price random walk over all days (a common
     shock per path and day plus a contract shock, clipped to ±4 %); a bar's
@@ -143,6 +144,10 @@ def _chunk(
     exact multiples of 0.001, positive, and ``low <= min(open, close)``,
     ``high >= max(open, close)``. ``settle`` is the close.
     """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n_contracts, n_days = len(layout.codes), layout.days.size
     shocks = DAILY_VOL_COMMON * rng.standard_normal((n_paths, 1, n_days))
     shocks = shocks + DAILY_VOL_CONTRACT * rng.standard_normal((n_paths, n_contracts, n_days))
@@ -188,7 +193,9 @@ def _chunk(
     return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
 
 
-def make_futures_parquet(path: str | os.PathLike[str], rows: int = 10_000_000, seed: int = 0) -> int:
+def make_futures_parquet(
+    path: str | os.PathLike[str], rows: int = 10_000_000, seed: int = 0
+) -> int:
     """Write a valid ``futures`` Parquet file of about ``rows`` bars; return its row count.
 
     The file passes every rule of ``tokbt.data.validate`` for ``TPI_MONTH``
@@ -198,6 +205,9 @@ def make_futures_parquet(path: str | os.PathLike[str], rows: int = 10_000_000, s
     each), so the generator's memory stays small whatever ``rows`` is. The
     same ``rows`` and ``seed`` give the same file.
     """
+    import numpy as np
+    import pyarrow.parquet as pq
+
     from tokbt.data.schemas import FUTURES
 
     layout = futures_layout(rows)
@@ -215,6 +225,9 @@ def make_futures_parquet(path: str | os.PathLike[str], rows: int = 10_000_000, s
 
 def kept_file_matches(path: Path, rows: int, seed: int) -> bool:
     """Whether ``path`` is a file this generator wrote with the same ``rows`` and ``seed``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if not path.is_file():
         return False
     try:
@@ -235,8 +248,29 @@ def memory_limit() -> str:
     return os.environ.get("TOKBT_MEMORY_LIMIT", "2GB")
 
 
+def _proc_status_mb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
-    """This process's peak RSS in MiB (``ru_maxrss`` is in KiB on Linux)."""
+    """This process's peak RSS in MiB: ``VmHWM`` from ``/proc/self/status``.
+
+    Not ``ru_maxrss``: on Linux a child's ``ru_maxrss`` starts at its parent's
+    peak RSS when it was forked (the peak survives ``fork`` and ``exec``), so
+    after generating the file in the parent every child would report at
+    least the generator's peak. ``VmHWM`` belongs to the child's own address
+    space. Falls back to ``ru_maxrss`` where ``/proc`` is missing.
+    """
+    hwm = _proc_status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -288,6 +322,8 @@ def job_tokbt_import(file: Path, store: Path) -> dict[str, Any]:
 
 def job_pyarrow_read(file: Path, store: Path) -> dict[str, Any]:
     """``pyarrow.parquet.read_table(file)`` (``store`` is unused)."""
+    import pyarrow.parquet as pq
+
     del store
     start_rss = peak_rss_mb()
     t0 = time.perf_counter()
@@ -316,11 +352,7 @@ def _reset_peak_rss() -> bool:
 
 
 def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return _proc_status_mb("VmRSS") or 0.0
 
 
 def job_tokbt_steps(file: Path, store: Path) -> dict[str, Any]:
@@ -357,10 +389,8 @@ def job_tokbt_steps(file: Path, store: Path) -> dict[str, Any]:
         }
         if con_box:
             with contextlib.suppress(duckdb.Error):
-                mem = con_box[0].execute(
-                    "SELECT sum(memory_usage_bytes), sum(temporary_storage_bytes) "
-                    "FROM duckdb_memory()"
-                ).fetchone()
+                sql = "SELECT sum(memory_usage_bytes), sum(temporary_storage_bytes) FROM "
+                mem = con_box[0].execute(sql + "duckdb_memory()").fetchone()
                 if mem is not None:
                     entry["duckdb_mb"] = int(mem[0] or 0) / MB
                     entry["duckdb_spill_mb"] = int(mem[1] or 0) / MB
@@ -640,6 +670,8 @@ def _warm_page_cache(path: Path) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Generate (or reuse) the file, run every job ``args.repeat`` times, summarise."""
+    import pyarrow.parquet as pq
+
     os.environ["TOKBT_MEMORY_LIMIT"] = args.memory_limit  # children inherit it
     machine = describe_machine()
     jobs = [j for j in JOBS if j in args.jobs]
