@@ -40,8 +40,10 @@ def main(store_path: Path) -> None:
     for day in ("2024-06-14", "2025-11-24"):
         live = TPI_MONTH.contracts_live(day)
         print(f"\nTPI futures live on {day}: {live[0].code} … {live[-1].code}")
-        print(f"  front month trades until {live[0].last_trading_day}, "
-              f"rolls (5 business days before) on {TPI_MONTH.roll_date(live[0])}")
+        print(
+            f"  front month trades until {live[0].last_trading_day}, "
+            f"rolls (5 business days before) on {TPI_MONTH.roll_date(live[0])}"
+        )
 
 
 if __name__ == "__main__":
