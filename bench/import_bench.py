@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -356,80 +356,57 @@ def _rss_mb() -> float:
 
 
 def job_tokbt_steps(file: Path, store: Path) -> dict[str, Any]:
-    """``import_file`` replayed step by step: seconds and peak RSS of each step.
+    """``BarStore.import_file`` step by step: seconds and peak RSS of each step.
 
-    Mirrors ``BarStore.import_file`` (stage, contract table, every rule of
-    ``check_staged`` in order, insert, drop the staged table, close) and the
-    file's SHA-256, using tokbt's private helpers. A step's peak RSS is
-    measured after resetting the process's peak (``/proc/self/clear_refs``);
-    where that is not allowed it is the running peak.
+    Uses the ``on_step`` hook of ``import_file`` (stage, each validation step,
+    insert, done) plus the closing checkpoint. A step's peak RSS is measured
+    after resetting the process's peak (``/proc/self/clear_refs``); where that
+    is not allowed it is the running peak.
     """
     import duckdb
 
-    from tokbt.data import validate
-    from tokbt.data.store import BarStore, file_sha256
-    from tokbt.market import TPI_MONTH
+    from tokbt.data.store import BarStore
 
     steps: list[dict[str, Any]] = []
     resettable = _reset_peak_rss()
-    con_box: list[duckdb.DuckDBPyConnection] = []
+    bars = BarStore(store)
+    current: dict[str, Any] = {}
 
-    @contextlib.contextmanager
-    def step(name: str) -> Iterator[None]:
-        if resettable:
-            _reset_peak_rss()
-        t0 = time.perf_counter()
-        yield
-        seconds = time.perf_counter() - t0
-        entry: dict[str, Any] = {
-            "step": name,
-            "seconds": seconds,
+    def close_step() -> None:
+        if not current:
+            return
+        entry = {
+            "step": current["name"],
+            "seconds": time.perf_counter() - current["t0"],
             "peak_rss_mb": peak_rss_mb(),
             "rss_after_mb": _rss_mb(),
         }
-        if con_box:
-            with contextlib.suppress(duckdb.Error):
-                sql = "SELECT sum(memory_usage_bytes), sum(temporary_storage_bytes) FROM "
-                mem = con_box[0].execute(sql + "duckdb_memory()").fetchone()
-                if mem is not None:
-                    entry["duckdb_mb"] = int(mem[0] or 0) / MB
-                    entry["duckdb_spill_mb"] = int(mem[1] or 0) / MB
+        with contextlib.suppress(duckdb.Error):
+            sql = "SELECT sum(memory_usage_bytes), sum(temporary_storage_bytes) FROM "
+            mem = bars.con.execute(sql + "duckdb_memory()").fetchone()
+            if mem is not None:
+                entry["duckdb_mb"] = int(mem[0] or 0) / MB
+                entry["duckdb_spill_mb"] = int(mem[1] or 0) / MB
         steps.append(entry)
 
+    def on_step(name: str) -> None:
+        close_step()
+        if resettable:
+            _reset_peak_rss()
+        current.update(name=name, t0=time.perf_counter())
+
     t_all = time.perf_counter()
-    bars = BarStore(store)
-    con = bars.con
-    con_box.append(con)
-    file_str = str(file)
-    with step("stage (CREATE TEMP TABLE from Arrow batches)"):
-        ks, src, rows = validate.stage(con, file, "futures")
-    with step("sha256 of the file"):
-        sha = file_sha256(file)
-    with step("contract rules: DISTINCT contract + contract table"):
-        contract_rules, unknown = validate._contract_rules(con, TPI_MONTH, file_str, src.is_csv)
-    errors = len(unknown)
-    warnings = 0
-    for rule in [*validate._rules(ks, src), *contract_rules]:
-        label = f"rule {rule.rule}" + (f" ({rule.column})" if rule.column else "")
-        with step(label):
-            found = validate._run_rule(con, rule, file_str, src.is_csv)
-        if rule.severity == "warning":
-            warnings += len(found)
-        else:
-            errors += len(found)
-    with step("insert (one transaction)"):
-        bars._insert_staged("bench", ks, TPI_MONTH, "", file_str, sha)
-    with step("drop staged table"):
-        con.execute(f"DROP VIEW IF EXISTS {validate.TYPED}")
-        con.execute(f"DROP TABLE IF EXISTS {validate.STAGE}")
-    con_box.clear()
-    with step("close (checkpoint)"):
-        bars.close()
+    result = bars.import_file(file, "bench", "futures", on_step=on_step)
+    current.clear()
+    on_step("close (checkpoint)")
+    bars.close()
+    close_step()
+    steps = [s for s in steps if s["step"] != "done"]
     return {
-        "rows": rows,
+        "rows": result.rows,
         "seconds": time.perf_counter() - t_all,
-        "errors": errors,
-        "warnings": warnings,
+        "errors": len(result.report.errors),
+        "warnings": len(result.report.warnings),
         "peak_reset": resettable,
         "steps": steps,
         "store_mb": _file_mb(store),
@@ -571,7 +548,7 @@ def _fmt(value: Any, spec: str) -> str:
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain text table, first column left-aligned, the others right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
@@ -590,8 +567,8 @@ def report(out: dict[str, Any]) -> str:
         f"load avg {' '.join(map(str, m['load_avg']))}",
         f"versions: python {m['python']}, duckdb {m['duckdb']}, pyarrow {m['pyarrow']}, "
         f"numpy {m['numpy']}, tokbt {m['tokbt']}; DuckDB memory_limit {m['memory_limit']}",
-        f"file: {g['path']} ({g['rows']:,} rows, {g['mb']:.0f} MB, {g['paths']} paths x "
-        f"{g['days']} days x 12 contracts; "
+        f"file: {g['path']} ({g['rows']:,} rows, {g['mb']:.0f} MB, {g['row_groups']} row groups, "
+        f"{g['paths']} paths x {g['days']} days x {g['contracts_per_day']} contracts; "
         + (
             "reused"
             if g["reused"]
@@ -627,7 +604,8 @@ def report(out: dict[str, Any]) -> str:
         ]
         for r in out["summary"]
     ]
-    lines.append(format_table(headers, body))
+    if body:
+        lines.append(format_table(headers, body))
     tokbt = out["runs"].get("tokbt_import")
     if tokbt:
         lines.append(
@@ -708,6 +686,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rows": layout.rows,
             "paths": layout.paths,
             "days": int(layout.days.size),
+            "contracts_per_day": round(layout.rows_per_path / layout.days.size),
             "mb": _file_mb(file),
             "row_groups": pq.ParquetFile(file).num_row_groups,
             "seed": args.seed,

@@ -217,3 +217,18 @@ def test_store_path_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert default_store_path(tmp_path / "x.duckdb") == tmp_path / "x.duckdb"
     with pytest.raises(StoreError, match="does not exist"):
         BarStore(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_a_parquet_file_changed_between_validation_and_insert_is_refused(
+    store: BarStore, tmp_path: Path
+) -> None:
+    from tokbt.data.validate import check_unchanged, stage, unstage
+    from tokbt.errors import DataError
+
+    path = _write(tmp_path, "s.parquet", spot_frame())
+    _, src, _ = stage(store.con, path, "spot")
+    check_unchanged(src)  # untouched: fine
+    _write(tmp_path, "s.parquet", spot_frame(paths=3))
+    with pytest.raises(DataError, match="changed during the import"):
+        check_unchanged(src)
+    unstage(store.con)

@@ -210,3 +210,28 @@ def test_kind_is_inferred_from_columns(tmp_path: Path) -> None:
     consumption_frame().to_csv(path, index=False)
     assert validate_file(path).kind == "consumption"
     assert np.isfinite(validate_file(path).rows)
+
+
+def test_intraday_bars_are_band_checked_on_daily_settlements(tmp_path: Path) -> None:
+    days = pd.bdate_range("2026-01-05", periods=3)
+    hours = pd.DatetimeIndex([d + pd.Timedelta(hours=h) for d in days for h in (9, 12, 16)])
+    # the day's settlement repeats on each bar; day 3 jumps 15 % above day 2
+    settle = np.repeat([2.0, 2.1, 2.415], 3)
+    df = pd.DataFrame(
+        {
+            "ts": hours,
+            "path": 0,
+            "contract": "TPI-2026-03",
+            "open": settle,
+            "high": settle + 0.2,
+            "low": settle - 0.2,
+            "close": settle,
+            "settle": settle,
+        }
+    )
+    path = tmp_path / "hourly.csv"
+    df.to_csv(path, index=False)
+    report = validate_file(path)
+    assert report.ok
+    assert [(w.rule, w.row) for w in report.warnings] == [("settle_in_band", 9)]
+    assert "2.1" in str(report.warnings[0])

@@ -21,7 +21,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -34,21 +34,29 @@ import pyarrow.parquet as pq
 
 from tokbt.data.schemas import SCHEMAS, Kind, KindSchema, schema_for
 from tokbt.data.validate import (
-    STAGE,
     TYPED,
     RowsCallback,
     ValidationReport,
     _Source,
     check_staged,
+    check_unchanged,
     configure,
     stage,
     stage_arrow,
+    unstage,
 )
 from tokbt.errors import StoreError
 from tokbt.market import TPI_MONTH, ContractSpec
 
 SCHEMA_VERSION = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+StepCallback = Callable[[str], None]
+
+
+def _no_step(_name: str) -> None:
+    pass
 
 
 def default_store_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -229,22 +237,27 @@ class BarStore:
         replace: bool = False,
         description: str = "",
         on_rows: RowsCallback | None = None,
+        on_step: StepCallback | None = None,
     ) -> ImportResult:
         """Validate a CSV or Parquet file and add it to dataset ``name`` as ``kind``.
 
         ``kind`` is inferred from the columns when omitted. A kind the dataset
         already holds is replaced only with ``replace=True``. Invalid data
         raises ``DataValidationError`` and changes nothing. ``on_rows(n)``
-        reports progress as batches of ``n`` rows are read.
+        reports progress as batches of ``n`` rows are read; ``on_step(name)``
+        is called as each step starts (``stage``, each rule, ``insert``, ``done``).
         """
         source = Path(path)
         t0 = time.perf_counter()
         spec = self._spec_for_write(check_name(name), spec)
         if kind is not None:
             self._refuse_overwrite(name, Kind(kind), replace)
+        step = on_step or _no_step
+        step("stage")
         ks, src, rows = stage(self.con, source, kind, on_rows)
+        sha256 = file_sha256(source)
         return self._commit_staged(
-            name, ks, src, rows, spec, replace, description, str(source), file_sha256(source), t0
+            name, ks, src, rows, spec, replace, description, str(source), sha256, t0, step
         )
 
     def write_table(
@@ -264,7 +277,17 @@ class BarStore:
         self._refuse_overwrite(name, Kind(kind), replace)
         ks, src, rows = stage_arrow(self.con, table, schema_for(kind), label=f"<{source}>")
         return self._commit_staged(
-            name, ks, src, rows, spec, replace, description, source, table_sha256(table), t0
+            name,
+            ks,
+            src,
+            rows,
+            spec,
+            replace,
+            description,
+            source,
+            table_sha256(table),
+            t0,
+            _no_step,
         )
 
     def _spec_for_write(self, name: str, spec: ContractSpec | None) -> ContractSpec:
@@ -291,15 +314,17 @@ class BarStore:
         source: str,
         sha256: str,
         t0: float,
+        step: StepCallback,
     ) -> ImportResult:
         try:
-            report = check_staged(self.con, ks, src, rows, spec)
+            report = check_staged(self.con, ks, src, rows, spec, step)
             report.raise_for_errors()
             self._refuse_overwrite(name, ks.kind, replace)
-            self._insert_staged(name, ks, spec, description, source, sha256)
+            step("insert")
+            self._insert_staged(name, ks, spec, description, source, sha256, src)
         finally:
-            self.con.execute(f"DROP VIEW IF EXISTS {TYPED}")
-            self.con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+            unstage(self.con)
+            step("done")
         return ImportResult(name, ks.kind, rows, time.perf_counter() - t0, report)
 
     def _refuse_overwrite(self, name: str, kind: Kind, replace: bool) -> None:
@@ -320,6 +345,7 @@ class BarStore:
         description: str,
         source: str,
         sha256: str,
+        src: _Source,
     ) -> None:
         cols = ", ".join("CAST(path AS INTEGER)" if c == "path" else f'"{c}"' for c in ks.columns)
         n_contracts = "count(DISTINCT contract)" if ks.kind is Kind.FUTURES else "0"
@@ -339,6 +365,7 @@ class BarStore:
                 f"{n_contracts}, min(ts), max(ts), ?, ?, now() FROM {TYPED}",
                 [name, ks.kind.value, source, sha256],
             )
+            check_unchanged(src)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")

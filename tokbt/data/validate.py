@@ -33,6 +33,7 @@ is given too.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import tempfile
@@ -52,7 +53,9 @@ from tokbt.market import ContractSpec, UnknownContractError
 
 STAGE = "_tokbt_stage"
 TYPED = "_tokbt_typed"
+_SOURCE = "_tokbt_source"
 _CONTRACTS = "_tokbt_contracts"
+_ORDER = "_tokbt_order"
 _EXAMPLES_PER_RULE = 3
 _BATCH_ROWS = 1 << 17
 
@@ -147,6 +150,8 @@ class _Source:
     columns: list[str]
     arrow_schema: pa.Schema
     table: pa.Table | None = None
+    staged_as: str = ""  # "table" (CSV, copied) or "view" (Parquet file / Arrow table, streamed)
+    file_stat: tuple[int, int] | None = None  # (size, mtime_ns) of a streamed file
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         if self.table is not None:
@@ -320,22 +325,75 @@ def _stage_source(
     if problems:
         raise DataValidationError(str(src.path), problems)
 
-    con.execute(f"DROP VIEW IF EXISTS {TYPED}")
-    con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-    reader = _numbered(src, on_rows)
-    con.register("_tokbt_source", reader)
+    unstage(con)
+    _materialise(con, src, on_rows)
+    con.execute(f"CREATE TEMP VIEW {TYPED} AS SELECT {_typed_columns(ks, src)} FROM {STAGE}")
+    counted = con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()
+    rows = int(counted[0]) if counted else 0
+    if on_rows is not None and src.staged_as == "view":
+        on_rows(rows)
+    return ks, src, rows
+
+
+def _materialise(
+    con: duckdb.DuckDBPyConnection, src: _Source, on_rows: RowsCallback | None
+) -> None:
+    """Make ``STAGE``: the source's rows with a 1-based ``_row``, in file order.
+
+    Parquet files and Arrow tables are *views* (DuckDB streams them; nothing
+    is copied). CSV text is parsed once into a temporary table, because every
+    rule would otherwise re-parse it.
+    """
+    if src.table is not None:
+        rows = pa.array(np.arange(1, src.table.num_rows + 1, dtype=np.int64))
+        con.register(_SOURCE, src.table.append_column("_row", rows))
+        con.execute(f"CREATE TEMP VIEW {STAGE} AS SELECT * FROM {_SOURCE}")
+        src.staged_as = "view"
+        return
+    if not src.is_csv:
+        stat = src.path.stat()
+        src.file_stat = (stat.st_size, stat.st_mtime_ns)
+        con.execute(
+            f"CREATE TEMP VIEW {STAGE} AS SELECT * EXCLUDE (file_row_number), "
+            f"file_row_number + 1 AS _row FROM read_parquet('{_sql_str(str(src.path))}', "
+            "file_row_number = true)"
+        )
+        src.staged_as = "view"
+        return
+    con.register(_SOURCE, _numbered(src, on_rows))
     try:
-        con.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT * FROM _tokbt_source")
+        con.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT * FROM {_SOURCE}")
     except duckdb.Error as exc:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, DataError):
             raise cause from None
         raise DataError(f"{src.path}: could not be read ({exc}) [rule: file_format]") from None
     finally:
-        con.unregister("_tokbt_source")
-    con.execute(f"CREATE TEMP VIEW {TYPED} AS SELECT {_typed_columns(ks, src)} FROM {STAGE}")
-    rows = con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()
-    return ks, src, int(rows[0]) if rows else 0
+        con.unregister(_SOURCE)
+    src.staged_as = "table"
+
+
+def unstage(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every temporary object staging created (safe to call at any time)."""
+    con.execute(f"DROP TABLE IF EXISTS {_ORDER}")
+    con.execute(f"DROP TABLE IF EXISTS {_CONTRACTS}")
+    con.execute(f"DROP VIEW IF EXISTS {TYPED}")
+    kinds = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [STAGE]
+    ).fetchall()
+    for (table_type,) in kinds:
+        con.execute(f"DROP {'VIEW' if table_type == 'VIEW' else 'TABLE'} IF EXISTS {STAGE}")
+    with contextlib.suppress(duckdb.Error):
+        con.unregister(_SOURCE)
+
+
+def check_unchanged(src: _Source) -> None:
+    """Raise ``DataError`` if a streamed file changed since it was staged (it is read twice)."""
+    if src.file_stat is None:
+        return
+    stat = src.path.stat()
+    if (stat.st_size, stat.st_mtime_ns) != src.file_stat:
+        raise DataError(f"{src.path}: the file changed during the import; nothing was written")
 
 
 def _typed_columns(ks: KindSchema, src: _Source) -> str:
@@ -416,29 +474,61 @@ def _rules(ks: KindSchema, src: _Source) -> list[_Rule]:
                     f"format('{c} {{}} outside [low {{}}, high {{}}]', \"{c}\", low, high)",
                 )
             )
-    rules += _order_rules(ks)
     return rules
 
 
-def _order_rules(ks: KindSchema) -> list[_Rule]:
+def _order_pass(con: duckdb.DuckDBPyConnection, ks: KindSchema, spec: ContractSpec) -> bool:
+    """One window pass over each series in file order, keeping only rows that break a rule.
+
+    Fills ``_ORDER`` with rows whose ``ts`` does not increase (``sorted``,
+    ``unique``), or whose ``settle`` leaves the limit band of the previous
+    bar's settle (``settle_in_band``, meaningful for daily bars), and returns
+    whether any series has several bars on one day (intraday bars), in which
+    case the band is checked on daily settlements instead.
+    """
     key = ", ".join(ks.key)
+    band = "FALSE"
+    settle_cols = ""
+    if ks.kind is Kind.FUTURES and spec.price_limit is not None:
+        limit, tick = spec.price_limit, spec.tick_size
+        settle_cols = ", settle, prev_settle, "
+        settle_cols += f"ceil(prev_settle * (1 - {limit}) / {tick} - 1e-9) * {tick} AS lo, "
+        settle_cols += f"floor(prev_settle * (1 + {limit}) / {tick} + 1e-9) * {tick} AS hi"
+        band = (
+            f"(settle < ceil(prev_settle * (1 - {limit}) / {tick} - 1e-9) * {tick} - 1e-9 OR "
+            f"settle > floor(prev_settle * (1 + {limit}) / {tick} + 1e-9) * {tick} + 1e-9)"
+        )
+        lag_settle = ", lag(settle) OVER w AS prev_settle"
+    else:
+        lag_settle = ""
+    con.execute(
+        f"CREATE TEMP TABLE {_ORDER} AS SELECT _row, ts, prev_ts, {key}{settle_cols}, "
+        f"CAST(ts AS DATE) = CAST(prev_ts AS DATE) AS same_day, {band} AS band_bad "
+        f"FROM (SELECT *, lag(ts) OVER w AS prev_ts{lag_settle} FROM {TYPED} "
+        f"WINDOW w AS (PARTITION BY {key} ORDER BY _row)) "
+        f"WHERE ts <= prev_ts OR CAST(ts AS DATE) = CAST(prev_ts AS DATE) OR {band}"
+    )
+    intraday = con.execute(f"SELECT bool_or(same_day AND ts > prev_ts) FROM {_ORDER}").fetchone()
+    return bool(intraday and intraday[0])
+
+
+def _order_rules(ks: KindSchema) -> list[_Rule]:
     within = " and ".join(f"{k} {{}}" for k in ks.key)
     args = ", ".join(ks.key)
-    lagged = f"(SELECT *, lag(ts) OVER (PARTITION BY {key} ORDER BY _row) AS prev_ts FROM {TYPED}) "
     return [
         _Rule(
             "sorted",
             "ts",
             "ts < prev_ts",
             f"format('ts {{}} is before the previous ts {{}} of {within}', ts, prev_ts, {args})",
-            source=lagged,
+            source=_ORDER,
         ),
         _Rule(
             "unique",
             "ts",
             "ts = prev_ts",
             f"format('ts {{}} repeats for {within}', ts, {args})",
-            source=lagged,
+            source=_ORDER,
         ),
     ]
 
@@ -501,13 +591,24 @@ def _contract_rules(
             source=joined,
         ),
     ]
-    if spec.price_limit is not None:
-        rules.append(_settle_band_rule(spec))
     return rules, violations
 
 
-def _settle_band_rule(spec: ContractSpec) -> _Rule:
+def _settle_band_rule(spec: ContractSpec, intraday: bool) -> _Rule:
     limit, tick = spec.price_limit, spec.tick_size
+    message = (
+        f"format('settle {{}} of {{}} outside the ±{limit:.0%} band [{{}}, {{}}] "
+        "around the previous settlement {}', settle, contract, round(lo, 9), round(hi, 9), prev)"
+    )
+    if not intraday:
+        return _Rule(
+            "settle_in_band",
+            "settle",
+            "band_bad",
+            message.replace(", prev)", ", prev_settle)"),
+            source=_ORDER,
+            severity="warning",
+        )
     daily = (
         f"(SELECT path, contract, CAST(ts AS DATE) AS day, arg_max(settle, ts) AS settle, "
         f"arg_max(_row, ts) AS _row FROM {TYPED} GROUP BY ALL)"
@@ -522,8 +623,7 @@ def _settle_band_rule(spec: ContractSpec) -> _Rule:
         "settle_in_band",
         "settle",
         "settle < lo - 1e-9 OR settle > hi + 1e-9",
-        f"format('settle {{}} of {{}} outside the ±{limit:.0%} band [{{}}, {{}}] "
-        "around the previous settlement {}', settle, contract, round(lo, 9), round(hi, 9), prev)",
+        message,
         source=banded,
         severity="warning",
     )
@@ -560,16 +660,29 @@ def check_staged(
     src: _Source,
     rows: int,
     spec: ContractSpec,
+    on_step: Callable[[str], None] | None = None,
 ) -> ValidationReport:
-    """Run every rule of ``ks`` over the staged file; return errors and warnings."""
+    """Run every rule of ``ks`` over the staged file; return errors and warnings.
+
+    ``on_step(name)`` is called as each step starts (a rule id, ``contracts``,
+    ``order``): a hook for progress and profiling.
+    """
     file = str(src.path)
     report = ValidationReport(file=file, kind=ks.kind, rows=rows)
+    step = on_step or (lambda _name: None)
     rules = _rules(ks, src)
     if ks.kind is Kind.FUTURES:
+        step("contracts")
         contract_rules, unknown = _contract_rules(con, spec, file, src.is_csv)
         rules += contract_rules
         report.errors += unknown
+    step("order")
+    intraday = _order_pass(con, ks, spec)
+    rules += _order_rules(ks)
+    if ks.kind is Kind.FUTURES and spec.price_limit is not None:
+        rules.append(_settle_band_rule(spec, intraday))
     for r in rules:
+        step(r.rule)
         found = _run_rule(con, r, file, src.is_csv)
         (report.warnings if r.severity == "warning" else report.errors).extend(found)
     report.errors.sort(key=lambda v: (v.row or 0, v.rule))
