@@ -682,7 +682,7 @@ def check_staged(
     if ks.kind is Kind.FUTURES and spec.price_limit is not None:
         rules.append(_settle_band_rule(spec, intraday))
     for r in rules:
-        step(r.rule)
+        step(f"{r.rule} ({r.column})" if r.column else r.rule)
         found = _run_rule(con, r, file, src.is_csv)
         (report.warnings if r.severity == "warning" else report.errors).extend(found)
     report.errors.sort(key=lambda v: (v.row or 0, v.rule))
