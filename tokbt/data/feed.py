@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokbt.data.schemas import FUTURES, SCHEMAS, Kind
+from tokbt.data.schemas import SCHEMAS, Kind
 from tokbt.data.store import BarStore
 from tokbt.errors import DataError
 from tokbt.market import Contract, Tenor
@@ -111,12 +111,11 @@ class Feed:
 
     def _paths(self, wanted: Sequence[int] | None) -> np.ndarray:
         union = " UNION ".join(
-            f"SELECT DISTINCT path FROM {SCHEMAS[k].table} WHERE dataset = $name"
-            for k in self.kinds
+            f"SELECT DISTINCT path FROM {self.store.source(self.name, k)}" for k in self.kinds
         )
-        stored = np.sort(
-            np.array([r[0] for r in self.store.con.execute(union, {"name": self.name}).fetchall()])
-        ).astype(np.int64)
+        stored = np.sort(np.array([r[0] for r in self.store.con.execute(union).fetchall()])).astype(
+            np.int64
+        )
         if wanted is None:
             return stored
         chosen = np.asarray(wanted, dtype=np.int64)
@@ -127,9 +126,9 @@ class Feed:
 
     def _timeline(self) -> np.ndarray:
         union = " UNION ".join(
-            f"SELECT DISTINCT ts FROM {SCHEMAS[k].table} WHERE dataset = $name" for k in self.kinds
+            f"SELECT DISTINCT ts FROM {self.store.source(self.name, k)}" for k in self.kinds
         )
-        res = self.store.con.execute(f"SELECT ts FROM ({union}) ORDER BY ts", {"name": self.name})
+        res = self.store.con.execute(f"SELECT ts FROM ({union}) ORDER BY ts")
         return np.asarray(res.fetchnumpy()["ts"], dtype="datetime64[us]")
 
     def _contracts(self) -> tuple[str, ...]:
@@ -138,7 +137,7 @@ class Feed:
         codes = [
             r[0]
             for r in self.store.con.execute(
-                f"SELECT DISTINCT contract FROM {FUTURES.table} WHERE dataset = ?", [self.name]
+                f"SELECT DISTINCT contract FROM {self.store.source(self.name, Kind.FUTURES)}"
             ).fetchall()
         ]
         return tuple(c.code for c in sorted(map(self.spec.contract, codes), key=_delivery_key))
@@ -181,7 +180,7 @@ class Feed:
         out = {}
         for f in self._fields[kind]:
             dense = np.full(shape, np.nan)
-            dense[index] = table[f].to_numpy(zero_copy_only=False).astype(np.float64)
+            dense[index] = table[f].cast(pa.float64()).to_numpy(zero_copy_only=False)
             out[f] = dense
         return out
 

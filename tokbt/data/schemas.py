@@ -61,10 +61,14 @@ class KindSchema:
             return "INTEGER"
         if pa.types.is_floating(arrow_type):
             return "DOUBLE"
+        if pa.types.is_boolean(arrow_type):
+            return "BOOLEAN"
         return "VARCHAR"
 
 
 _TS = pa.field("ts", pa.timestamp("us"), nullable=False)
+# ``limit_locked`` (futures, optional): the settlement sits at the daily price limit,
+# so the market was locked and orders on that bar do not fill.
 _PATH = pa.field("path", pa.int32(), nullable=False)
 _OHLC = [pa.field(c, pa.float64(), nullable=False) for c in ("open", "high", "low", "close")]
 
@@ -90,6 +94,7 @@ FUTURES = KindSchema(
             pa.field("settle", pa.float64(), nullable=False),
             pa.field("volume", pa.float64()),
             pa.field("open_interest", pa.float64()),
+            pa.field("limit_locked", pa.bool_()),
         ]
     ),
     required=(

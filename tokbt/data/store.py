@@ -12,6 +12,18 @@ Layout (SQL-queryable by users; ``SELECT * FROM datasets`` to start):
 Every write is one transaction: a failed import leaves the store as it was.
 The store file is ``./tokbt.duckdb`` unless ``--store`` or ``TOKBT_STORE``
 says otherwise.
+
+A dataset part is stored in one of two ways (``dataset_parts.storage``):
+
+* ``duckdb`` — rows in the tables above (the default; imports and recorded data);
+* ``parquet`` — Parquet files in ``<store>.parquet/<dataset>/<kind>-<id>/``
+  (``dataset_parts.location``, relative to the store's folder), which the
+  catalog points to. Large simulations use it: writing Parquet is several
+  times faster than inserting rows, and DuckDB reads the files in place.
+
+Either way a write is atomic: Parquet files are written to a fresh folder
+that the catalog references only once the transaction commits; a failed
+write removes it.
 """
 
 from __future__ import annotations
@@ -20,7 +32,9 @@ import datetime as dt
 import hashlib
 import os
 import re
+import shutil
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +62,7 @@ from tokbt.data.validate import (
 from tokbt.errors import StoreError
 from tokbt.market import TPI_MONTH, ContractSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -76,7 +90,11 @@ def check_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class PartInfo:
-    """One kind of bars in a dataset."""
+    """One kind of bars in a dataset.
+
+    ``bar_seconds`` is the bar length: the smallest gap between timestamps
+    (86,400 for daily bars; a bar's values are known at ``ts + bar_seconds``).
+    """
 
     kind: Kind
     rows: int
@@ -87,6 +105,9 @@ class PartInfo:
     source: str
     source_sha256: str
     imported_at: dt.datetime
+    storage: str
+    location: str | None
+    bar_seconds: int
 
 
 @dataclass(frozen=True)
@@ -147,6 +168,11 @@ class BarStore:
         if not read_only:
             self._create_schema()
 
+    @property
+    def parquet_root(self) -> Path:
+        """Folder of Parquet-backed parts: ``<store>.parquet`` beside the store file."""
+        return self.path.with_name(self.path.name + ".parquet")
+
     # -- lifecycle -------------------------------------------------------------------
 
     def close(self) -> None:
@@ -181,6 +207,7 @@ class BarStore:
             "CREATE TABLE IF NOT EXISTS dataset_parts (dataset VARCHAR NOT NULL, kind VARCHAR NOT "
             "NULL, rows BIGINT, n_paths INTEGER, n_contracts INTEGER, start_ts TIMESTAMP, end_ts "
             "TIMESTAMP, source VARCHAR, source_sha256 VARCHAR, imported_at TIMESTAMP, "
+            "storage VARCHAR NOT NULL, location VARCHAR, bar_seconds BIGINT, "
             "PRIMARY KEY (dataset, kind))"
         )
         for ks in SCHEMAS.values():
@@ -213,7 +240,8 @@ class BarStore:
         parts = {}
         for r in self.con.execute(
             "SELECT kind, rows, n_paths, n_contracts, start_ts, end_ts, source, source_sha256, "
-            "imported_at FROM dataset_parts WHERE dataset = ? ORDER BY kind",
+            "imported_at, storage, location, bar_seconds FROM dataset_parts WHERE dataset = ? "
+            "ORDER BY kind",
             [name],
         ).fetchall():
             parts[Kind(r[0])] = PartInfo(Kind(r[0]), *r[1:])
@@ -225,7 +253,44 @@ class BarStore:
         """The contract spec of dataset ``name``."""
         return self.info(name).spec
 
+    def source(self, name: str, kind: Kind | str) -> str:
+        """A SQL ``FROM`` clause (with its ``WHERE`` start) selecting one part's rows.
+
+        ``SELECT ... FROM {store.source(name, kind)} AND ts >= ...`` works for
+        both storages; the clause always ends inside a ``WHERE``.
+        """
+        ks = schema_for(kind)
+        part = self.info(name).parts.get(ks.kind)
+        if part is None:
+            raise StoreError(f"dataset {name!r} has no {ks.kind} bars")
+        if part.storage == "parquet":
+            assert part.location is not None
+            folder = self.path.parent / part.location
+            return f"read_parquet('{_sql_str(str(folder))}/*.parquet') WHERE TRUE"
+        return f"{ks.table} WHERE dataset = '{_sql_str(name)}'"
+
     # -- writing ---------------------------------------------------------------------
+
+    def writer(
+        self,
+        name: str,
+        *,
+        spec: ContractSpec | None = None,
+        replace: bool = False,
+        description: str = "",
+        storage: str = "duckdb",
+    ) -> DatasetWriter:
+        """A transaction that adds kinds of bars to dataset ``name``, chunk by chunk.
+
+        ``with store.writer("sim", storage="parquet") as w: w.append_table(...)``.
+        Everything appended becomes visible at once when the block ends
+        without error; on any error nothing is written. ``storage`` is
+        ``duckdb`` or ``parquet`` (see the module docstring).
+        """
+        if storage not in {"duckdb", "parquet"}:
+            raise StoreError(f"storage must be 'duckdb' or 'parquet', not {storage!r}")
+        spec = self._spec_for_write(check_name(name), spec)
+        return DatasetWriter(self, name, spec, replace, description, storage)
 
     def import_file(
         self,
@@ -247,18 +312,10 @@ class BarStore:
         reports progress as batches of ``n`` rows are read; ``on_step(name)``
         is called as each step starts (``stage``, each rule, ``insert``, ``done``).
         """
-        source = Path(path)
         t0 = time.perf_counter()
-        spec = self._spec_for_write(check_name(name), spec)
-        if kind is not None:
-            self._refuse_overwrite(name, Kind(kind), replace)
-        step = on_step or _no_step
-        step("stage")
-        ks, src, rows = stage(self.con, source, kind, on_rows)
-        sha256 = file_sha256(source)
-        return self._commit_staged(
-            name, ks, src, rows, spec, replace, description, str(source), sha256, t0, step
-        )
+        with self.writer(name, spec=spec, replace=replace, description=description) as w:
+            report = w.append_file(path, kind, on_rows=on_rows, on_step=on_step)
+        return ImportResult(name, report.kind, report.rows, time.perf_counter() - t0, report)
 
     def write_table(
         self,
@@ -273,22 +330,9 @@ class BarStore:
     ) -> ImportResult:
         """Validate an Arrow table of bars and add it to dataset ``name`` (as ``import_file``)."""
         t0 = time.perf_counter()
-        spec = self._spec_for_write(check_name(name), spec)
-        self._refuse_overwrite(name, Kind(kind), replace)
-        ks, src, rows = stage_arrow(self.con, table, schema_for(kind), label=f"<{source}>")
-        return self._commit_staged(
-            name,
-            ks,
-            src,
-            rows,
-            spec,
-            replace,
-            description,
-            source,
-            table_sha256(table),
-            t0,
-            _no_step,
-        )
+        with self.writer(name, spec=spec, replace=replace, description=description) as w:
+            report = w.append_table(kind, table, source=source)
+        return ImportResult(name, report.kind, report.rows, time.perf_counter() - t0, report)
 
     def _spec_for_write(self, name: str, spec: ContractSpec | None) -> ContractSpec:
         row = self.con.execute("SELECT spec FROM datasets WHERE name = ?", [name]).fetchone()
@@ -302,31 +346,6 @@ class BarStore:
             )
         return stored
 
-    def _commit_staged(
-        self,
-        name: str,
-        ks: KindSchema,
-        src: _Source,
-        rows: int,
-        spec: ContractSpec,
-        replace: bool,
-        description: str,
-        source: str,
-        sha256: str,
-        t0: float,
-        step: StepCallback,
-    ) -> ImportResult:
-        try:
-            report = check_staged(self.con, ks, src, rows, spec, step)
-            report.raise_for_errors()
-            self._refuse_overwrite(name, ks.kind, replace)
-            step("insert")
-            self._insert_staged(name, ks, spec, description, source, sha256, src)
-        finally:
-            unstage(self.con)
-            step("done")
-        return ImportResult(name, ks.kind, rows, time.perf_counter() - t0, report)
-
     def _refuse_overwrite(self, name: str, kind: Kind, replace: bool) -> None:
         exists = self.con.execute(
             "SELECT 1 FROM dataset_parts WHERE dataset = ? AND kind = ?", [name, kind.value]
@@ -337,43 +356,16 @@ class BarStore:
                 "to overwrite them"
             )
 
-    def _insert_staged(
-        self,
-        name: str,
-        ks: KindSchema,
-        spec: ContractSpec,
-        description: str,
-        source: str,
-        sha256: str,
-        src: _Source,
-    ) -> None:
-        cols = ", ".join("CAST(path AS INTEGER)" if c == "path" else f'"{c}"' for c in ks.columns)
-        n_contracts = "count(DISTINCT contract)" if ks.kind is Kind.FUTURES else "0"
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            self.con.execute(
-                "INSERT INTO datasets VALUES (?, ?, ?, now()) ON CONFLICT DO NOTHING",
-                [name, spec.model_dump_json(), description],
-            )
-            self.con.execute(f"DELETE FROM {ks.table} WHERE dataset = ?", [name])
-            self.con.execute(f"INSERT INTO {ks.table} SELECT ?, {cols} FROM {TYPED}", [name])
-            self.con.execute(
-                "DELETE FROM dataset_parts WHERE dataset = ? AND kind = ?", [name, ks.kind.value]
-            )
-            self.con.execute(
-                f"INSERT INTO dataset_parts SELECT ?, ?, count(*), count(DISTINCT path), "
-                f"{n_contracts}, min(ts), max(ts), ?, ?, now() FROM {TYPED}",
-                [name, ks.kind.value, source, sha256],
-            )
-            check_unchanged(src)
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+    def _part_locations(self, name: str) -> list[Path]:
+        rows = self.con.execute(
+            "SELECT location FROM dataset_parts WHERE dataset = ? AND storage = 'parquet'", [name]
+        ).fetchall()
+        return [self.path.parent / r[0] for r in rows]
 
     def delete(self, name: str) -> None:
-        """Remove dataset ``name`` and all its bars (one transaction)."""
+        """Remove dataset ``name`` and all its bars (one transaction; files after commit)."""
         self.info(name)
+        folders = self._part_locations(name)
         self.con.execute("BEGIN TRANSACTION")
         try:
             for ks in SCHEMAS.values():
@@ -384,6 +376,8 @@ class BarStore:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -397,17 +391,16 @@ class BarStore:
         end: Any,
     ) -> tuple[str, list[Any], KindSchema]:
         ks = schema_for(kind)
-        info = self.info(name)
-        if ks.kind not in info.parts:
-            raise StoreError(f"dataset {name!r} has no {ks.kind} bars")
+        source = self.source(name, kind)
         cols = list(columns) if columns is not None else list(ks.columns)
         bad = [c for c in cols if c not in ks.columns]
         if bad:
             raise StoreError(f"{ks.kind} bars have no column(s) {bad}; columns: {ks.columns}")
-        where, params = ["dataset = ?"], [name]
+        where: list[str] = []
+        params: list[Any] = []
         if paths is not None:
             where.append("path IN (SELECT unnest(?))")
-            params.append([int(p) for p in paths])  # type: ignore[arg-type]
+            params.append([int(p) for p in paths])
         if start is not None:
             where.append("ts >= ?")
             params.append(start)
@@ -416,8 +409,8 @@ class BarStore:
             params.append(end)
         order = ", ".join(["ts", *ks.key])
         select = ", ".join(f'"{c}"' for c in cols)
-        sql = f"SELECT {select} FROM {ks.table} WHERE {' AND '.join(where)} ORDER BY {order}"
-        return sql, params, ks
+        extra = "".join(f" AND {w}" for w in where)
+        return f"SELECT {select} FROM {source}{extra} ORDER BY {order}", params, ks
 
     def read(
         self,
@@ -478,3 +471,233 @@ class BarStore:
                     w.write_batch(batch.cast(schema_for(kind).schema, safe=False))
             written.append(target)
         return written
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+@dataclass
+class _PartStats:
+    """Running totals of one kind written by a ``DatasetWriter``."""
+
+    rows: int = 0
+    paths: set[int] = field(default_factory=set)
+    contracts: set[str] = field(default_factory=set)
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    bar_seconds: int | None = None
+    sources: list[str] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    files: int = 0
+
+    def add_typed(self, con: duckdb.DuckDBPyConnection, has_contract: bool) -> set[int]:
+        """Add the staged rows' totals (read with SQL from ``TYPED``); return their paths."""
+        row = con.execute(f"SELECT count(*), min(ts), max(ts) FROM {TYPED}").fetchone()
+        assert row is not None
+        rows, lo, hi = row
+        paths = {int(r[0]) for r in con.execute(f"SELECT DISTINCT path FROM {TYPED}").fetchall()}
+        if has_contract:
+            self.contracts.update(
+                r[0] for r in con.execute(f"SELECT DISTINCT contract FROM {TYPED}").fetchall()
+            )
+        gap = con.execute(
+            f"SELECT epoch(min(d)) FROM (SELECT ts - lag(ts) OVER (ORDER BY ts) AS d "
+            f"FROM (SELECT DISTINCT ts FROM {TYPED}))"
+        ).fetchone()
+        if gap is not None and gap[0] is not None:
+            g = int(gap[0])
+            self.bar_seconds = g if self.bar_seconds is None else min(self.bar_seconds, g)
+        self.rows += int(rows)
+        if lo is not None:
+            self.start = lo if self.start is None else min(self.start, lo)
+            self.end = hi if self.end is None else max(self.end, hi)
+        return paths
+
+    def record(self, source: str, sha256: str, paths: set[int]) -> None:
+        self.paths |= paths
+        if source not in self.sources:
+            self.sources.append(source)
+        self.hashes.append(sha256)
+
+    @property
+    def digest(self) -> str:
+        """The input's SHA-256, or for several chunks the SHA-256 of their hashes in order."""
+        if len(self.hashes) == 1:
+            return self.hashes[0]
+        return hashlib.sha256("".join(self.hashes).encode()).hexdigest()
+
+
+class DatasetWriter:
+    """One atomic write of bars into a dataset; made by ``BarStore.writer``.
+
+    Each ``append_*`` validates its input completely (every rule of
+    ``tokbt.data.validate``) before storing it; chunks of one kind must hold
+    disjoint paths. Nothing is visible to readers until the ``with`` block
+    ends without error.
+    """
+
+    def __init__(
+        self,
+        store: BarStore,
+        name: str,
+        spec: ContractSpec,
+        replace: bool,
+        description: str,
+        storage: str,
+    ) -> None:
+        self.store, self.name, self.spec = store, name, spec
+        self.replace, self.description, self.storage = replace, description, storage
+        self._stats: dict[Kind, _PartStats] = {}
+        self._folders: dict[Kind, Path] = {}
+        self._old_folders: list[Path] = []
+        self._open = False
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.store.con
+
+    def __enter__(self) -> DatasetWriter:
+        self.con.execute("BEGIN TRANSACTION")
+        self._open = True
+        self.con.execute(
+            "INSERT INTO datasets VALUES (?, ?, ?, now()) ON CONFLICT DO NOTHING",
+            [self.name, self.spec.model_dump_json(), self.description],
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        unstage(self.con)
+        if exc_type is None:
+            try:
+                self._finish()
+                self.con.execute("COMMIT")
+            except BaseException:
+                self._abort()
+                raise
+            for folder in self._old_folders:
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            self._abort()
+        self._open = False
+
+    def _abort(self) -> None:
+        self.con.execute("ROLLBACK")
+        for folder in self._folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _begin_kind(self, kind: Kind) -> _PartStats:
+        if kind in self._stats:
+            return self._stats[kind]
+        self.store._refuse_overwrite(self.name, kind, self.replace)
+        ks = SCHEMAS[kind]
+        old = self.con.execute(
+            "SELECT location FROM dataset_parts WHERE dataset = ? AND kind = ? AND "
+            "storage = 'parquet'",
+            [self.name, kind.value],
+        ).fetchall()
+        self._old_folders += [self.store.path.parent / r[0] for r in old]
+        self.con.execute(f"DELETE FROM {ks.table} WHERE dataset = ?", [self.name])
+        self.con.execute(
+            "DELETE FROM dataset_parts WHERE dataset = ? AND kind = ?", [self.name, kind.value]
+        )
+        if self.storage == "parquet":
+            folder = self.store.parquet_root / self.name / f"{kind.value}-{uuid.uuid4().hex[:12]}"
+            folder.mkdir(parents=True)
+            self._folders[kind] = folder
+        self._stats[kind] = _PartStats()
+        return self._stats[kind]
+
+    def append_file(
+        self,
+        path: str | os.PathLike[str],
+        kind: Kind | str | None = None,
+        *,
+        on_rows: RowsCallback | None = None,
+        on_step: StepCallback | None = None,
+    ) -> ValidationReport:
+        """Validate a CSV or Parquet file and add its rows as ``kind`` (inferred if omitted)."""
+        source = Path(path)
+        step = on_step or _no_step
+        if kind is not None:
+            self._begin_kind(Kind(kind))
+        step("stage")
+        ks, src, rows = stage(self.con, source, kind, on_rows)
+        sha256 = file_sha256(source)
+        try:
+            report = check_staged(self.con, ks, src, rows, self.spec, step)
+            report.raise_for_errors()
+            stats = self._begin_kind(ks.kind)
+            step("insert")
+            self._store_staged(ks, src, stats, str(source), sha256)
+        finally:
+            unstage(self.con)
+            step("done")
+        return report
+
+    def append_table(
+        self, kind: Kind | str, table: pa.Table, *, source: str = "generated"
+    ) -> ValidationReport:
+        """Validate an Arrow table of bars and add its rows as ``kind``."""
+        ks = schema_for(kind)
+        stats = self._begin_kind(ks.kind)
+        _, src, rows = stage_arrow(self.con, table, ks, label=f"<{source}>")
+        try:
+            report = check_staged(self.con, ks, src, rows, self.spec)
+            report.raise_for_errors()
+            self._store_staged(ks, src, stats, source, table_sha256(table))
+        finally:
+            unstage(self.con)
+        return report
+
+    def _store_staged(
+        self, ks: KindSchema, src: _Source, stats: _PartStats, source: str, sha256: str
+    ) -> None:
+        paths = stats.add_typed(self.con, "contract" in ks.columns)
+        repeated = paths & stats.paths
+        if repeated:
+            raise StoreError(
+                f"{ks.kind} rows of {source} repeat path(s) {sorted(repeated)[:5]} already "
+                f"written to {self.name!r} in this write"
+            )
+        cols = ", ".join(
+            f'CAST(path AS INTEGER) AS "{c}"' if c == "path" else f'"{c}"' for c in ks.columns
+        )
+        if self.storage == "duckdb":
+            self.con.execute(f"INSERT INTO {ks.table} SELECT ?, {cols} FROM {TYPED}", [self.name])
+        else:
+            target = self._folders[ks.kind] / f"part-{stats.files:05d}.parquet"
+            self.con.execute(
+                f"COPY (SELECT {cols} FROM {TYPED} ORDER BY _row) TO '{_sql_str(str(target))}' "
+                "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 1000000)"
+            )
+            stats.files += 1
+        check_unchanged(src)
+        stats.record(source, sha256, paths)
+
+    def _finish(self) -> None:
+        for kind, stats in self._stats.items():
+            folder = self._folders.get(kind)
+            location = str(folder.relative_to(self.store.path.parent)) if folder else None
+            self.con.execute(
+                "INSERT INTO dataset_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)",
+                [
+                    self.name,
+                    kind.value,
+                    stats.rows,
+                    len(stats.paths),
+                    len(stats.contracts),
+                    stats.start,
+                    stats.end,
+                    " + ".join(stats.sources[:3]) + (" + ..." if len(stats.sources) > 3 else ""),
+                    stats.digest,
+                    self.storage,
+                    location,
+                    stats.bar_seconds or 86_400,
+                ],
+            )

@@ -251,6 +251,8 @@ def _compatible(actual: pa.DataType, expected: pa.DataType) -> bool:
 
 
 def _compatible_types(actual: pa.DataType, expected: pa.DataType) -> object:
+    if pa.types.is_boolean(expected):
+        return pa.types.is_boolean(actual) or pa.types.is_null(actual)
     if pa.types.is_timestamp(expected):
         return pa.types.is_timestamp(actual) or pa.types.is_date(actual)
     if pa.types.is_integer(expected):

@@ -1,0 +1,68 @@
+"""The hedger's exposure: daily token consumption, and the plan it hedges against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tokbt.sim.params import DT_DAY, ConsumptionParams, DailyParams
+from tokbt.sim.rng import Stream, path_rng
+
+
+@dataclass(frozen=True)
+class Consumption:
+    """Realised ``tokens`` ``(n_paths, n_days)`` and the ``plan`` ``(n_days,)``, millions a day."""
+
+    tokens: np.ndarray
+    plan: np.ndarray
+
+
+def simulate_consumption(
+    params: ConsumptionParams,
+    daily: DailyParams,
+    log_s0: float,
+    log_index: np.ndarray,
+    paths: np.ndarray,
+    seed: int,
+) -> Consumption:
+    """Daily consumption of each path.
+
+    ``ln Q_d = ln q0 + Σ_{j≤d} g_Q,j Δ + β_d (ln S_d − m_d) + ε_d``, where
+    ``m_d = ln s0 + (trend + cut_rate·E[ln cut])·t_d`` is the log price
+    expected without regimes or shocks, ``β`` the ``price_link`` (positive in
+    a demand explosion: volume and price rise together) and ``ε`` a
+    stationary AR(1). The plan is ``q0·exp(growth·t_d)``: base growth, no
+    regime, no noise — what the treasury forecast at the start.
+    """
+    n_days = log_index.shape[1]
+    t = (np.arange(n_days) + 1) * DT_DAY
+    log_trend = np.log(params.q0) + np.cumsum(daily.demand_growth[:n_days]) * DT_DAY
+    deviation = log_index - (log_s0 + daily.base_log_drift * t)
+    noise = _ar1(params.noise_sigma, params.noise_phi, paths, n_days, seed)
+    tokens = np.exp(log_trend + daily.price_link[:n_days] * deviation + noise)
+    plan = params.q0 * np.exp(params.growth * t)
+    return Consumption(tokens, plan)
+
+
+def _ar1(sigma: float, phi: float, paths: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Stationary AR(1) ``ε_d = φ ε_{d−1} + σ η_d`` per path, from the consumption stream."""
+    out = np.zeros((len(paths), n))
+    if sigma == 0:
+        return out
+    shocks = np.stack(
+        [path_rng(seed, int(p), Stream.CONSUMPTION).standard_normal(n) for p in paths]
+    )
+    return ar1_filter(shocks, sigma, phi)
+
+
+def ar1_filter(shocks: np.ndarray, sigma: float, phi: float) -> np.ndarray:
+    """Stationary AR(1) paths from standard-normal ``shocks`` ``(n_paths, n)``.
+
+    The first value is drawn from the stationary law ``N(0, σ²/(1−φ²))``.
+    """
+    from scipy.signal import lfilter
+
+    scaled = shocks * sigma
+    scaled[:, 0] /= np.sqrt(1.0 - phi**2)
+    return np.asarray(lfilter([1.0], [1.0, -phi], scaled, axis=1))
