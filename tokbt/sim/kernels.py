@@ -64,6 +64,47 @@ def ou_jump_paths(
     return f, y
 
 
+SERIES_TERMS = 40
+"""Terms of the power series of ``exp(Y·a)`` used for the unfixed part of a contract."""
+SERIES_MAX_Y = 5.0
+"""Beyond ``|Y| > 5`` (a 150x deviation) the kernel falls back to direct exponentials."""
+
+
+@njit(cache=True)
+def unfixed_coefficients(
+    growth: np.ndarray,
+    decay_by_gap: np.ndarray,
+    settle_day: np.ndarray,
+    contract_first: np.ndarray,
+    contract_last: np.ndarray,
+    listed: np.ndarray,
+) -> np.ndarray:
+    """Power-series coefficients of the unfixed part of each listed contract, per day.
+
+    ``Σ_{d unfixed} exp(growth[d, g]) · exp(Y · decay[g])`` with ``g = d − k``
+    equals ``Σ_n Y^n · coef[e, slot, n]`` where
+    ``coef[n] = Σ_d exp(growth[d, g]) decay[g]^n / n!`` — path-independent, so
+    each path needs one polynomial per contract instead of one exponential
+    per delivery day. 40 terms are exact to double precision for ``|Y| <= 5``.
+    """
+    n_ex, n_slots = listed.shape
+    coef = np.zeros((n_ex, n_slots, SERIES_TERMS))
+    for e in range(n_ex):
+        k = settle_day[e]
+        for slot in range(n_slots):
+            c = listed[e, slot]
+            if c < 0:
+                continue
+            for d in range(max(contract_first[c], k + 1), contract_last[c] + 1):
+                gap = d - k
+                term = math.exp(growth[d, gap])
+                a = decay_by_gap[gap]
+                for n in range(SERIES_TERMS):
+                    coef[e, slot, n] += term
+                    term *= a / (n + 1)
+    return coef
+
+
 @njit(cache=True, parallel=True)
 def futures_settles(
     index: np.ndarray,
@@ -72,6 +113,7 @@ def futures_settles(
     s0: float,
     decay_by_gap: np.ndarray,
     growth: np.ndarray,
+    coef: np.ndarray,
     basis: np.ndarray,
     settle_day: np.ndarray,
     contract_first: np.ndarray,
@@ -80,7 +122,7 @@ def futures_settles(
     tick: float,
     limit: float,
     tick_decimals: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Daily settlement prices of every listed contract on every exchange day, per path.
 
     For contract ``c`` (delivery days ``contract_first[c]..contract_last[c]``,
@@ -88,26 +130,31 @@ def futures_settles(
     ``k = settle_day[e]``, the fair price is the mean over its delivery days of
     the index already fixed (``d <= k``; days before the start count as
     ``s0``) and, for ``d > k``, of ``exp(f_k + Y_k·decay[d-k] + growth[d, d-k])``
-    times the path's basis factor ``exp(basis[p, e])`` on the unfixed part.
-    The price is rounded to the tick and clipped to ±``limit`` of the
-    contract's previous settlement (``limit <= 0``: none).
+    (via ``coef``, see ``unfixed_coefficients``) times the path's basis factor
+    ``exp(basis[p, e])`` on the unfixed part. The price is rounded to the tick
+    and clipped to ±``limit`` of the contract's previous settlement
+    (``limit <= 0``: none); a clipped day is ``locked``.
 
-    Returns ``(fair, settle, locked)``, each ``(n_paths, n_exchange_days,
-    n_slots)`` aligned with ``listed`` (slot ``-1`` = empty, NaN).
+    Returns ``(fair, settle, open, locked)``, each ``(n_exchange_days,
+    n_paths, n_slots)`` (the order rows are stored in) aligned with ``listed`` (slot ``-1`` = empty,
+    NaN); ``open`` is the contract's previous settlement (its own settlement
+    on its first day).
     """
     n_paths = index.shape[0]
     n_ex, n_slots = listed.shape
     n_contracts = contract_first.shape[0]
-    fair = np.full((n_paths, n_ex, n_slots), np.nan)
-    settle = np.full((n_paths, n_ex, n_slots), np.nan)
-    locked = np.zeros((n_paths, n_ex, n_slots), dtype=np.bool_)
+    fair = np.full((n_ex, n_paths, n_slots), np.nan)
+    settle = np.full((n_ex, n_paths, n_slots), np.nan)
+    opened = np.full((n_ex, n_paths, n_slots), np.nan)
+    locked = np.zeros((n_ex, n_paths, n_slots), dtype=np.bool_)
     pow10 = 10.0**tick_decimals
     for p in prange(n_paths):
         prev = np.full(n_contracts, np.nan)
         for e in range(n_ex):
             k = settle_day[e]
             fk, yk = f_day[p, k], y_day[p, k]
-            basis_factor = math.exp(basis[p, e])
+            level = math.exp(fk + basis[p, e])
+            series = abs(yk) <= SERIES_MAX_Y
             for slot in range(n_slots):
                 c = listed[e, slot]
                 if c < 0:
@@ -117,22 +164,67 @@ def futures_settles(
                 for d in range(d0, min(d1, k) + 1):
                     fixed += s0 if d < 0 else index[p, d]
                 unfixed = 0.0
-                for d in range(max(d0, k + 1), d1 + 1):
-                    gap = d - k
-                    unfixed += math.exp(fk + yk * decay_by_gap[gap] + growth[d, gap])
-                value = (fixed + unfixed * basis_factor) / (d1 - d0 + 1)
-                fair[p, e, slot] = value
+                if series:
+                    for n in range(SERIES_TERMS - 1, -1, -1):
+                        unfixed = unfixed * yk + coef[e, slot, n]
+                else:
+                    for d in range(max(d0, k + 1), d1 + 1):
+                        gap = d - k
+                        unfixed += math.exp(yk * decay_by_gap[gap] + growth[d, gap])
+                value = (fixed + unfixed * level) / (d1 - d0 + 1)
+                fair[e, p, slot] = value
                 price = math.floor(value / tick + 0.5 + 1e-9) * tick
                 pc = prev[c]
                 if limit > 0.0 and not math.isnan(pc):
                     lo = max(math.ceil(pc * (1.0 - limit) / tick - 1e-9) * tick, tick)
                     hi = math.floor(pc * (1.0 + limit) / tick + 1e-9) * tick
                     if price < lo:
-                        price, locked[p, e, slot] = lo, True
+                        price, locked[e, p, slot] = lo, True
                     elif price > hi:
-                        price, locked[p, e, slot] = hi, True
+                        price, locked[e, p, slot] = hi, True
                 price = max(price, tick)
                 price = round(price * pow10) / pow10
-                settle[p, e, slot] = price
+                settle[e, p, slot] = price
+                opened[e, p, slot] = price if math.isnan(pc) else pc
                 prev[c] = price
-    return fair, settle, locked
+    return fair, settle, opened, locked
+
+
+@njit(cache=True)
+def futures_rows(
+    settle: np.ndarray,
+    opened: np.ndarray,
+    locked: np.ndarray,
+    listed: np.ndarray,
+    day_us: np.ndarray,
+    path_ids: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Flatten ``(n_ex, n_paths, n_slots)`` bars to rows ordered by (day, path, slot).
+
+    Returns ``(ts_us, path, contract, open, high, low, settle, locked)`` with
+    ``ts_us = day_us[e]`` and ``path = path_ids[p]``.
+    """
+    n_ex, n_paths, n_slots = settle.shape
+    n = 0
+    for e in range(n_ex):
+        for slot in range(n_slots):
+            if listed[e, slot] >= 0:
+                n += n_paths
+    ts = np.empty(n, np.int64)
+    path = np.empty(n, np.int32)
+    contract = np.empty(n, np.int32)
+    o, h, lo, s = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    lk = np.empty(n, np.bool_)
+    i = 0
+    for e in range(n_ex):
+        for p in range(n_paths):
+            for slot in range(n_slots):
+                c = listed[e, slot]
+                if c < 0:
+                    continue
+                op, st = opened[e, p, slot], settle[e, p, slot]
+                ts[i], path[i], contract[i] = day_us[e], path_ids[p], c
+                o[i], s[i], lk[i] = op, st, locked[e, p, slot]
+                h[i], lo[i] = max(op, st), min(op, st)
+                i += 1
+    return ts, path, contract, o, h, lo, s, lk
