@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich import box
 from rich.console import Console
@@ -20,6 +21,17 @@ from tokbt.data.recorded import price_points_path, recipe_path, spot_bars_from_s
 from tokbt.errors import TokbtError
 from tokbt.market import ContractSpec, as_date, load_spec
 from tokbt.market.tpi import build_tpi, load_price_points, load_recipe
+from tokbt.sim import (
+    Scenario,
+    SimPlan,
+    load_scenario,
+    parse_overrides,
+    scenario_names,
+    simulate_paths,
+    to_toml,
+    write_simulation,
+)
+from tokbt.sim.plot import plot_simulation
 
 app = typer.Typer(
     help="Backtest hedges of AI-inference compute costs with token futures.",
@@ -31,6 +43,10 @@ data_app = typer.Typer(
     help="Import, validate, list and export datasets of bars.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+sim_app = typer.Typer(
+    help="Simulated token markets: scenarios and calibration.", no_args_is_help=True
+)
+app.add_typer(sim_app, name="sim")
 
 # Tables need ~120 columns; pipes and CI logs report 80, which would squash them.
 _WIDTH = max(shutil.get_terminal_size((120, 24)).columns, 120)
@@ -276,6 +292,113 @@ def data_build_tpi(
         f"{series.index[0]:%Y-%m-%d} → {series.index[-1]:%Y-%m-%d}, "
         f"${first:,.3f} → ${last:,.3f} per 1M SIT tokens ({first / last:,.1f}x cheaper)"
     )
+
+
+# -- simulation ------------------------------------------------------------------------
+
+
+def _scenario(name: str, overrides: list[str] | None) -> Scenario:
+    try:
+        return load_scenario(name, parse_overrides(overrides or []))
+    except ValueError as exc:
+        raise _fail(exc) from None
+
+
+@sim_app.command("scenarios")
+def sim_scenarios() -> None:
+    """List the preset scenarios and their key parameters."""
+    table = Table(title="scenarios (tokbt sim show NAME for every parameter)", box=box.SIMPLE_HEAD)
+    for col in ("name", "trend", "κ (half-life)", "σ", "jumps/yr", "cuts/yr", "regimes"):
+        table.add_column(col, no_wrap=True)
+    for name in scenario_names():
+        sc = load_scenario(name)
+        sp = sc.spot
+        regimes = ", ".join(f"{r.name} (days {r.start_day}-{r.end_day})" for r in sc.regimes)
+        table.add_row(
+            name,
+            f"{sp.trend:+.0%}/yr",
+            f"{sp.kappa:g} ({np.log(2) / sp.kappa * 365:.0f} d)",
+            f"{sp.sigma:.0%}",
+            f"{sp.jump_rate:g} × {np.expm1(sp.jump_mean):+.0%}",
+            f"{sp.cut_rate:g}",
+            regimes or "—",
+        )
+    console.print(table)
+    for name in scenario_names():
+        console.print(f"[bold]{name}[/]: {load_scenario(name).description}", highlight=False)
+
+
+@sim_app.command("show")
+def sim_show(
+    scenario: Annotated[str, typer.Argument(help="Scenario name or TOML file.")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a field, e.g. spot.kappa=12.")
+    ] = None,
+) -> None:
+    """Print a scenario as TOML (edit it and pass the file to --scenario)."""
+    print(to_toml(_scenario(scenario, set_)), end="")
+
+
+@app.command("simulate")
+def simulate(
+    name: Annotated[str, typer.Option("--name", "-n", help="Dataset name to write.")],
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="Scenario name or TOML file.")
+    ] = "baseline",
+    paths: Annotated[int, typer.Option("--paths", min=1, help="Number of paths.")] = 1000,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=1, help="Calendar days to simulate.")
+    ] = 1095,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Run seed.")] = 0,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a field, e.g. spot.kappa=12.")
+    ] = None,
+    steps_per_day: Annotated[int, typer.Option(min=1, help="Simulation steps per day.")] = 1,
+    bars_per_day: Annotated[int, typer.Option(min=1, help="Spot bars per day (OHLC).")] = 1,
+    chunk_paths: Annotated[int, typer.Option(min=1, help="Paths per chunk.")] = 500,
+    storage: Annotated[
+        str, typer.Option(help="auto (Parquet above 1M futures rows), duckdb or parquet.")
+    ] = "auto",
+    validate: Annotated[bool, typer.Option(help="Check every data rule on each chunk.")] = True,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite the dataset.")] = False,
+    plot: Annotated[
+        Path | None, typer.Option(help="Also draw a fan chart of the paths to this PNG.")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Simulate spot, futures and consumption bars of a scenario into the store."""
+    sc = _scenario(scenario, set_)
+    try:
+        plan = SimPlan.build(
+            sc, horizon_days, seed, steps_per_day=steps_per_day, bars_per_day=bars_per_day
+        )
+        progress = Progress(
+            TextColumn(f"[bold]simulating {sc.name}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f} paths"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
+        with BarStore(store) as bs, progress:
+            task = progress.add_task("paths", total=paths)
+            summary = write_simulation(
+                bs, name, plan, paths, chunk_paths=chunk_paths, storage=storage,
+                replace=replace, validate=validate,
+                on_chunk=lambda n: progress.advance(task, n),
+            )  # fmt: skip
+    except (TokbtError, ValueError) as exc:
+        raise _fail(exc) from None
+    rows = ", ".join(f"{n:,} {k.value}" for k, n in summary.rows.items())
+    console.print(
+        f"simulated [bold]{name}[/]: scenario {sc.name}, {summary.paths:,} paths × "
+        f"{summary.days:,} days, {summary.contracts} contracts; {rows} rows; "
+        f"{summary.bytes / 1e6:,.1f} MB ({summary.storage}); {summary.seconds:.1f} s "
+        f"({summary.paths * summary.days / summary.seconds:,.0f} path·days/s)"
+    )
+    if plot is not None:
+        sample = simulate_paths(plan, range(min(paths, 500)))
+        console.print(f"plot: {plot_simulation(plan, sample, plot)}")
 
 
 # -- contracts -------------------------------------------------------------------------

@@ -47,7 +47,9 @@ class SimPlan:
         days: the calendar days, ``datetime64[D]``.
         exchange_days: positions in ``days`` of the exchange's business days.
         contracts: every contract listed on some exchange day, in delivery order.
-        first, last: each contract's delivery days as offsets from the start.
+        first, last: the index days each contract's value averages, as offsets
+            from the start: its fixing dates (the delivery month by default, the
+            last trading day under ``last_day_fixing``).
         listed: ``(n_exchange_days, n_slots)`` contract indexes listed each
             exchange day, ``-1`` where a day lists fewer.
         daily: per-day parameters, extended to the last delivery day.
@@ -94,8 +96,9 @@ class SimPlan:
         business = spec.calendar.business_days(start, end)
         exchange_days = ((business - days[0]).astype(np.int64)).astype(np.int64)
         contracts = tuple(spec.contracts_between(start, end))
-        first = np.array([(c.delivery_start - start).days for c in contracts], dtype=np.int64)
-        last = np.array([(c.delivery_end - start).days for c in contracts], dtype=np.int64)
+        windows = [_fixing_window(spec, c) for c in contracts]
+        first = np.array([(w[0] - start).days for w in windows], dtype=np.int64)
+        last = np.array([(w[1] - start).days for w in windows], dtype=np.int64)
         listed = _listing_matrix(contracts, business)
         ext_days = max(n_days, int(last.max()) + 1 if len(last) else n_days)
         gaps = [last[c] - exchange_days[e] for e, row in enumerate(listed) for c in row if c >= 0]
@@ -122,6 +125,15 @@ class SimPlan:
             self.last,
             self.listed,
         )
+
+
+def _fixing_window(spec: ContractSpec, contract: Contract) -> tuple[dt.date, dt.date]:
+    """The index days a contract's value averages: its fixing dates (months) or its
+    delivery period (quarters and years, which cascade into months before delivery)."""
+    if contract.cascades_into:
+        return contract.delivery_start, contract.delivery_end
+    fixings = spec.fixing_dates(contract)
+    return fixings[0].astype(dt.date), fixings[-1].astype(dt.date)
 
 
 def _listing_matrix(contracts: tuple[Contract, ...], business: np.ndarray) -> np.ndarray:
