@@ -39,6 +39,9 @@ FIG_SIZE_PX = (1600, 1100)
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 """Quantiles of a fan chart: outer band, inner band, median."""
 
+_LOG_SPAN = 8.0
+"""Consumption is drawn on a log axis when what is shown spans more than this factor."""
+
 _BAND = "#2c6fbb"  # the spot fan
 _MEDIAN = "#0b2e59"
 _CONSUMPTION = "#2a9d6f"  # the consumption fan
@@ -171,7 +174,7 @@ def _curve_panel(ax: Axes, plan: SimPlan, chunk: SimChunk, row: int, n_dates: in
     spot = chunk.index[row]
     ax.plot(days, spot, color=_SPOT_LINE, lw=0.8, label="spot index", zorder=2)
     n_ex = len(plan.exchange_days)
-    picks = np.unique(np.linspace(0, n_ex - 1, n_dates).round().astype(np.int64)) if n_ex else []
+    picks = np.unique(np.linspace(0, n_ex - 1, n_dates if n_ex else 0).round().astype(np.int64))
     colours = _date_colours(len(picks))
     mids = np.array([_mid_delivery(c.delivery_start, c.delivery_end) for c in plan.contracts])
     right = days[-1]
@@ -225,15 +228,22 @@ def _curve_panel(ax: Axes, plan: SimPlan, chunk: SimChunk, row: int, n_dates: in
 def _consumption_panel(ax: Axes, plan: SimPlan, chunk: SimChunk) -> None:
     days = plan.days
     tokens = chunk.consumption.tokens
-    _fan(ax, days, tokens, _CONSUMPTION, _CONSUMPTION_MEDIAN, "median consumption")
+    bands = _fan(ax, days, tokens, _CONSUMPTION, _CONSUMPTION_MEDIAN, "median consumption")
     ax.plot(days, chunk.consumption.plan, color=_PLAN, lw=1.6, ls="--", label="plan", zorder=4)
     regimes = _regime_windows(ax, plan, label=False)
-    ax.set_yscale("log")
+    shown = np.concatenate([bands[0], bands[-1], chunk.consumption.plan])
+    shown = shown[np.isfinite(shown) & (shown > 0)]
+    log = shown.size > 0 and shown.max() / shown.min() > _LOG_SPAN
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(_fmt_number))
-    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(_minor_label(tokens)))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_ylabel("Consumption (M tokens/day)")
     ax.set_xlabel("Date")
-    ax.set_title("Realised daily token consumption across paths (log scale)", loc="left")
+    scale = "log scale" if log else "linear scale"
+    ax.set_title(f"Realised daily token consumption across paths ({scale})", loc="left")
     handles, labels = ax.get_legend_handles_labels()
     if regimes:
         handles.append(Patch(color=_REGIME, alpha=0.25))
@@ -247,11 +257,14 @@ def _consumption_panel(ax: Axes, plan: SimPlan, chunk: SimChunk) -> None:
 
 def _fan(
     ax: Axes, x: np.ndarray, values: np.ndarray, colour: str, median_colour: str, what: str
-) -> None:
-    q05, q25, q50, q75, q95 = fan_quantiles(values)
+) -> np.ndarray:
+    """Draw the 5-95 % and 25-75 % bands and the median of ``values``; return the quantiles."""
+    quantiles = fan_quantiles(values)
+    q05, q25, q50, q75, q95 = quantiles
     ax.fill_between(x, q05, q95, color=colour, alpha=0.18, lw=0, label="5–95 % of paths")
     ax.fill_between(x, q25, q75, color=colour, alpha=0.38, lw=0, label="25–75 % of paths")
     ax.plot(x, q50, color=median_colour, lw=2.0, label=what, zorder=3)
+    return quantiles
 
 
 def _sample_rows(n_paths: int, n: int) -> np.ndarray:
@@ -288,9 +301,9 @@ def _regime_windows(ax: Axes, plan: SimPlan, *, label: bool) -> int:
 
 
 def _style(ax: Axes) -> None:
-    locator = mdates.AutoDateLocator(minticks=6, maxticks=14)
+    locator = mdates.AutoDateLocator(minticks=6, maxticks=14)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.grid(True, which="major", color="#dddddd", lw=0.7)
     ax.grid(True, which="minor", axis="y", color="#eeeeee", lw=0.5)
     ax.set_axisbelow(True)
@@ -323,20 +336,6 @@ def _fmt_price_minor(value: float, pos: int | None = None) -> str:
 
 def _fmt_number(value: float, _pos: int | None = None) -> str:
     return f"{value:,.0f}" if value >= 1 else f"{value:.2g}"
-
-
-def _minor_label(values: np.ndarray) -> ticker.FuncFormatter:
-    """Minor labels on a log axis only when it spans less than about a decade."""
-    finite = values[np.isfinite(values) & (values > 0)]
-    narrow = finite.size > 0 and finite.max() / finite.min() < 30
-
-    def fmt(value: float, pos: int | None = None) -> str:
-        if not narrow or value <= 0:
-            return ""
-        mantissa = value / 10 ** np.floor(np.log10(value) + 1e-9)
-        return _fmt_number(value, pos) if round(mantissa) in (2, 5) else ""
-
-    return ticker.FuncFormatter(fmt)
 
 
 def _date_colours(n: int) -> list[tuple[float, float, float, float]]:
