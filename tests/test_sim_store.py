@@ -88,11 +88,10 @@ def test_auto_storage_switches_to_parquet_for_large_runs(tmp_path: Path, plan: S
 def test_cli_simulate_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOKBT_STORE", str(tmp_path / "cli.duckdb"))
     runner = CliRunner()
+    args = "simulate --scenario price_war --paths 4 --horizon-days 60 --seed 2 --name pw"
     result = runner.invoke(
-        app,
-        ["simulate", "--scenario", "price_war", "--paths", "4", "--horizon-days", "60",
-         "--seed", "2", "--name", "pw", "--set", "spot.kappa=10", "--plot", str(tmp_path / "f.png")],
-    )  # fmt: skip
+        app, [*args.split(), "--set", "spot.kappa=10", "--plot", str(tmp_path / "f.png")]
+    )
     assert result.exit_code == 0, result.output
     assert "simulated pw: scenario price_war, 4 paths × 60 days" in result.output
     assert (tmp_path / "f.png").stat().st_size > 10_000
