@@ -144,6 +144,15 @@ def test_limit_band_by_hand() -> None:
     assert (lo.tolist(), hi.tolist()) == ([1.111], [1.357])
 
 
+def test_limit_band_allows_a_tick_each_way_near_the_tick_floor() -> None:
+    # 10 % of 0.009 is less than a tick: the band still lets the price move one tick
+    lo, hi = TPI_MONTH.limit_band(0.009)
+    assert (float(lo), float(hi)) == (0.008, 0.010)
+    lo, hi = TPI_MONTH.limit_band(np.array([0.002, 0.05]))
+    assert lo.tolist() == [0.001, 0.045]
+    assert hi.tolist() == [0.003, 0.055]
+
+
 def test_limit_band_never_goes_below_one_tick_and_none_means_unlimited() -> None:
     lo, hi = limit_band(0.001, 0.10, 0.001)
     assert float(lo) == 0.001

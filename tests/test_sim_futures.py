@@ -62,16 +62,22 @@ def test_fair_value_matches_the_curve_model_path_by_path(plan: SimPlan, chunk) -
                 assert 0.8 < basis < 1.25  # the basis factor is a small noise
 
 
-def test_without_basis_noise_the_fair_value_is_the_closed_form() -> None:
-    sc = load_scenario("baseline").model_copy(update={"curve": CurveParams()})
-    plan = SimPlan.build(sc, 120, seed=2)
+@pytest.mark.parametrize("expectations", ["persistent", "schedule"])
+def test_without_basis_noise_the_fair_value_is_the_closed_form(expectations: str) -> None:
+    sc = load_scenario("demand_explosion").model_copy(
+        update={"curve": CurveParams(expectations=expectations)}
+    )
+    plan = SimPlan.build(sc, 220, seed=2)
     ch = simulate_paths(plan, range(5))
     f_day, y_day = ch.spot.day_end(ch.spot.f), ch.spot.day_end(ch.spot.y)
-    e, slot, p = 30, 3, 2
-    k, c = int(plan.exchange_days[e]), int(plan.listed[e, slot])
-    days = np.arange(plan.first[c], plan.last[c] + 1)
-    expected = np.mean([plan.curve.expected_index(f_day[p, k], y_day[p, k], k, d) for d in days])
-    assert ch.fair[e, p, slot] == pytest.approx(expected, rel=1e-12)
+    for e, slot, p in ((30, 3, 2), (140, 0, 4), (150, 11, 1)):  # before / in the regime
+        k, c = int(plan.exchange_days[e]), int(plan.listed[e, slot])
+        days = np.arange(plan.first[c], plan.last[c] + 1)
+        values = [
+            ch.index[p, d] if d <= k else plan.curve.expected_index(f_day[p, k], y_day[p, k], k, d)
+            for d in days
+        ]
+        assert ch.fair[e, p, slot] == pytest.approx(np.mean(values), rel=1e-12)
 
 
 def test_settlements_are_on_the_tick_inside_the_band_and_locks_are_flagged(
@@ -181,14 +187,26 @@ def test_consumption_rises_with_price_in_the_demand_explosion(plan: SimPlan) -> 
     ch = simulate_paths(plan, range(200))
     sc = plan.scenario
     t = (np.arange(plan.n_days) + 1) / 365
-    deviation = np.log(ch.index) - (np.log(sc.spot.s0) + plan.daily.base_log_drift * t)
-    log_q = np.log(ch.consumption.tokens)
-    inside, outside = 400, 100  # days inside / before the regime (182..729)
-    assert np.corrcoef(deviation[:, inside], log_q[:, inside])[0, 1] > 0.5
-    assert abs(np.corrcoef(deviation[:, outside], log_q[:, outside])[0, 1]) < 0.2
+    log_s, log_q = np.log(ch.index), np.log(ch.consumption.tokens)
+    # while the regime is on (days 182..729), daily price and consumption moves co-move
+    inside = np.s_[:, 250:480]
+    d_s, d_q = np.diff(log_s, axis=1)[inside].ravel(), np.diff(log_q, axis=1)[inside].ravel()
+    big = np.abs(d_s) > 0.1  # days with a demand jump
+    assert np.corrcoef(d_s[big], d_q[big])[0, 1] > 0.5
+    before = np.s_[:, 20:170]
+    d_s0, d_q0 = np.diff(log_s, axis=1)[before].ravel(), np.diff(log_q, axis=1)[before].ravel()
+    assert abs(np.corrcoef(d_s0, d_q0)[0, 1]) < 0.05
     np.testing.assert_allclose(
         ch.consumption.plan, sc.consumption.q0 * np.exp(sc.consumption.growth * t)
     )
+
+
+def test_consumption_has_no_jump_at_the_regime_edges(plan: SimPlan) -> None:
+    long_plan = SimPlan.build(plan.scenario, 800, seed=plan.seed)
+    log_q = np.log(simulate_paths(long_plan, range(300)).consumption.tokens)
+    steps = np.median(np.diff(log_q, axis=1), axis=0)
+    for edge in (182, 730):  # first day in / first day after the regime
+        assert abs(steps[edge - 1]) < 0.05, edge
 
 
 def test_spot_bars_from_intraday_steps() -> None:

@@ -13,6 +13,7 @@ from scipy import stats
 from tokbt.sim import (
     DT_DAY,
     CurveModel,
+    CurveParams,
     CutSizes,
     Scenario,
     SpotParams,
@@ -101,7 +102,8 @@ def test_forward_closed_form_equals_the_monte_carlo_mean(scenario: str) -> None:
     n_days = 400
     daily = sc.daily(n_days)
     paths = simulate_spot(sc.spot, daily, range(N), n_days, seed=21)
-    curve = CurveModel.build(daily, sc.curve, n_days + 1)
+    # with the regime calendar known, the curve is the conditional mean of the index
+    curve = CurveModel.build(daily, CurveParams(expectations="schedule"), n_days + 1)
     index = paths.index
     log_s0 = np.log(sc.spot.s0)
     for day in (0, 30, 200, 399):
@@ -142,3 +144,32 @@ def test_mean_log_cut_matches_numerical_integral() -> None:
     cs = CutSizes(low=0.25, high=0.6)
     u = np.linspace(0.25, 0.6, 200_001)
     assert cs.mean_log == pytest.approx(np.trapezoid(np.log1p(-u), u) / 0.35, rel=1e-8)
+
+
+def test_persistent_expectations_ignore_future_regimes_until_they_start() -> None:
+    sc = load_scenario("demand_explosion")
+    daily = sc.daily(500)
+    known = CurveModel.build(daily, CurveParams(expectations="schedule"), 501)
+    myopic = CurveModel.build(daily, CurveParams(expectations="persistent"), 501)
+    no_regime = CurveModel.build(sc.model_copy(update={"regimes": ()}).daily(500), sc.curve, 501)
+    log_s0 = np.log(sc.spot.s0)
+    # before the regime the persistent curve is the no-regime curve, far into the regime too
+    for d in (100, 300):
+        assert myopic.expected_index(log_s0, 0.0, 50, d) == pytest.approx(
+            no_regime.expected_index(log_s0, 0.0, 50, d), rel=1e-12
+        )
+    assert known.expected_index(log_s0, 0.0, 50, 300) > 1.2 * myopic.expected_index(
+        log_s0, 0.0, 50, 300
+    )
+    # inside the regime the persistent curve prices the regime's dynamics
+    assert myopic.expected_index(log_s0, 0.0, 300, 400) == pytest.approx(
+        known.expected_index(log_s0, 0.0, 300, 400), rel=1e-12
+    )
+    # without regimes both are the same
+    flat = sc.model_copy(update={"regimes": ()}).daily(300)
+    a = CurveModel.build(flat, CurveParams(expectations="schedule"), 301)
+    b = CurveModel.build(flat, CurveParams(expectations="persistent"), 301)
+    for k, d in ((-1, 10), (20, 299)):
+        assert a.expected_index(log_s0, 0.1, k, d) == pytest.approx(
+            b.expected_index(log_s0, 0.1, k, d), rel=1e-12
+        )

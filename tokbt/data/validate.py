@@ -479,6 +479,14 @@ def _rules(ks: KindSchema, src: _Source) -> list[_Rule]:
     return rules
 
 
+def _band_sql(prev: str, spec: ContractSpec) -> tuple[str, str]:
+    """SQL for the limit band around ``prev``: as ``tokbt.market.ticks.limit_band``."""
+    limit, tick = spec.price_limit, spec.tick_size
+    lo = f"ceil({prev} * (1 - {limit}) / {tick} - 1e-9) * {tick}"
+    hi = f"floor({prev} * (1 + {limit}) / {tick} + 1e-9) * {tick}"
+    return f"greatest(least({lo}, {prev} - {tick}), {tick})", f"greatest({hi}, {prev} + {tick})"
+
+
 def _order_pass(con: duckdb.DuckDBPyConnection, ks: KindSchema, spec: ContractSpec) -> bool:
     """One window pass over each series in file order, keeping only rows that break a rule.
 
@@ -492,14 +500,9 @@ def _order_pass(con: duckdb.DuckDBPyConnection, ks: KindSchema, spec: ContractSp
     band = "FALSE"
     settle_cols = ""
     if ks.kind is Kind.FUTURES and spec.price_limit is not None:
-        limit, tick = spec.price_limit, spec.tick_size
-        settle_cols = ", settle, prev_settle, "
-        settle_cols += f"ceil(prev_settle * (1 - {limit}) / {tick} - 1e-9) * {tick} AS lo, "
-        settle_cols += f"floor(prev_settle * (1 + {limit}) / {tick} + 1e-9) * {tick} AS hi"
-        band = (
-            f"(settle < ceil(prev_settle * (1 - {limit}) / {tick} - 1e-9) * {tick} - 1e-9 OR "
-            f"settle > floor(prev_settle * (1 + {limit}) / {tick} + 1e-9) * {tick} + 1e-9)"
-        )
+        lo, hi = _band_sql("prev_settle", spec)
+        settle_cols = f", settle, prev_settle, {lo} AS lo, {hi} AS hi"
+        band = f"(settle < {lo} - 1e-9 OR settle > {hi} + 1e-9)"
         lag_settle = ", lag(settle) OVER w AS prev_settle"
     else:
         lag_settle = ""
@@ -597,7 +600,7 @@ def _contract_rules(
 
 
 def _settle_band_rule(spec: ContractSpec, intraday: bool) -> _Rule:
-    limit, tick = spec.price_limit, spec.tick_size
+    limit = spec.price_limit
     message = (
         f"format('settle {{}} of {{}} outside the ±{limit:.0%} band [{{}}, {{}}] "
         "around the previous settlement {}', settle, contract, round(lo, 9), round(hi, 9), prev)"
@@ -615,9 +618,9 @@ def _settle_band_rule(spec: ContractSpec, intraday: bool) -> _Rule:
         f"(SELECT path, contract, CAST(ts AS DATE) AS day, arg_max(settle, ts) AS settle, "
         f"arg_max(_row, ts) AS _row FROM {TYPED} GROUP BY ALL)"
     )
+    lo, hi = _band_sql("prev", spec)
     banded = (
-        f"(SELECT *, ceil(prev * (1 - {limit}) / {tick} - 1e-9) * {tick} AS lo, "
-        f"floor(prev * (1 + {limit}) / {tick} + 1e-9) * {tick} AS hi FROM "
+        f"(SELECT *, {lo} AS lo, {hi} AS hi FROM "
         f"(SELECT *, lag(settle) OVER (PARTITION BY path, contract ORDER BY day) AS prev "
         f"FROM {daily})) "
     )

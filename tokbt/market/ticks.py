@@ -58,13 +58,18 @@ def limit_band(
     """The tradable price band ``[low, high]`` around the previous settlement.
 
     ``low = prev·(1 − limit)`` rounded *up* and ``high = prev·(1 + limit)``
-    rounded *down* to the tick, so every price in the band is within the limit;
-    ``low`` is never below one tick (prices are positive). ``limit=None``
-    means no limit: the band is ``[tick, +inf]``.
+    rounded *down* to the tick, so every price in the band is within the limit
+    — except that the band always allows at least one tick each way: near
+    the tick floor ``prev·limit`` is less than a tick and the rounded band
+    would otherwise shrink to ``[prev, prev]`` and lock the market for good
+    **[assumption; exchanges set a minimum limit in ticks]**. ``low`` is never
+    below one tick (prices are positive). ``limit=None`` means no limit: the
+    band is ``[tick, +inf]``.
     """
     prev = np.asarray(previous_settle, dtype=np.float64)
     if limit is None:
         return np.full_like(prev, tick), np.full_like(prev, np.inf)
-    low = np.maximum(round_to_tick(prev * (1.0 - limit), tick, "up"), tick)
-    high = round_to_tick(prev * (1.0 + limit), tick, "down")
-    return np.asarray(low), np.asarray(high)
+    low = np.minimum(round_to_tick(prev * (1.0 - limit), tick, "up"), prev - tick)
+    high = np.maximum(round_to_tick(prev * (1.0 + limit), tick, "down"), prev + tick)
+    low = np.round(np.maximum(low, tick), tick_decimals(tick))
+    return np.asarray(low), np.asarray(np.round(high, tick_decimals(tick)))

@@ -28,19 +28,24 @@ def simulate_consumption(
 ) -> Consumption:
     """Daily consumption of each path.
 
-    ``ln Q_d = ln q0 + Σ_{j≤d} g_Q,j Δ + β_d (ln S_d − m_d) + ε_d``, where
-    ``m_d = ln s0 + (trend + cut_rate·E[ln cut])·t_d`` is the log price
-    expected without regimes or shocks, ``β`` the ``price_link`` (positive in
-    a demand explosion: volume and price rise together) and ``ε`` a
-    stationary AR(1). The plan is ``q0·exp(growth·t_d)``: base growth, no
-    regime, no noise — what the treasury forecast at the start.
+    ``ln Q_d = ln q0 + Σ_{j≤d} g_Q,j Δ + Σ_{j≤d} β_j (dev_j − dev_{j−1}) + ε_d``
+    where ``dev_d = ln S_d − m_d`` is the price shock — the log index minus
+    its expected path ``m_d = ln s0 + Σ_{j≤d} (trend_j + cut_rate_j·E[ln(1−u)]) Δ``
+    (the regime's own trend is expected, so it is not counted twice) — and β
+    the ``price_link``: while it is on, consumption moves with each price
+    shock (a demand surge lifts both); the response accumulates and stays
+    when β switches off, so consumption has no jump at a regime's edges. ε
+    is a stationary AR(1). The plan is ``q0·exp(growth·t_d)``: base growth,
+    no regime, no noise — what the treasury forecast at the start.
     """
     n_days = log_index.shape[1]
     t = (np.arange(n_days) + 1) * DT_DAY
     log_trend = np.log(params.q0) + np.cumsum(daily.demand_growth[:n_days]) * DT_DAY
-    deviation = log_index - (log_s0 + daily.base_log_drift * t)
+    expected = log_s0 + np.cumsum(daily.log_drift[:n_days]) * DT_DAY
+    shocks = np.diff(log_index - expected, axis=1, prepend=0.0)
+    response = np.cumsum(daily.price_link[:n_days] * shocks, axis=1)
     noise = _ar1(params.noise_sigma, params.noise_phi, paths, n_days, seed)
-    tokens = np.exp(log_trend + daily.price_link[:n_days] * deviation + noise)
+    tokens = np.exp(log_trend + response + noise)
     plan = params.q0 * np.exp(params.growth * t)
     return Consumption(tokens, plan)
 

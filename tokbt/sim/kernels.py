@@ -73,6 +73,8 @@ SERIES_MAX_Y = 5.0
 @njit(cache=True)
 def unfixed_coefficients(
     growth: np.ndarray,
+    by_delivery: bool,
+    row_of_day: np.ndarray,
     decay_by_gap: np.ndarray,
     settle_day: np.ndarray,
     contract_first: np.ndarray,
@@ -86,6 +88,8 @@ def unfixed_coefficients(
     ``coef[n] = Σ_d exp(growth[d, g]) decay[g]^n / n!`` — path-independent, so
     each path needs one polynomial per contract instead of one exponential
     per delivery day. 40 terms are exact to double precision for ``|Y| <= 5``.
+    The row of ``growth`` is ``d`` when ``by_delivery`` else ``row_of_day[k]``
+    (see ``tokbt.sim.curve.CurveModel``).
     """
     n_ex, n_slots = listed.shape
     coef = np.zeros((n_ex, n_slots, SERIES_TERMS))
@@ -97,7 +101,7 @@ def unfixed_coefficients(
                 continue
             for d in range(max(contract_first[c], k + 1), contract_last[c] + 1):
                 gap = d - k
-                term = math.exp(growth[d, gap])
+                term = math.exp(growth[d if by_delivery else row_of_day[k], gap])
                 a = decay_by_gap[gap]
                 for n in range(SERIES_TERMS):
                     coef[e, slot, n] += term
@@ -113,6 +117,8 @@ def futures_settles(
     s0: float,
     decay_by_gap: np.ndarray,
     growth: np.ndarray,
+    by_delivery: bool,
+    row_of_day: np.ndarray,
     coef: np.ndarray,
     basis: np.ndarray,
     settle_day: np.ndarray,
@@ -170,14 +176,17 @@ def futures_settles(
                 else:
                     for d in range(max(d0, k + 1), d1 + 1):
                         gap = d - k
-                        unfixed += math.exp(yk * decay_by_gap[gap] + growth[d, gap])
+                        row = d if by_delivery else row_of_day[k]
+                        unfixed += math.exp(yk * decay_by_gap[gap] + growth[row, gap])
                 value = (fixed + unfixed * level) / (d1 - d0 + 1)
                 fair[e, p, slot] = value
                 price = math.floor(value / tick + 0.5 + 1e-9) * tick
                 pc = prev[c]
                 if limit > 0.0 and not math.isnan(pc):
-                    lo = max(math.ceil(pc * (1.0 - limit) / tick - 1e-9) * tick, tick)
+                    lo = math.ceil(pc * (1.0 - limit) / tick - 1e-9) * tick
                     hi = math.floor(pc * (1.0 + limit) / tick + 1e-9) * tick
+                    lo = max(min(lo, pc - tick), tick)  # at least one tick each way,
+                    hi = max(hi, pc + tick)  # as tokbt.market.ticks.limit_band
                     if price < lo:
                         price, locked[e, p, slot] = lo, True
                     elif price > hi:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Self
+from typing import Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -101,7 +101,15 @@ class SpotParams(_Config):
 
 
 class CurveParams(_Config):
-    """How futures prices relate to the model's fair value."""
+    """How futures prices relate to the model's fair value.
+
+    ``expectations`` says what the market knows about regimes:
+    ``persistent`` (default **[assumption]**) — futures are priced with the
+    dynamics in force today, held constant: a regime is a surprise, learnt
+    when it starts, and its end is a surprise too; ``schedule`` — the market
+    knows the regime calendar in advance (rational expectations: the curve is
+    then the conditional mean of the simulated index).
+    """
 
     risk_premium: float = Field(
         0.0,
@@ -114,14 +122,18 @@ class CurveParams(_Config):
         description="Std of the AR(1) log basis noise shock per exchange day (0 = none).",
     )
     basis_phi: float = Field(0.9, ge=0, lt=1, description="AR(1) persistence of the basis noise.")
+    expectations: Literal["persistent", "schedule"] = Field(
+        "persistent", description="What the curve knows of future regimes (see the class doc)."
+    )
 
 
 class ConsumptionParams(_Config):
     """The enterprise's daily token consumption (millions of tokens per day).
 
-    ``ln Q_d = ln q0 + ∫g_Q + β_d (ln S_d − m_d) + ε_d`` with ε an AR(1) and
-    ``m_d`` the log-price path expected without regimes and shocks; the plan
-    (the forecast hedged against) is ``q0 · exp(growth · t)``.
+    ``ln Q_d = ln q0 + Σ g_Q Δ + Σ_{j≤d} β_j Δdev_j + ε_d``: growth, the
+    response to price *shocks* (``dev`` = log price minus its expected path)
+    while ``price_link`` β is on, and AR(1) noise ε. The plan (the forecast
+    hedged against) is ``q0 · exp(growth · t)``.
     """
 
     q0: float = Field(
@@ -167,8 +179,12 @@ class DailyParams:
     cut_high: float
     demand_growth: np.ndarray
     price_link: np.ndarray
-    base_log_drift: float
-    """Drift per year of the log-price path expected without regimes: trend + cut_rate·E[ln cut]."""
+
+    @property
+    def log_drift(self) -> np.ndarray:
+        """Per-day drift (per year) of the expected log price: ``trend + cut_rate·E[ln(1−u)]``."""
+        mean_log = CutSizes(low=self.cut_low, high=self.cut_high).mean_log
+        return np.asarray(self.trend + self.cut_rate * mean_log)
 
     @classmethod
     def build(cls, sc: Scenario, n_days: int) -> DailyParams:
@@ -193,7 +209,6 @@ class DailyParams:
             kappa=sp.kappa,
             cut_low=sp.cut_sizes.low,
             cut_high=sp.cut_sizes.high,
-            base_log_drift=sp.trend + sp.cut_rate * sp.cut_sizes.mean_log,
             **arrays,
         )
 

@@ -119,6 +119,8 @@ class SimPlan:
         """Path-independent series coefficients of every listed contract (see kernels)."""
         return unfixed_coefficients(
             self.curve.growth,
+            self.curve.by_delivery,
+            self.curve.row_of_day,
             self.curve.decay,
             self.exchange_days,
             self.first,
@@ -187,6 +189,8 @@ def simulate_paths(plan: SimPlan, paths: np.ndarray | range) -> SimChunk:
         sc.spot.s0,
         plan.curve.decay,
         plan.curve.growth,
+        plan.curve.by_delivery,
+        plan.curve.row_of_day,
         plan.coefficients,
         basis,
         plan.exchange_days,
