@@ -37,6 +37,7 @@ Run ``python bench/sim_bench.py --help``; see ``bench/README.md``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -91,6 +92,12 @@ CHECK_Z = 4.0
 """``|z|`` above which a mean or sd is flagged as disagreeing (beyond Monte Carlo noise)."""
 RSS_SAMPLE_S = 0.02
 """Interval of the RSS sampler of ``--profile-phases``."""
+REST_LABELS = {
+    "simulate_spot": "per-path RNG draws (rest)",
+    "store": "COPY (SELECT .. FROM typed view ORDER BY _row) TO parquet (rest)",
+    "commit (writer exit)": "catalog insert + COMMIT (rest)",
+}
+"""What the untimed remainder of a phase is, where it is known."""
 FOLD_SHARE = 0.005
 """In the phase tree, children under this share of the total are folded together."""
 
@@ -587,9 +594,10 @@ class CheckSamples:
         ``(n_ex, n_paths, n_slots)``."""
         for label, slot in self.columns:
             if slot == TOKENS:
-                self.values[label].append(tokens[:, -1])
+                values = tokens[:, -1]
             else:
-                self.values[label].append(index[:, -1] if slot == INDEX else settle[-1, :, slot])
+                values = index[:, -1] if slot == INDEX else settle[-1, :, slot]
+            self.values[label].append(values.copy())  # not a view: the chunk can be freed
 
     def moments(self) -> dict[str, dict[str, float]]:
         """For each quantity: ``n``, mean, variance and fourth central moment."""
@@ -740,6 +748,7 @@ def job_tokbt_simulate_only(cfg: Config, store: Path) -> dict[str, Any]:
 
     result = _timed(work, peak_rss_mb())
     result["check"] = samples[0].moments()
+    result["peak_rss_mb"] = peak_rss_mb()  # before the (untimed) check below
     result["same_input"] = same_input_check(cfg)
     return result
 
@@ -957,10 +966,27 @@ JOB_FUNCS: dict[str, Callable[[Config, Path], dict[str, Any]]] = {
 }
 
 
+def _import_everything() -> None:
+    """Import what any job uses, before its timer starts, so every job starts alike."""
+    for module in (
+        "numpy",
+        "pyarrow.parquet",
+        "tokbt.data.store",
+        "tokbt.market.ticks",
+        "tokbt.sim",
+    ):
+        importlib.import_module(module)
+
+
 def run_job_here(name: str, cfg: Config, store: Path) -> dict[str, Any]:
-    """Run job ``name`` in this process; add its peak RSS and name to its result."""
+    """Run job ``name`` in this process; add its peak RSS and name to its result.
+
+    Every job imports the same modules first (untimed): numpy, pyarrow, DuckDB,
+    numba and tokbt, so ``start RSS`` is alike and timing excludes imports.
+    """
+    _import_everything()
     result = JOB_FUNCS[name](cfg, store)
-    result["peak_rss_mb"] = peak_rss_mb()
+    result.setdefault("peak_rss_mb", peak_rss_mb())
     result["job"] = name
     return result
 
@@ -1142,7 +1168,8 @@ def _phase_lines(phases: list[dict[str, Any]], total: float) -> list[list[str]]:
         if parent and kids:
             rest = by_key[parent]["seconds"] - sum(by_key[k]["seconds"] for k in kids)
             if rest >= FOLD_SHARE * total:
-                row("(rest, untimed)", depth, rest, "", None)
+                label = REST_LABELS.get(parent[-1], "(rest, untimed)")
+                row(label, depth, rest, "", None)
 
     visit((), 0)
     return out

@@ -110,3 +110,40 @@ def test_cli_simulate_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     listing = runner.invoke(app, ["sim", "scenarios"])
     for name in ("baseline", "demand_explosion", "supply_shock", "price_war"):
         assert name in listing.output
+
+
+def test_cli_calibrate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKBT_STORE", str(tmp_path / "cli.duckdb"))
+    runner = CliRunner()
+    args = "simulate --scenario baseline --set spot.cut_rate=0 --paths 1 --horizon-days 1500"
+    assert runner.invoke(app, [*args.split(), "--name", "one", "--seed", "3"]).exit_code == 0
+    out = tmp_path / "fit.toml"
+    result = runner.invoke(app, ["sim", "calibrate", "one", "--toml", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "kappa (1/yr)" in result.output
+    fitted = load_scenario(str(out))
+    assert 10 < fitted.spot.kappa < 30
+    assert 0.35 < fitted.spot.sigma < 0.55
+    recorded = runner.invoke(app, ["data", "build-tpi"])
+    assert recorded.exit_code == 0
+    flat = runner.invoke(app, ["sim", "calibrate", "tpi_gpt4_class", "--method", "filter"])
+    assert flat.exit_code == 0
+    assert "piecewise constant" in flat.output
+    bad = runner.invoke(app, ["sim", "calibrate", "one", "--method", "magic"])
+    assert bad.exit_code == 1
+
+
+def test_example_script_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+    import sys
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "simulate_and_calibrate.py"
+    argv, sys.argv = sys.argv, [example.name, str(tmp_path)]
+    try:
+        runpy.run_path(str(example), run_name="__main__")
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr().out
+    assert "wrote 500 paths x 1095 days" in out
+    assert (tmp_path / "demand_explosion.png").stat().st_size > 50_000
+    assert "MLE on 10 years" in out

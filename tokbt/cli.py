@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import pandas as pd
 import typer
 from rich import box
 from rich.console import Console
@@ -31,6 +32,7 @@ from tokbt.sim import (
     to_toml,
     write_simulation,
 )
+from tokbt.sim.calibrate import METHODS, calibrate
 from tokbt.sim.plot import plot_simulation
 
 app = typer.Typer(
@@ -337,6 +339,68 @@ def sim_show(
 ) -> None:
     """Print a scenario as TOML (edit it and pass the file to --scenario)."""
     print(to_toml(_scenario(scenario, set_)), end="")
+
+
+@sim_app.command("calibrate")
+def sim_calibrate(
+    source: Annotated[
+        str, typer.Argument(help="Dataset in the store, or a CSV/Parquet file with 'close'.")
+    ],
+    method: Annotated[str, typer.Option(help="ols, filter (3σ) or mle.")] = "mle",
+    path: Annotated[int, typer.Option(help="Path of the dataset to fit.")] = 0,
+    trend: Annotated[bool, typer.Option(help="Fit a log-linear trend g.")] = True,
+    toml: Annotated[
+        Path | None, typer.Option(help="Write a scenario TOML with the fitted spot process.")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Fit κ, σ, the trend and the jumps of the spot model to a daily series."""
+    if method not in METHODS:
+        raise _fail(ValueError(f"--method must be one of {', '.join(METHODS)}"))
+    try:
+        close = _daily_close(source, path, store)
+        cal = calibrate(close, method=method, trend=trend)
+    except (TokbtError, ValueError) as exc:
+        raise _fail(exc) from None
+    table = Table(
+        title=f"{method.upper()} fit of {source}, path {path}",
+        box=box.SIMPLE_HEAD,
+    )
+    for col in ("parameter", "estimate", "std. error"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for row in cal.summary_rows():
+        table.add_row(*row)
+    console.print(table)
+    for warning in cal.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    if toml is not None:
+        try:
+            spot = cal.to_spot_params(s0=float(close[-1]))
+        except ValueError as exc:
+            raise _fail(exc) from None
+        sc = Scenario(
+            name=f"calibrated_{Path(source).stem}",
+            description=f"spot process fitted by {method} to {source}",
+            spot=spot,
+        )
+        toml.write_text(to_toml(sc), encoding="utf-8")
+        console.print(f"wrote {toml} (simulate with --scenario {toml})")
+
+
+def _daily_close(source: str, path: int, store: Path | None) -> np.ndarray:
+    file = Path(source)
+    if file.suffix.lower() in {".csv", ".parquet", ".pq"} and file.is_file():
+        frame = pd.read_parquet(file) if file.suffix != ".csv" else pd.read_csv(file)
+        if "close" not in frame.columns:
+            raise ValueError(f"{file}: no 'close' column to calibrate on")
+        if "path" in frame.columns:
+            frame = frame[frame["path"] == path]
+        return frame["close"].to_numpy(dtype=np.float64)
+    with BarStore(store, read_only=True) as bs:
+        data = bs.read_numpy(source, Kind.SPOT, columns=["close"], paths=[path])
+    if len(data["close"]) == 0:
+        raise ValueError(f"dataset {source!r} has no spot bars on path {path}")
+    return data["close"]
 
 
 @app.command("simulate")

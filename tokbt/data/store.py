@@ -62,7 +62,7 @@ from tokbt.data.validate import (
 from tokbt.errors import StoreError
 from tokbt.market import TPI_MONTH, ContractSpec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -160,6 +160,8 @@ class BarStore:
         self.path = default_store_path(path)
         if read_only and not self.path.exists():
             raise StoreError(f"store {self.path} does not exist")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
@@ -167,6 +169,7 @@ class BarStore:
         configure(self.con, temp_dir=str(self.path) + ".tmp")
         if not read_only:
             self._create_schema()
+        self._check_version()
 
     @property
     def parquet_root(self) -> Path:
@@ -216,6 +219,21 @@ class BarStore:
                 f"CREATE TABLE IF NOT EXISTS {ks.table} (dataset VARCHAR NOT NULL, {cols})"
             )
         self.con.execute("COMMIT")
+
+    def _check_version(self) -> None:
+        try:
+            row = self.con.execute(
+                "SELECT value FROM tokbt_meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except duckdb.CatalogException:
+            raise StoreError(f"{self.path} is not a tokbt store (no tokbt_meta table)") from None
+        if row is None or int(row[0]) != SCHEMA_VERSION:
+            found = row[0] if row else "none"
+            raise StoreError(
+                f"store {self.path} has schema version {found}; this tokbt reads version "
+                f"{SCHEMA_VERSION}: export its datasets with the tokbt that wrote it, or start a "
+                "new store"
+            )
 
     # -- catalog ---------------------------------------------------------------------
 

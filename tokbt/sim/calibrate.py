@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Literal
 
 import numpy as np
@@ -149,7 +149,7 @@ class Calibration(BaseModel):
 
     def summary_rows(self) -> list[tuple[str, str, str]]:
         """``(name, estimate, standard error)`` rows for a table; ``-`` where there is no SE."""
-        rows = [("method", self.method, "")]
+        rows: list[tuple[str, str, str]] = [("method", self.method, "")]
         for name in PARAMETERS:
             se = self.std_errors.get(name)
             rows.append((_LABELS[name], _fmt(getattr(self, name)), "-" if se is None else _fmt(se)))
@@ -184,21 +184,32 @@ def calibrate(
       with ``Var sd(ε) = sd(ε)²/(2 dof)``).
     - ``"filter"``: 3σ recursive filtering (Clewlow & Strickland): fit OLS,
       flag steps with ``|ε| > 3 sd(ε)`` as jumps, refit on the rest and repeat
-      until no new step is flagged (at most 50 rounds). ``λ = n_jumps / T``,
-      ``μ_J`` and ``σ_J`` from the flagged residuals by the moments of the
-      module docstring, ``σ_J²`` net of the diffusion variance and floored at 0.
-      It misses jumps smaller than 3 sd, flags about 0.3 % of the diffusion
-      steps and trims the diffusion tails (σ about 1.5 % low); SEs are
-      conditional on the flagged set.
+      until no new step is flagged (at most 50 rounds); κ, g, α come from the
+      last fit. Two asymptotic corrections for what the rule does to pure
+      diffusion steps: the kept residuals are a normal trimmed at ``±3 sd``
+      of themselves, so σ is scaled up by ``1/r`` (``r ≈ 0.985`` solves
+      ``r² = Var(Z | |Z| <= 3r)``); and about ``q = 2Φ(−3r) ≈ 0.31 %`` of them
+      are flagged anyway, so ``n_jumps = n_flagged − q/(1 − q)·n_kept``.
+      ``λ = n_jumps / T`` (T = transitions × Δ), ``μ_J`` and ``σ_J`` from the
+      flagged residuals (see :func:`_jump_sizes`), ``σ_J²`` net of the
+      diffusion variance and floored at 0. Jumps smaller than about 3 sd are
+      missed. SEs: the OLS ones for κ, σ, g, α (conditional on the flagged
+      set); for the jumps the delta method on the flagged count and sums
+      (see :func:`_jump_sizes`). The realised number of false alarms
+      scatters more than Poisson, so in simulation μ_J and σ_J scatter up to
+      ~1.5× their SEs, and ``σ_J`` (a difference of close second moments) is
+      often floored at 0: the filter is a starting point, the MLE the estimate.
     - ``"mle"``: maximum likelihood on the Poisson mixture ``x_t | x_{t−Δ} ~
       Σ_n Poisson(n; λΔ) N(f(t) + b (x_{t−Δ} − f(t−Δ)) + n μ_J m₁, s² + n v_J)``,
       ``s² = σ²(1 − b²)/(2κ)``, ``v_J = (σ_J² + μ_J²) m₂ − μ_J² m₁²``, summed to
-      the smallest ``N >= 3`` leaving Poisson mass ``< 1e-12``. L-BFGS-B over
-      ``(ln κ, ln σ, ln λ, μ_J, ln σ_J, α, g)`` within wide bounds, started
-      at the filter's estimates; SEs from the inverse numerical Hessian of the
-      negative log-likelihood in those coordinates, mapped to the natural
-      parameters by the delta method. A parameter on a bound has SE ``None``
-      and is held fixed in the Hessian (as are μ_J and σ_J when λ is).
+      the smallest ``N >= 3`` leaving Poisson mass ``< 1e-12``. L-BFGS-B with
+      the analytic gradient over ``(ln κ, ln σ, ln λ, μ_J, ln σ_J, α, g)``
+      within wide bounds, started at the filter's estimates. SEs: the inverse
+      Hessian of the negative log-likelihood in those coordinates (central
+      differences of the analytic gradient), mapped to the natural parameters
+      by the delta method. A coordinate on a bound has SE ``None`` and is held
+      fixed in the Hessian (as are μ_J and σ_J when λ is on its lower bound,
+      and α's SE is ``None`` when κ is).
 
     When the AR slope ``b >= 1`` (no mean reversion at this step) κ is set
     to 0, the boundary of ``κ >= 0``, and σ, g, α come from a random walk with
@@ -243,19 +254,19 @@ class _Panel:
     def n_obs(self) -> int:
         return int(self.x.size)
 
-    @property
+    @cached_property
     def x_prev(self) -> FloatArray:
         return np.ascontiguousarray(self.x[:, :-1]).ravel()
 
-    @property
+    @cached_property
     def x_cur(self) -> FloatArray:
         return np.ascontiguousarray(self.x[:, 1:]).ravel()
 
-    @property
+    @cached_property
     def t_prev(self) -> FloatArray:
         return np.tile(np.arange(self.x.shape[1] - 1) * self.dt, self.n_paths)
 
-    @property
+    @cached_property
     def t_cur(self) -> FloatArray:
         return self.t_prev + self.dt
 
@@ -311,12 +322,13 @@ def _kappa_warnings(kappa: float, panel: _Panel) -> list[str]:
     if half_life > panel.span_days:
         return [
             f"half-life {half_life:.0f} days exceeds the {panel.span_days:.0f}-day sample: "
-            "mean reversion is not identified (kappa is poorly determined and biased up)"
+            "mean reversion is not identified in this sample"
         ]
     if kappa * panel.dt > math.log(2):
         return [
-            f"half-life {half_life:.2g} days is shorter than the {panel.dt * DAYS_PER_YEAR:.3g}-day "
-            "step: kappa is poorly identified; sample more often"
+            f"half-life {half_life:.2g} days is shorter than the "
+            f"{panel.dt * DAYS_PER_YEAR:.3g}-day step: kappa is poorly identified; "
+            "sample more often"
         ]
     return []
 
@@ -349,7 +361,7 @@ def _ar_fit(panel: _Panel, keep: BoolArray, trend: bool) -> _ARFit:
     dof = max(int(keep.sum()) - X.shape[1], 1)
     s = math.sqrt(float(np.sum(resid[keep] ** 2)) / dof)
     cov = s**2 * np.linalg.pinv(X[keep].T @ X[keep])
-    return _ARFit(beta, cov, s, dof, resid, int(rank) == X.shape[1])
+    return _ARFit(np.asarray(beta, np.float64), cov, s, dof, resid, int(rank) == X.shape[1])
 
 
 @dataclass(frozen=True)
@@ -535,10 +547,10 @@ def _calibrate_filter(panel: _Panel, trend: bool, notes: list[str]) -> Calibrati
     raw = _diffusion(panel, keep, fit, trend)
     inflate, false_alarms = _false_alarms(int(keep.sum()), raw.step_sd)
     diffusion = _untruncate(raw, inflate)
-    m1, m2 = _decay_moments(diffusion.kappa, panel.dt)
-    flagged = diffusion.resid[~keep]
+    moments = _decay_moments(diffusion.kappa, panel.dt)
+    flagged = np.where(keep, 0.0, diffusion.resid)
     jumps, jump_se, jump_warnings = _jump_sizes(
-        flagged, false_alarms, diffusion.step_sd, (m1, m2), panel.years
+        flagged, ~keep, false_alarms, diffusion.step_sd, moments, panel.years
     )
     return _result(
         "filter",
@@ -548,7 +560,7 @@ def _calibrate_filter(panel: _Panel, trend: bool, notes: list[str]) -> Calibrati
         diffusion.se | jump_se,
         [*notes, *stop, *jump_warnings],
         converged=not stop,
-        n_jumps=int(flagged.size),
+        n_jumps=int((~keep).sum()),
     )
 
 
@@ -582,8 +594,9 @@ def _false_alarms(n_kept: int, step_sd: float) -> tuple[float, float]:
 def _untruncate(d: _Diffusion, inflate: float) -> _Diffusion:
     """Scale σ (and its SE) and the step sd up by ``1/r`` to undo the filter's trimming."""
     se = dict(d.se)
-    if se.get("sigma") is not None:
-        se["sigma"] = float(se["sigma"] or 0.0) * inflate
+    sigma_se = se.get("sigma")
+    if sigma_se is not None:
+        se["sigma"] = sigma_se * inflate
     return _Diffusion(
         d.kappa,
         d.sigma * inflate,
@@ -598,6 +611,7 @@ def _untruncate(d: _Diffusion, inflate: float) -> _Diffusion:
 
 def _jump_sizes(
     flagged: FloatArray,
+    is_jump: BoolArray,
     false_alarms: float,
     step_sd: float,
     moments: tuple[float, float],
@@ -605,39 +619,45 @@ def _jump_sizes(
 ) -> tuple[tuple[float, float, float], dict[str, float | None], list[str]]:
     """``(λ, μ_J, σ_J)``, their SEs and warnings from the flagged residuals.
 
-    ``n = n_flagged − false_alarms`` jumps; false alarms are symmetric (sum 0)
-    and add ``false_alarms · s² E[Z² | |Z| > c]`` to the sum of squares. Each
-    true jump's residual is ``J d + η``: ``μ_J = Σε / (n m₁)``,
-    ``σ_J² = (M₂ − s²)/m₂ − μ_J²`` with ``M₂`` the per-jump mean square.
-    SEs: ``√n / T``; ``sd(ε)/(√n m₁)``; ``sd(ε²)/(2 m₂ σ_J √n)``.
+    ``flagged`` holds every transition's residual where ``is_jump`` and 0
+    elsewhere. From ``N`` flagged steps, ``S₁ = Σε`` and ``S₂ = Σε²``:
+    ``n = N − false_alarms`` jumps; false alarms are symmetric (they add ~0 to
+    ``S₁``) and add ``false_alarms · s² E[Z² | |Z| > c]`` to ``S₂``. A true
+    jump's residual is ``J d + η``, so ``λ = n/T``, ``μ_J = S₁/(n m₁)`` and
+    ``σ_J² = (M₂ − s²)/m₂ − μ_J²`` with ``M₂`` the per-jump mean square of the
+    jumps. SEs by the delta method on ``(N, S₁, S₂)``, whose covariance is
+    the sample covariance of the per-transition terms ``(1, ε, ε²)·1[jump]``
+    times their count: it counts the Poisson scatter of both the jumps and
+    the false alarms (``false_alarms``, ``s`` and ``c`` taken as known).
     """
     m1, m2 = moments
-    n = flagged.size - false_alarms
+    terms = np.stack([is_jump.astype(np.float64), flagged, flagged**2])
+    count, s1, s2 = terms.sum(axis=1).tolist()
+    n = count - false_alarms
     none: dict[str, float | None] = {"jump_mean": None, "jump_std": None}
     if n < 1:
-        rate_se = math.sqrt(max(n, 0.0)) / years
         warning = (
-            f"{flagged.size} steps flagged, about as many as the diffusion alone gives "
+            f"{count:.0f} steps flagged, about as many as the diffusion alone gives "
             f"({false_alarms:.1f}): no jumps found; the jump size is not identified"
         )
-        return (0.0, 0.0, 0.0), {"jump_rate": rate_se, **none}, [warning]
+        return (0.0, 0.0, 0.0), {"jump_rate": math.sqrt(count) / years, **none}, [warning]
     _, c = _truncation()
-    tail_square = 1 + c * float(stats.norm.pdf(c) / stats.norm.sf(c))
-    mean = float(flagged.sum()) / (n * m1)
-    mean_square = (float(np.sum(flagged**2)) - false_alarms * step_sd**2 * tail_square) / n
-    net = (mean_square - step_sd**2) / m2 - mean**2
+    excess = s2 - false_alarms * step_sd**2 * (1 + c * float(stats.norm.pdf(c) / stats.norm.sf(c)))
+    mean = s1 / (n * m1)
+    net = (excess / n - step_sd**2) / m2 - mean**2
     std = math.sqrt(max(net, 0.0))
     warnings = []
     if net <= 0:
         warnings.append("jump sizes vary no more than the diffusion: jump std floored at 0")
     if n < 10:
         warnings.append(f"only about {n:.0f} jumps: jump size estimates are rough")
-    spread = float(np.std(flagged, ddof=1)) if flagged.size > 1 else math.nan
-    spread_sq = float(np.std(flagged**2, ddof=1)) if flagged.size > 1 else math.nan
+    cov = np.cov(terms) * terms.shape[1]
+    grad_mean = np.array([-s1 / (n * n * m1), 1 / (n * m1), 0.0])
+    grad_var = np.array([-excess / (n * n * m2), 0.0, 1 / (n * m2)]) - 2 * mean * grad_mean
     se: dict[str, float | None] = {
-        "jump_rate": math.sqrt(n) / years,
-        "jump_mean": spread / (math.sqrt(n) * m1),
-        "jump_std": spread_sq / (2 * m2 * std * math.sqrt(n)) if std > 0 else None,
+        "jump_rate": _sd(float(cov[0, 0])) / years,
+        "jump_mean": _sd(float(grad_mean @ cov @ grad_mean)),
+        "jump_std": _sd(float(grad_var @ cov @ grad_var)) / (2 * std) if std > 0 else None,
     }
     return (n / years, mean, std), se, warnings
 
@@ -705,20 +725,22 @@ class _Likelihood:
         y_prev = p.x_prev - alpha - g * p.t_prev
         u = p.x_cur - alpha - g * p.t_cur - b * y_prev
         n = np.arange(_jump_terms(rate * dt) + 1, dtype=np.float64)
-        var = s2 + n * vj
-        z = u[:, None] - n * mu * m1
-        ell = n * math.log(rate * dt) - rate * dt - special.gammaln(n + 1)
-        ell = ell - 0.5 * np.log(2 * math.pi * var) - 0.5 * z**2 / var
-        top = ell.max(axis=1, keepdims=True)
+        col = n[:, None]  # components along axis 0: reductions over them stay fast
+        var = s2 + col * vj
+        z = u[None, :] - col * mu * m1
+        log_w = col * math.log(rate * dt) - rate * dt - special.gammaln(col + 1)
+        ell = (log_w - 0.5 * np.log(2 * math.pi * var)) - 0.5 * z * z / var
+        top = ell.max(axis=0)
         e = np.exp(ell - top)
-        total = e.sum(axis=1, keepdims=True)
+        total = e.sum(axis=0)
         loglik = float(np.sum(top) + np.sum(np.log(total)))
 
         r = e / total
-        dz = -r * z / var  # ∂ log p / ∂z_n, per transition and component
-        dv = 0.5 * r * (z**2 / var**2 - 1 / var)  # ∂ log p / ∂V_n
-        du = dz.sum(axis=1)
-        cz, cv, cr = dz.sum(axis=0), dv.sum(axis=0), r.sum(axis=0)
+        w = z / var
+        dz = -r * w  # ∂ log p / ∂z_n, per component and transition
+        dv = 0.5 * r * (w * w - 1 / var)  # ∂ log p / ∂V_n
+        du = dz.sum(axis=0)
+        cz, cv, cr = dz.sum(axis=1), dv.sum(axis=1), r.sum(axis=1)
         grad = [
             k * b * float(du @ y_prev) + float(cv @ (ds2 + n * dvj)) - float(cz @ n) * mu * dm1,
             2 * s2 * float(cv.sum()),
@@ -765,27 +787,26 @@ def _hessian(grad: Callable[[FloatArray], FloatArray], x: FloatArray, step: floa
     return np.asarray((h + h.T) / 2)
 
 
-def _at_bounds(lik: _Likelihood, theta: FloatArray) -> BoolArray:
+def _at_bounds(lik: _Likelihood, theta: FloatArray) -> tuple[BoolArray, BoolArray]:
+    """Coordinates within 1e-4 of their lower and of their upper bound."""
     lo = np.array([-np.inf if b[0] is None else b[0] for b in lik.bounds()])
     hi = np.array([np.inf if b[1] is None else b[1] for b in lik.bounds()])
-    return np.asarray((theta - lo < 1e-4) | (hi - theta < 1e-4))
+    return np.asarray(theta - lo < 1e-4), np.asarray(hi - theta < 1e-4)
 
 
 _BOUND_NOTES = {
-    "log_sigma": ": no diffusion noise between jumps (a piecewise-constant series?)",
-    "log_jump_rate": ": no jumps found; the jump size is not identified",
-    "log_kappa": ": no mean reversion in this sample",
+    ("log_sigma", "lower"): ": no diffusion noise between jumps (a piecewise-constant series?)",
+    ("log_jump_rate", "lower"): ": no jumps found; the jump size is not identified",
+    ("log_kappa", "lower"): ": no mean reversion in this sample, and the level, which enters "
+    "only as (1 − e^{−κΔ})·α, is not identified",
+    ("log_kappa", "upper"): ": reversion within one step; kappa and sigma are not identified",
 }
 
 
-def _bound_warnings(names: tuple[str, ...], fixed: BoolArray, theta: FloatArray) -> list[str]:
-    out = []
-    for i in np.flatnonzero(fixed):
-        name = names[i]
-        shown = math.exp(theta[i]) if name.startswith("log_") else float(theta[i])
-        note = _BOUND_NOTES.get(name, "")
-        out.append(f"{name.removeprefix('log_')} = {shown:.3g} is on its search bound{note}")
-    return out
+def _bound_warning(name: str, value: float, side: str) -> str:
+    shown = math.exp(value) if name.startswith("log_") else value
+    note = _BOUND_NOTES.get((name, side), "")
+    return f"{name.removeprefix('log_')} = {shown:.3g} is on its {side} search bound{note}"
 
 
 def _standard_errors(
@@ -811,7 +832,9 @@ def _standard_errors(
                 "standard errors are NaN"
             )
     logs = np.array([n.startswith("log_") for n in lik.names])
-    natural = np.where(logs, np.exp(theta), 1.0) * se_theta
+    scale = np.ones_like(theta)
+    scale[logs] = np.exp(theta[logs])
+    natural = scale * se_theta
     se: dict[str, float | None] = {
         name.removeprefix("log_"): None if fixed[i] else float(natural[i])
         for i, name in enumerate(lik.names)
@@ -840,13 +863,18 @@ def _calibrate_mle(
         options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
     )
     theta = np.asarray(res.x, dtype=np.float64)
-    fixed = _at_bounds(lik, theta)
-    if fixed[2]:  # no jumps: their size is not identified either
+    low, high = _at_bounds(lik, theta)
+    warnings = [*notes]
+    for side, hits in (("lower", low), ("upper", high)):
+        warnings += [_bound_warning(lik.names[i], theta[i], side) for i in np.flatnonzero(hits)]
+    fixed = low | high
+    if low[2]:  # no jumps: their size is not identified either
         fixed[[3, 4]] = True
-    warnings = [*notes, *_bound_warnings(lik.names, fixed, theta)]
     if not res.success:
         warnings.append(f"the optimiser did not converge: {res.message}")
     se, se_warnings = _standard_errors(lik, theta, fixed)
+    if low[0]:
+        se["level"] = None
     g = float(theta[6]) if trend else 0.0
     diffusion = _Diffusion(
         math.exp(theta[0]), math.exp(theta[1]), g, float(theta[5]), {}, math.nan, np.empty(0), ()
