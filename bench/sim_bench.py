@@ -94,8 +94,8 @@ RSS_SAMPLE_S = 0.02
 """Interval of the RSS sampler of ``--profile-phases``."""
 REST_LABELS = {
     "simulate_spot": "per-path RNG draws (rest)",
-    "store": "COPY (SELECT .. FROM typed view ORDER BY _row) TO parquet (rest)",
-    "commit (writer exit)": "catalog insert + COMMIT (rest)",
+    "store": "COPY .. TO parquet (rest of store)",
+    "commit (writer exit)": "catalog transaction + COMMIT (rest)",
 }
 """What the untimed remainder of a phase is, where it is known."""
 FOLD_SHARE = 0.005
@@ -924,7 +924,9 @@ def job_tokbt_phases(cfg: Config, store: Path) -> dict[str, Any]:
         timer.pop(key, t0)
         try:
             key, t0 = timer.push("write_simulation")
-            summary = write_simulation(bars, DATASET, plan, cfg.paths, chunk_paths=cfg.chunk_paths)
+            summary = write_simulation(
+                bars, DATASET, plan, cfg.paths, chunk_paths=cfg.chunk_paths, validate=True
+            )
             timer.pop(key, t0)
         finally:
             bars.close()
@@ -1058,6 +1060,27 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _git_state() -> str:
+    """``HEAD`` of the repository holding tokbt, and how many files under tokbt/ differ."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "tokbt"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (f" + {len(dirty)} changed file(s) under tokbt/" if dirty else "")
+
+
 def describe_machine() -> dict[str, Any]:
     """CPU, memory, OS and library versions of this run."""
     try:
@@ -1077,6 +1100,7 @@ def describe_machine() -> dict[str, Any]:
         "pyarrow": _version("pyarrow"),
         "duckdb": _version("duckdb"),
         "tokbt": _version("tokbt"),
+        "tokbt_git": _git_state(),
         "memory_limit": os.environ.get("TOKBT_MEMORY_LIMIT", "2GB"),
         "numba_threads": os.environ.get("NUMBA_NUM_THREADS", "default"),
     }
@@ -1139,6 +1163,45 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def phase_categories(phases: list[dict[str, Any]], total: float) -> dict[str, float]:
+    """Seconds of the phase run by kind of work (every second counted once).
+
+    ``simulate``: ``simulate_paths``; ``Arrow tables``: ``SimChunk.tables``;
+    ``validation``: ``check_staged``; ``content hash``: ``table_sha256``;
+    ``Parquet write``: the ``COPY`` (``store`` minus its timed children);
+    ``catalog stats``: ``add_typed``; ``other``: the rest (plan, staging,
+    commit, closing the store).
+    """
+    by_key = {tuple(p["path"]): float(p["seconds"]) for p in phases}
+    out = dict.fromkeys(
+        (
+            "simulate",
+            "Arrow tables",
+            "validation",
+            "content hash",
+            "Parquet write (COPY)",
+            "catalog stats",
+        ),
+        0.0,
+    )
+    leaf = {
+        "simulate_paths": "simulate",
+        "SimChunk.tables (Arrow)": "Arrow tables",
+        "validate": "validation",
+        "sha256 of the table (IPC)": "content hash",
+        "catalog stats (count, min/max ts, distinct, bar gap)": "catalog stats",
+    }
+    for key, seconds in by_key.items():
+        name = leaf.get(key[-1])
+        if name is not None:
+            out[name] += seconds
+        elif key[-1] == "store":
+            kids = sum(v for k, v in by_key.items() if len(k) == len(key) + 1 and k[:-1] == key)
+            out["Parquet write (COPY)"] += seconds - kids
+    out["other"] = total - sum(out.values())
+    return out
+
+
 def _phase_lines(phases: list[dict[str, Any]], total: float) -> list[list[str]]:
     """The phase tree as table rows: children after their parent, small ones folded."""
     by_key = {tuple(p["path"]): p for p in phases}
@@ -1182,7 +1245,8 @@ def report(out: dict[str, Any]) -> str:
         f"machine: {m['nproc']} cpus ({m['cpu_model']}), {m['ram_gb']} GB RAM, {m['os']}, "
         f"load avg {' '.join(map(str, m['load_avg']))}",
         f"versions: python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
-        f"pyarrow {m['pyarrow']}, duckdb {m['duckdb']}, tokbt {m['tokbt']}; "
+        f"pyarrow {m['pyarrow']}, duckdb {m['duckdb']}, tokbt {m['tokbt']} "
+        f"(git {m.get('tokbt_git', 'unknown')}); "
         f"DuckDB memory_limit {m['memory_limit']}, NUMBA_NUM_THREADS {m['numba_threads']}",
         f"work: scenario {c['scenario']}, {c['paths']:,} paths x {c['days']:,} days "
         f"= {c['paths'] * c['days']:,} path-days, {c['exchange_days']} exchange days, "
@@ -1272,6 +1336,15 @@ def report(out: dict[str, Any]) -> str:
             format_table(
                 ["phase", "seconds", "% total", "calls", "max RSS MB"],
                 _phase_lines(phases["phases"], total),
+            ),
+            "",
+            "by kind of work:",
+            format_table(
+                ["work", "seconds", "% total"],
+                [
+                    [name, f"{sec:.1f}", f"{100 * sec / total:.1f}" if total else "-"]
+                    for name, sec in phase_categories(phases["phases"], total).items()
+                ],
             ),
         ]
     return "\n".join(lines)
@@ -1379,6 +1452,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="DuckDB memory_limit for tokbt (default: $TOKBT_MEMORY_LIMIT or 2GB)",
     )
     p.add_argument("--tmp-dir", help="where the stores go (default: system temp)")
+    p.add_argument(
+        "--from-json", metavar="IN", help="print the report of a saved --json file and exit"
+    )
     p.add_argument("--timeout", type=float, help="seconds before a job is killed")
     p.add_argument("--job", choices=sorted(JOB_FUNCS), help=argparse.SUPPRESS)
     p.add_argument("--store", help=argparse.SUPPRESS)
@@ -1396,6 +1472,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: a child job (``--job``) or a whole benchmark run."""
     args = parse_args(argv)
+    if args.from_json:
+        print(report(json.loads(Path(args.from_json).read_text(encoding="utf-8"))))
+        return 0
     if args.job:
         if not args.store:
             raise SystemExit("--job needs --store")

@@ -24,7 +24,9 @@ def test_written_bars_replay_exactly_through_the_feed(
     tmp_path: Path, plan: SimPlan, storage: str
 ) -> None:
     with BarStore(tmp_path / "s.duckdb") as store:
-        summary = write_simulation(store, "sim", plan, 7, chunk_paths=3, storage=storage)
+        summary = write_simulation(
+            store, "sim", plan, 7, chunk_paths=3, storage=storage, validate=True
+        )
         assert summary.storage == storage
         info = store.info("sim")
         assert {k: p.rows for k, p in info.parts.items()} == summary.rows

@@ -423,7 +423,9 @@ def simulate(
     storage: Annotated[
         str, typer.Option(help="auto (Parquet above 1M futures rows), duckdb or parquet.")
     ] = "auto",
-    validate: Annotated[bool, typer.Option(help="Check every data rule on each chunk.")] = True,
+    validate: Annotated[
+        bool, typer.Option(help="Also check every data rule on each chunk (slower).")
+    ] = False,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite the dataset.")] = False,
     plot: Annotated[
         Path | None, typer.Option(help="Also draw a fan chart of the paths to this PNG.")
