@@ -96,11 +96,12 @@ def main(
     """tokbt: event-driven backtesting of compute-cost hedges with token futures."""
 
 
-def _rows_progress(label: str) -> Progress:
+def _progress(label: str, counter: str = "{task.completed:,.0f} rows") -> Progress:
+    """A transient progress bar on stderr: ``label``, a bar, a ``counter``, elapsed time."""
     return Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
-        TextColumn("{task.completed:,.0f} rows"),
+        TextColumn(counter),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
@@ -124,7 +125,7 @@ def data_import(
 ) -> None:
     """Validate FILE and import it into the store as one kind of a dataset (all or nothing)."""
     try:
-        with BarStore(store) as bs, _rows_progress(f"importing {file.name}") as progress:
+        with BarStore(store) as bs, _progress(f"importing {file.name}") as progress:
             task = progress.add_task("import", total=None)
             result = bs.import_file(
                 file,
@@ -156,7 +157,7 @@ def data_validate(
 ) -> None:
     """Check FILE against the schema and rules without importing it; exit 1 on errors."""
     try:
-        with _rows_progress(f"validating {file.name}") as progress:
+        with _progress(f"validating {file.name}") as progress:
             task = progress.add_task("validate", total=None)
             report = validate_file(file, kind, _spec(spec), lambda n: progress.advance(task, n))
     except TokbtError as exc:
@@ -438,13 +439,8 @@ def simulate(
         plan = SimPlan.build(
             sc, horizon_days, seed, steps_per_day=steps_per_day, bars_per_day=bars_per_day
         )
-        progress = Progress(
-            TextColumn(f"[bold]simulating {sc.name}"),
-            BarColumn(),
-            TextColumn("{task.completed:,.0f}/{task.total:,.0f} paths"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
+        progress = _progress(
+            f"simulating {sc.name}", "{task.completed:,.0f}/{task.total:,.0f} paths"
         )
         with BarStore(store) as bs, progress:
             task = progress.add_task("paths", total=paths)

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tokbt.market.calendar import DateLike, ExchangeCalendar, as_date
+from tokbt.market.config_errors import describe
 from tokbt.market.contracts import (
     Contract,
     FinalSettlementRule,
@@ -323,10 +324,7 @@ def load_spec(name_or_path: str) -> ContractSpec:
     try:
         return ContractSpec.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValueError(f"{path}: invalid contract spec: {problems}") from None
+        raise ValueError(f"{path}: invalid contract spec: {describe(exc)}") from None
 
 
 def preset(name: str) -> ContractSpec:

@@ -28,6 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tokbt.market.calendar import DateLike, as_date
+from tokbt.market.config_errors import describe
 
 PRICE_COLUMNS: tuple[str, ...] = (
     "date",
@@ -160,11 +161,7 @@ def load_recipe(path: str | Path) -> TPIRecipe:
     try:
         return TPIRecipe.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"field {'.'.join(str(x) for x in err['loc']) or '<top>'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise RecipeError(f"{p}: invalid TPI recipe: {problems}") from None
+        raise RecipeError(f"{p}: invalid TPI recipe: {describe(exc)}") from None
 
 
 # -- price points -------------------------------------------------------------------------

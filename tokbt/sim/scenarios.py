@@ -29,6 +29,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from tokbt.market.config_errors import describe
 from tokbt.sim.params import (
     ConsumptionParams,
     CurveParams,
@@ -131,10 +132,7 @@ def load_scenario(name_or_path: str, overrides: Mapping[str, Any] | None = None)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValueError(f"{where}: invalid scenario: {problems}") from None
+        raise ValueError(f"{where}: invalid scenario: {describe(exc)}") from None
 
 
 def to_toml(sc: Scenario) -> str:
