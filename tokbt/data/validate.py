@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -54,7 +55,6 @@ from tokbt.market import ContractSpec, UnknownContractError
 STAGE = "_tokbt_stage"
 TYPED = "_tokbt_typed"
 _SOURCE = "_tokbt_source"
-_CONTRACTS = "_tokbt_contracts"
 _ORDER = "_tokbt_order"
 _EXAMPLES_PER_RULE = 3
 _BATCH_ROWS = 1 << 17
@@ -378,7 +378,6 @@ def _materialise(
 def unstage(con: duckdb.DuckDBPyConnection) -> None:
     """Drop every temporary object staging created (safe to call at any time)."""
     con.execute(f"DROP TABLE IF EXISTS {_ORDER}")
-    con.execute(f"DROP TABLE IF EXISTS {_CONTRACTS}")
     con.execute(f"DROP VIEW IF EXISTS {TYPED}")
     kinds = con.execute(
         "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [STAGE]
@@ -541,62 +540,65 @@ def _order_rules(ks: KindSchema) -> list[_Rule]:
 def _contract_rules(
     con: duckdb.DuckDBPyConnection, spec: ContractSpec, file: str, is_csv: bool
 ) -> tuple[list[_Rule], list[Violation]]:
-    codes = [r[0] for r in con.execute(f"SELECT DISTINCT contract FROM {TYPED}").fetchall()]
-    known, unknown = [], []
-    for code in codes:
-        if code is None:
-            continue
+    """Unknown codes, and rules for bars outside a contract's listing window.
+
+    One aggregate per contract (first and last bar date) finds the contracts
+    that break ``before_listing`` or ``after_last_trading_day``; only those
+    get a row-level rule, so a valid file costs one scan.
+    """
+    spans = con.execute(
+        f"SELECT contract, min(_row), count(*), min(CAST(ts AS DATE)), max(CAST(ts AS DATE)) "
+        f"FROM {TYPED} WHERE contract IS NOT NULL GROUP BY contract"
+    ).fetchall()
+    violations, early, late = [], [], []
+    for code, first_row, count, first_day, last_day in spans:
         try:
             c = spec.contract(code)
         except UnknownContractError as exc:
-            unknown.append((code, str(exc)))
+            violations.append(
+                Violation(
+                    file,
+                    "unknown_contract",
+                    str(exc),
+                    row=int(first_row),
+                    is_csv=is_csv,
+                    column="contract",
+                    count=int(count),
+                )
+            )
             continue
-        known.append((code, c.listing_date, c.last_trading_day))
-    violations = []
-    for code, reason in unknown:
-        first = con.execute(
-            f"SELECT min(_row), count(*) FROM {TYPED} WHERE contract = ?", [code]
-        ).fetchone()
-        assert first is not None
-        violations.append(
-            Violation(
-                file,
-                "unknown_contract",
-                reason,
-                row=int(first[0]),
-                is_csv=is_csv,
-                column="contract",
-                count=int(first[1]),
+        if first_day is not None and first_day < c.listing_date:
+            early.append((code, c.listing_date))
+        if last_day is not None and last_day > c.last_trading_day:
+            late.append((code, c.last_trading_day))
+    rules = []
+    if early:
+        rules.append(
+            _Rule(
+                "before_listing",
+                "ts",
+                f"CAST(ts AS DATE) < {_date_case(early)}",
+                f"format('bar of {{}} on {{}} is before its listing date {{}}', contract, ts, "
+                f"{_date_case(early)})",
             )
         )
-    con.execute(f"DROP TABLE IF EXISTS {_CONTRACTS}")
-    con.execute(
-        f"CREATE TEMP TABLE {_CONTRACTS} (contract VARCHAR, listing DATE, last_trading DATE)"
-    )
-    if known:
-        con.executemany(f"INSERT INTO {_CONTRACTS} VALUES (?, ?, ?)", known)
-    joined = (
-        f"(SELECT t.*, c.listing, c.last_trading FROM {TYPED} t "
-        f"JOIN {_CONTRACTS} c USING (contract)) "
-    )
-    rules = [
-        _Rule(
-            "before_listing",
-            "ts",
-            "CAST(ts AS DATE) < listing",
-            "format('bar of {} on {} is before its listing date {}', contract, ts, listing)",
-            source=joined,
-        ),
-        _Rule(
-            "after_last_trading_day",
-            "ts",
-            "CAST(ts AS DATE) > last_trading",
-            "format('bar of {} on {} is after its last trading day {}', "
-            "contract, ts, last_trading)",
-            source=joined,
-        ),
-    ]
+    if late:
+        rules.append(
+            _Rule(
+                "after_last_trading_day",
+                "ts",
+                f"CAST(ts AS DATE) > {_date_case(late)}",
+                f"format('bar of {{}} on {{}} is after its last trading day {{}}', contract, ts, "
+                f"{_date_case(late)})",
+            )
+        )
     return rules, violations
+
+
+def _date_case(limits: list[tuple[str, dt.date]]) -> str:
+    """SQL: the date limit of each listed contract (NULL for any other contract)."""
+    whens = " ".join(f"WHEN '{_sql_str(code)}' THEN DATE '{day}'" for code, day in limits)
+    return f"(CASE contract {whens} END)"
 
 
 def _settle_band_rule(spec: ContractSpec, intraday: bool) -> _Rule:
