@@ -31,19 +31,15 @@ import argparse
 import contextlib
 import json
 import os
-import platform
-import resource
-import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import common
 
 if TYPE_CHECKING:  # imported where used, so a child process loads only what its job needs
     import numpy as np
@@ -69,9 +65,8 @@ MAX_DAILY_MOVE = 0.04
 """Daily log moves are clipped here, well inside the ±10 % settle band."""
 META_KEY = b"tokbt_bench"
 """Parquet schema metadata key naming the generator parameters (to reuse a kept file)."""
-GENERATOR_VERSION = 1
-
-MB = 1024 * 1024
+GENERATOR_VERSION = 2
+"""Bumped when the generated file changes (2: the ``limit_locked`` column)."""
 
 
 # -- the generated file --------------------------------------------------------------------
@@ -189,6 +184,7 @@ def _chunk(
         "settle": pa.array(close / TICKS_PER_UNIT),
         "volume": pa.array(volume),
         "open_interest": pa.array(open_interest),
+        "limit_locked": pa.array(np.zeros(m, dtype=np.bool_)),  # moves stay inside the band
     }
     return pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema)
 
@@ -243,50 +239,19 @@ def kept_file_matches(path: Path, rows: int, seed: int) -> bool:
 # -- jobs (each runs in its own child process) -----------------------------------------------
 
 
-def memory_limit() -> str:
-    """DuckDB ``memory_limit`` as tokbt sets it: ``$TOKBT_MEMORY_LIMIT``, default ``2GB``."""
-    return os.environ.get("TOKBT_MEMORY_LIMIT", "2GB")
-
-
-def _proc_status_mb(field: str) -> float | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MiB: ``VmHWM`` from ``/proc/self/status``.
-
-    Not ``ru_maxrss``: on Linux a child's ``ru_maxrss`` starts at its parent's
-    peak RSS when it was forked (the peak survives ``fork`` and ``exec``), so
-    after generating the file in the parent every child would report at
-    least the generator's peak. ``VmHWM`` belongs to the child's own address
-    space. Falls back to ``ru_maxrss`` where ``/proc`` is missing.
-    """
-    hwm = _proc_status_mb("VmHWM")
-    if hwm is not None:
-        return hwm
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _file_mb(path: Path) -> float:
-    return path.stat().st_size / MB if path.exists() else 0.0
+    return path.stat().st_size / common.MB if path.exists() else 0.0
 
 
 def job_baseline_duckdb(file: Path, store: Path) -> dict[str, Any]:
     """Raw DuckDB: ``CREATE TABLE t AS SELECT * FROM read_parquet(file)`` into ``store``."""
     import duckdb
 
-    start_rss = peak_rss_mb()
+    start_rss = common.peak_rss_mb()
     t0 = time.perf_counter()
     con = duckdb.connect(str(store))
     try:
-        con.execute(f"SET memory_limit = '{memory_limit()}'")
+        con.execute(f"SET memory_limit = '{common.memory_limit()}'")
         con.execute(f"SET temp_directory = '{_sql_str(str(store) + '.tmp')}'")
         con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet('{_sql_str(str(file))}')")
         row = con.execute("SELECT count(*) FROM t").fetchone()
@@ -305,7 +270,7 @@ def job_tokbt_import(file: Path, store: Path) -> dict[str, Any]:
     """``BarStore(store).import_file(file, "bench", "futures")``."""
     from tokbt.data.store import BarStore
 
-    start_rss = peak_rss_mb()
+    start_rss = common.peak_rss_mb()
     t0 = time.perf_counter()
     with BarStore(store) as bars:
         result = bars.import_file(file, "bench", "futures")
@@ -325,7 +290,7 @@ def job_pyarrow_read(file: Path, store: Path) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     del store
-    start_rss = peak_rss_mb()
+    start_rss = common.peak_rss_mb()
     t0 = time.perf_counter()
     table = pq.read_table(file)
     seconds = time.perf_counter() - t0
@@ -333,26 +298,12 @@ def job_pyarrow_read(file: Path, store: Path) -> dict[str, Any]:
         "rows": table.num_rows,
         "seconds": seconds,
         "start_rss_mb": start_rss,
-        "arrow_mb": table.nbytes / MB,
+        "arrow_mb": table.nbytes / common.MB,
     }
 
 
 def _sql_str(value: str) -> str:
     return value.replace("'", "''")
-
-
-def _reset_peak_rss() -> bool:
-    """Reset this process's peak RSS (Linux ``clear_refs`` 5); False if not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _rss_mb() -> float:
-    return _proc_status_mb("VmRSS") or 0.0
 
 
 def job_tokbt_steps(file: Path, store: Path) -> dict[str, Any]:
@@ -368,7 +319,7 @@ def job_tokbt_steps(file: Path, store: Path) -> dict[str, Any]:
     from tokbt.data.store import BarStore
 
     steps: list[dict[str, Any]] = []
-    resettable = _reset_peak_rss()
+    resettable = common.reset_peak_rss()
     bars = BarStore(store)
     current: dict[str, Any] = {}
 
@@ -378,21 +329,21 @@ def job_tokbt_steps(file: Path, store: Path) -> dict[str, Any]:
         entry = {
             "step": current["name"],
             "seconds": time.perf_counter() - current["t0"],
-            "peak_rss_mb": peak_rss_mb(),
-            "rss_after_mb": _rss_mb(),
+            "peak_rss_mb": common.peak_rss_mb(),
+            "rss_after_mb": common.rss_mb(),
         }
         with contextlib.suppress(duckdb.Error):
             sql = "SELECT sum(memory_usage_bytes), sum(temporary_storage_bytes) FROM "
             mem = bars.con.execute(sql + "duckdb_memory()").fetchone()
             if mem is not None:
-                entry["duckdb_mb"] = int(mem[0] or 0) / MB
-                entry["duckdb_spill_mb"] = int(mem[1] or 0) / MB
+                entry["duckdb_mb"] = int(mem[0] or 0) / common.MB
+                entry["duckdb_spill_mb"] = int(mem[1] or 0) / common.MB
         steps.append(entry)
 
     def on_step(name: str) -> None:
         close_step()
         if resettable:
-            _reset_peak_rss()
+            common.reset_peak_rss()
         current.update(name=name, t0=time.perf_counter())
 
     t_all = time.perf_counter()
@@ -425,146 +376,50 @@ def run_job_here(name: str, file: Path, store: Path) -> dict[str, Any]:
     """Run job ``name`` in this process; add its peak RSS and name to its result."""
     result = JOB_FUNCS[name](file, store)
     if name != STEPS_JOB:
-        result["peak_rss_mb"] = peak_rss_mb()
+        result["peak_rss_mb"] = common.peak_rss_mb()
     result["job"] = name
     return result
 
 
 def run_job_child(name: str, file: Path, work: Path, timeout: float | None) -> dict[str, Any]:
-    """Run job ``name`` in a fresh Python process with a fresh store under ``work``."""
-    work.mkdir(parents=True, exist_ok=True)
-    store = work / "store.duckdb"
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--job",
-        name,
-        "--file",
-        str(file),
-        "--store",
-        str(store),
-    ]
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"job {name} failed (exit {proc.returncode}):\n{proc.stderr.strip()[-4000:]}"
-        )
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["process_seconds"] = time.perf_counter() - t0
-    return result
+    """Run job ``name`` on ``file`` in a fresh Python process with a fresh store under ``work``."""
+    return common.run_job_child(__file__, name, work, timeout, ["--file", str(file)])
 
 
 # -- the run -------------------------------------------------------------------------------
 
 
-def _cpuinfo_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _mem_total_gb() -> float:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) / 1024 / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def describe_machine() -> dict[str, Any]:
     """CPU, memory, OS and library versions of this run."""
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = os.cpu_count() or 0
-    return {
-        "nproc": affinity,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": _cpuinfo_model(),
-        "ram_gb": round(_mem_total_gb(), 1),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "duckdb": _version("duckdb"),
-        "pyarrow": _version("pyarrow"),
-        "numpy": _version("numpy"),
-        "tokbt": _version("tokbt"),
-        "memory_limit": memory_limit(),
-    }
+    return common.describe_machine(
+        ("duckdb", "pyarrow", "numpy", "tokbt"), {"memory_limit": common.memory_limit()}
+    )
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """One row per job: median seconds, max peak RSS, rows/s and ratios to the baseline."""
     rows: list[dict[str, Any]] = []
     for name, results in runs.items():
-        seconds = [r["seconds"] for r in results]
-        med = statistics.median(seconds)
+        timing = common.seconds_summary(results)
         n = int(results[0]["rows"])
         rows.append(
             {
                 "job": name,
                 "rows": n,
-                "runs": len(results),
-                "seconds": med,
-                "seconds_min": min(seconds),
-                "seconds_max": max(seconds),
-                "rows_per_s": n / med if med > 0 else float("inf"),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-                "start_rss_mb": max(r["start_rss_mb"] for r in results),
+                **timing,
+                "rows_per_s": common.per_second(n, timing["seconds"]),
+                **common.rss_summary(results),
                 "store_mb": results[0].get("store_mb"),
             }
         )
-    base = next((r for r in rows if r["job"] == BASELINE), None)
-    for r in rows:
-        r["seconds_ratio"] = r["seconds"] / base["seconds"] if base else None
-        r["rss_ratio"] = r["peak_rss_mb"] / base["peak_rss_mb"] if base else None
-    return rows
-
-
-def _fmt(value: Any, spec: str) -> str:
-    if value is None:
-        return "-"
-    return format(value, spec)
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain text table, first column left-aligned, the others right-aligned."""
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+    return common.add_baseline_ratios(rows, BASELINE)
 
 
 def report(out: dict[str, Any]) -> str:
     """The human-readable report of a run."""
     m, g = out["machine"], out["file"]
     lines = [
-        f"machine: {m['nproc']} cpus ({m['cpu_model']}), {m['ram_gb']} GB RAM, {m['os']}, "
-        f"load avg {' '.join(map(str, m['load_avg']))}",
+        common.machine_line(m),
         f"versions: python {m['python']}, duckdb {m['duckdb']}, pyarrow {m['pyarrow']}, "
         f"numpy {m['numpy']}, tokbt {m['tokbt']}; DuckDB memory_limit {m['memory_limit']}",
         f"file: {g['path']} ({g['rows']:,} rows, {g['mb']:.0f} MB, {g['row_groups']} row groups, "
@@ -575,7 +430,7 @@ def report(out: dict[str, Any]) -> str:
             else f"generated in {g['seconds']:.1f} s, generator peak RSS {g['peak_rss_mb']:.0f} MB"
         )
         + ")",
-        f"repeats: {out['repeat']} (seconds: median; peak RSS: max over repeats)",
+        common.repeats_line(out["repeat"]),
         "",
     ]
     headers = [
@@ -583,29 +438,24 @@ def report(out: dict[str, Any]) -> str:
         "rows",
         "seconds",
         "rows/s",
-        "peak RSS MB",
-        "start RSS MB",
+        *common.RSS_HEADERS,
         "store MB",
-        "s / baseline",
-        "RSS / baseline",
+        *common.RATIO_HEADERS,
     ]
     body = [
         [
             r["job"],
             f"{r['rows']:,}",
-            f"{r['seconds']:.2f}"
-            + (f" [{r['seconds_min']:.2f}-{r['seconds_max']:.2f}]" if r["runs"] > 1 else ""),
+            common.seconds_cell(r),
             f"{r['rows_per_s']:,.0f}",
-            f"{r['peak_rss_mb']:,.0f}",
-            f"{r['start_rss_mb']:,.0f}",
-            _fmt(r["store_mb"], ",.0f"),
-            _fmt(r["seconds_ratio"], ".2f"),
-            _fmt(r["rss_ratio"], ".2f"),
+            *common.rss_cells(r),
+            common.fmt(r["store_mb"], ",.0f"),
+            *common.ratio_cells(r),
         ]
         for r in out["summary"]
     ]
     if body:
-        lines.append(format_table(headers, body))
+        lines.append(common.format_table(headers, body))
     tokbt = out["runs"].get("tokbt_import")
     if tokbt:
         lines.append(
@@ -622,7 +472,7 @@ def report(out: dict[str, Any]) -> str:
             + "; DuckDB MB = buffer manager memory after the step):",
         ]
         lines.append(
-            format_table(
+            common.format_table(
                 ["step", "seconds", "% time", "peak RSS MB", "RSS after MB", "DuckDB MB"],
                 [
                     [
@@ -631,7 +481,7 @@ def report(out: dict[str, Any]) -> str:
                         f"{100 * s['seconds'] / total:.1f}" if total else "-",
                         f"{s['peak_rss_mb']:,.0f}",
                         f"{s['rss_after_mb']:,.0f}",
-                        _fmt(s.get("duckdb_mb"), ",.0f"),
+                        common.fmt(s.get("duckdb_mb"), ",.0f"),
                     ]
                     for s in steps["steps"]
                 ],
@@ -665,18 +515,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             make_futures_parquet(file, args.rows, args.seed)
             gen_seconds = time.perf_counter() - t0
-        gen_peak = peak_rss_mb()
+        gen_peak = common.peak_rss_mb()
         _warm_page_cache(file)
-        runs: dict[str, list[dict[str, Any]]] = {j: [] for j in jobs}
-        for i in range(args.repeat):
-            for job in jobs:  # interleaved, so drift in machine load hits every job alike
-                print(f"run {i + 1}/{args.repeat}: {job} ...", file=sys.stderr)
-                result = run_job_child(job, file, work / f"{job}-{i}", args.timeout)
-                print(
-                    f"  {result['seconds']:.2f} s, peak RSS {result['peak_rss_mb']:.0f} MB",
-                    file=sys.stderr,
-                )
-                runs[job].append(result)
+        runs = common.run_interleaved(
+            jobs,
+            args.repeat,
+            work,
+            lambda job, folder: run_job_child(job, file, folder, args.timeout),
+        )
         steps = None
         if args.profile_steps:
             print(f"{STEPS_JOB} ...", file=sys.stderr)
@@ -701,7 +547,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "summary": summarise(runs),
         "runs": runs,
         "steps": steps,
-        "command": [Path(sys.executable).name, *sys.argv],
+        "command": common.command_line(),
     }
 
 
@@ -712,7 +558,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "against raw DuckDB ingest and a pyarrow read, each in a fresh subprocess.",
     )
     p.add_argument("--rows", type=int, default=10_000_000, help="rows to generate (about)")
-    p.add_argument("--repeat", type=int, default=1, help="runs per job; seconds are the median")
+    common.add_repeat_argument(p)
     p.add_argument("--seed", type=int, default=0, help="generator seed")
     p.add_argument(
         "--keep-file",
@@ -720,34 +566,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="write the generated file here and keep it; reused if it already holds "
         "the same --rows and --seed",
     )
-    p.add_argument("--json", metavar="OUT", help="also write the results as JSON here")
-    p.add_argument(
-        "--jobs",
-        type=lambda s: [j.strip() for j in s.split(",") if j.strip()],
-        default=list(JOBS),
-        help=f"comma-separated subset of {','.join(JOBS)}",
-    )
+    common.add_output_arguments(p, JOBS)
     p.add_argument(
         "--profile-steps",
         action="store_true",
         help="also replay tokbt's import step by step (time and peak RSS per step)",
     )
-    p.add_argument(
-        "--memory-limit",
-        default=memory_limit(),
-        help="DuckDB memory_limit for tokbt and the baseline (default: $TOKBT_MEMORY_LIMIT or 2GB)",
+    common.add_resource_arguments(
+        p,
+        memory_limit_help="DuckDB memory_limit for tokbt and the baseline "
+        "(default: $TOKBT_MEMORY_LIMIT or 2GB)",
+        tmp_dir_help="where stores and the file go (default: system temp)",
     )
-    p.add_argument("--tmp-dir", help="where stores and the file go (default: system temp)")
-    p.add_argument("--timeout", type=float, help="seconds before a job is killed")
-    p.add_argument("--job", choices=sorted(JOB_FUNCS), help=argparse.SUPPRESS)
+    common.add_job_arguments(p, JOB_FUNCS)
     p.add_argument("--file", help=argparse.SUPPRESS)
-    p.add_argument("--store", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    unknown = [j for j in args.jobs if j not in JOBS]
-    if unknown:
-        p.error(f"unknown job(s) {unknown}; choose from {', '.join(JOBS)}")
-    if args.repeat < 1:
-        p.error("--repeat must be >= 1")
+    common.check_arguments(p, args, JOBS)
     return args
 
 
@@ -757,12 +591,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.job:
         if not (args.file and args.store):
             raise SystemExit("--job needs --file and --store")
-        print(json.dumps(run_job_here(args.job, Path(args.file), Path(args.store))))
+        common.print_result(run_job_here(args.job, Path(args.file), Path(args.store)))
         return 0
-    out = run(args)
-    print(report(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    common.finish(run(args), report, args.json)
     return 0
 
 

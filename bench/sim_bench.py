@@ -49,20 +49,17 @@ import importlib
 import json
 import math
 import os
-import platform
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import common
 
 if TYPE_CHECKING:  # imported where used, so the parent process stays light
     import numpy as np
@@ -90,7 +87,6 @@ CHECK_JOBS = ("tokbt_simulate_only", BASELINE)
 """The jobs whose prices are compared (tokbt first)."""
 SCENARIO = "demand_explosion"
 DATASET = "bench"
-MB = 1024 * 1024
 US_PER_DAY = 86_400_000_000
 INDEX, TOKENS = -1, -2
 """Pseudo-slots of ``CheckSamples``: the last day's index and consumption."""
@@ -119,47 +115,6 @@ class Config:
     seed: int
     chunk_paths: int
     scenario: str
-
-
-# -- memory and CPU ----------------------------------------------------------------------
-
-
-def _proc_status_mb(name: str) -> float | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(name + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS in MiB: ``VmHWM`` from ``/proc/self/status``.
-
-    Not ``ru_maxrss``, which a child inherits from its parent's peak at fork
-    (see ``bench/README.md``). Falls back to ``ru_maxrss`` without ``/proc``.
-    """
-    hwm = _proc_status_mb("VmHWM")
-    if hwm is not None:
-        return hwm
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_mb() -> float:
-    """This process's current RSS in MiB (``VmRSS``), 0 without ``/proc``."""
-    return _proc_status_mb("VmRSS") or 0.0
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*.parquet"))
 
 
 # -- the numpy baseline ----------------------------------------------------------------------
@@ -706,10 +661,10 @@ def _plan(cfg: Config) -> SimPlan:
 
 def _timed(work: Callable[[], dict[str, Any]], start_rss: float) -> dict[str, Any]:
     """Run ``work``; add its wall seconds, CPU seconds and the RSS before it."""
-    c0, t0 = cpu_seconds(), time.perf_counter()
+    c0, t0 = common.cpu_seconds(), time.perf_counter()
     result = work()
     result["seconds"] = time.perf_counter() - t0
-    result["cpu_seconds"] = cpu_seconds() - c0
+    result["cpu_seconds"] = common.cpu_seconds() - c0
     result["start_rss_mb"] = start_rss
     return result
 
@@ -731,7 +686,7 @@ def job_tokbt_write(cfg: Config, store: Path, *, validate: bool = True) -> dict[
             "storage": summary.storage,
         }
 
-    return _timed(work, peak_rss_mb())
+    return _timed(work, common.peak_rss_mb())
 
 
 def job_tokbt_write_novalidate(cfg: Config, store: Path) -> dict[str, Any]:
@@ -754,9 +709,9 @@ def job_tokbt_simulate_only(cfg: Config, store: Path) -> dict[str, Any]:
         samples.append(check)
         return {}
 
-    result = _timed(work, peak_rss_mb())
+    result = _timed(work, common.peak_rss_mb())
     result["check"] = samples[0].moments()
-    result["peak_rss_mb"] = peak_rss_mb()  # before the (untimed) check below
+    result["peak_rss_mb"] = common.peak_rss_mb()  # before the (untimed) check below
     result["same_input"] = same_input_check(cfg)
     return result
 
@@ -775,9 +730,13 @@ def job_numpy_baseline(cfg: Config, store: Path) -> dict[str, Any]:
         samples.append(check)
         return {}
 
-    result = _timed(work, peak_rss_mb())
+    result = _timed(work, common.peak_rss_mb())
     result["check"] = samples[0].moments()
     return result
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*.parquet"))
 
 
 def job_numpy_baseline_write(cfg: Config, store: Path) -> dict[str, Any]:
@@ -802,7 +761,7 @@ def job_numpy_baseline_write(cfg: Config, store: Path) -> dict[str, Any]:
                 rows[kind] = rows.get(kind, 0) + table.num_rows
         return {"rows": rows, "bytes": _folder_bytes(folder), "storage": "parquet (pyarrow)"}
 
-    return _timed(work, peak_rss_mb())
+    return _timed(work, common.peak_rss_mb())
 
 
 @dataclass
@@ -851,7 +810,7 @@ class PhaseTimer:
     def sample(self) -> None:
         """Sampler thread body: until stopped, record RSS against the open call paths."""
         while not self._stop.wait(RSS_SAMPLE_S):
-            rss, stack = rss_mb(), self.stack
+            rss, stack = common.rss_mb(), self.stack
             for i in range(1, len(stack) + 1):
                 key = stack[:i]
                 self.max_rss[key] = max(self.max_rss.get(key, 0.0), rss)
@@ -945,7 +904,7 @@ def job_tokbt_phases(cfg: Config, store: Path) -> dict[str, Any]:
             bars.close()
         return {"rows": {k.value: v for k, v in summary.rows.items()}, "bytes": summary.bytes}
 
-    result = _timed(work, peak_rss_mb())
+    result = _timed(work, common.peak_rss_mb())
     timer._stop.set()
     sampler.join()
     result["phases"] = timer.rows()
@@ -968,7 +927,7 @@ def job_warmup(cfg: Config, store: Path) -> dict[str, Any]:
         simulate_paths(plan, range(2)).tables(plan)
         return {}
 
-    return _timed(work, peak_rss_mb())
+    return _timed(work, common.peak_rss_mb())
 
 
 JOB_FUNCS: dict[str, Callable[[Config, Path], dict[str, Any]]] = {
@@ -1002,21 +961,14 @@ def run_job_here(name: str, cfg: Config, store: Path) -> dict[str, Any]:
     """
     _import_everything()
     result = JOB_FUNCS[name](cfg, store)
-    result.setdefault("peak_rss_mb", peak_rss_mb())
+    result.setdefault("peak_rss_mb", common.peak_rss_mb())
     result["job"] = name
     return result
 
 
 def run_job_child(name: str, cfg: Config, work: Path, timeout: float | None) -> dict[str, Any]:
-    """Run job ``name`` in a fresh Python process with a fresh store under ``work``."""
-    work.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--job",
-        name,
-        "--store",
-        str(work / "store.duckdb"),
+    """Run job ``name`` on ``cfg`` in a fresh Python process with a fresh store under ``work``."""
+    args = [
         "--paths",
         str(cfg.paths),
         "--days",
@@ -1028,97 +980,23 @@ def run_job_child(name: str, cfg: Config, work: Path, timeout: float | None) -> 
         "--scenario",
         cfg.scenario,
     ]
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"job {name} failed (exit {proc.returncode}):\n{proc.stderr.strip()[-4000:]}"
-        )
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["process_seconds"] = time.perf_counter() - t0
-    return result
+    return common.run_job_child(__file__, name, work, timeout, args)
 
 
 # -- the run -------------------------------------------------------------------------------
 
 
-def _cpuinfo_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _mem_total_gb() -> float:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) / 1024 / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _git_state() -> str:
-    """``HEAD`` of the repository holding tokbt, and how many files under tokbt/ differ."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "tokbt"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (f" + {len(dirty)} changed file(s) under tokbt/" if dirty else "")
-
-
 def describe_machine() -> dict[str, Any]:
     """CPU, memory, OS and library versions of this run."""
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = os.cpu_count() or 0
-    return {
-        "nproc": affinity,
-        "cpu_count": os.cpu_count(),
-        "cpu_model": _cpuinfo_model(),
-        "ram_gb": round(_mem_total_gb(), 1),
-        "load_avg": [round(x, 2) for x in os.getloadavg()],
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "numpy": _version("numpy"),
-        "numba": _version("numba"),
-        "pyarrow": _version("pyarrow"),
-        "duckdb": _version("duckdb"),
-        "tokbt": _version("tokbt"),
-        "tokbt_git": _git_state(),
-        "memory_limit": os.environ.get("TOKBT_MEMORY_LIMIT", "2GB"),
-        "numba_threads": os.environ.get("NUMBA_NUM_THREADS", "default"),
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
-    }
+    return common.describe_machine(
+        ("numpy", "numba", "pyarrow", "duckdb", "tokbt"),
+        {
+            "tokbt_git": common.git_state(),
+            "memory_limit": common.memory_limit(),
+            "numba_threads": os.environ.get("NUMBA_NUM_THREADS", "default"),
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+        },
+    )
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]], cfg: Config) -> list[dict[str, Any]]:
@@ -1126,56 +1004,21 @@ def summarise(runs: dict[str, list[dict[str, Any]]], cfg: Config) -> list[dict[s
     rows: list[dict[str, Any]] = []
     work = cfg.paths * cfg.days
     for name, results in runs.items():
-        seconds = [r["seconds"] for r in results]
-        med = statistics.median(seconds)
+        timing = common.seconds_summary(results)
         written = results[0].get("rows")
         rows.append(
             {
                 "job": name,
-                "runs": len(results),
-                "seconds": med,
-                "seconds_min": min(seconds),
-                "seconds_max": max(seconds),
+                **timing,
                 "cpu_seconds": statistics.median(r["cpu_seconds"] for r in results),
-                "path_days_per_s": work / med if med > 0 else float("inf"),
-                "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-                "start_rss_mb": max(r["start_rss_mb"] for r in results),
+                "path_days_per_s": common.per_second(work, timing["seconds"]),
+                **common.rss_summary(results),
                 "rows": written,
                 "rows_total": sum(written.values()) if written else None,
-                "mb_written": results[0]["bytes"] / MB if "bytes" in results[0] else None,
+                "mb_written": results[0]["bytes"] / common.MB if "bytes" in results[0] else None,
             }
         )
-    base = next((r for r in rows if r["job"] == BASELINE), None)
-    for r in rows:
-        r["seconds_ratio"] = r["seconds"] / base["seconds"] if base else None
-        r["rss_ratio"] = r["peak_rss_mb"] / base["peak_rss_mb"] if base else None
-    return rows
-
-
-def _fmt(value: Any, spec: str) -> str:
-    if value is None:
-        return "-"
-    return format(value, spec)
-
-
-def _si(value: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {unit}"
-    return f"{value:.0f}"
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain text table, first column left-aligned, the others right-aligned."""
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
+    return common.add_baseline_ratios(rows, BASELINE)
 
 
 def phase_categories(phases: list[dict[str, Any]], total: float) -> dict[str, float]:
@@ -1230,7 +1073,7 @@ def _phase_lines(phases: list[dict[str, Any]], total: float) -> list[list[str]]:
     def row(label: str, depth: int, seconds: float, calls: str, rss: float | None) -> None:
         share = 100 * seconds / total if total else 0.0
         out.append(
-            ["  " * depth + label, f"{seconds:.2f}", f"{share:.1f}", calls, _fmt(rss, ",.0f")]
+            ["  " * depth + label, f"{seconds:.2f}", f"{share:.1f}", calls, common.fmt(rss, ",.0f")]
         )
 
     def visit(parent: tuple[str, ...], depth: int) -> None:
@@ -1259,8 +1102,7 @@ def report(out: dict[str, Any]) -> str:
     """The human-readable report of a run."""
     m, c = out["machine"], out["config"]
     lines = [
-        f"machine: {m['nproc']} cpus ({m['cpu_model']}), {m['ram_gb']} GB RAM, {m['os']}, "
-        f"load avg {' '.join(map(str, m['load_avg']))}",
+        common.machine_line(m),
         f"versions: python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
         f"pyarrow {m['pyarrow']}, duckdb {m['duckdb']}, tokbt {m['tokbt']} "
         f"(git {m.get('tokbt_git', 'unknown')}); "
@@ -1270,7 +1112,7 @@ def report(out: dict[str, Any]) -> str:
         f"= {c['paths'] * c['days']:,} path-days, {c['exchange_days']} exchange days, "
         f"{c['listed_per_day']} listed contracts a day ({c['contracts']} in all), "
         f"chunks of {c['chunk_paths']} paths, seed {c['seed']}",
-        f"repeats: {out['repeat']} (seconds: median; peak RSS: max over repeats); "
+        f"{common.repeats_line(out['repeat'])}; "
         f"numba warm-up child before the runs: {out['warmup_seconds']:.1f} s",
         "",
     ]
@@ -1279,31 +1121,26 @@ def report(out: dict[str, Any]) -> str:
         "seconds",
         "path-days/s",
         "CPU s",
-        "peak RSS MB",
-        "start RSS MB",
+        *common.RSS_HEADERS,
         "rows written",
         "MB written",
-        "s / baseline",
-        "RSS / baseline",
+        *common.RATIO_HEADERS,
     ]
     body = [
         [
             r["job"],
-            f"{r['seconds']:.2f}"
-            + (f" [{r['seconds_min']:.2f}-{r['seconds_max']:.2f}]" if r["runs"] > 1 else ""),
-            _si(r["path_days_per_s"]),
+            common.seconds_cell(r),
+            common.si(r["path_days_per_s"]),
             f"{r['cpu_seconds']:.1f}",
-            f"{r['peak_rss_mb']:,.0f}",
-            f"{r['start_rss_mb']:,.0f}",
-            _fmt(r["rows_total"], ",d"),
-            _fmt(r["mb_written"], ",.0f"),
-            _fmt(r["seconds_ratio"], ".2f"),
-            _fmt(r["rss_ratio"], ".2f"),
+            *common.rss_cells(r),
+            common.fmt(r["rows_total"], ",d"),
+            common.fmt(r["mb_written"], ",.0f"),
+            *common.ratio_cells(r),
         ]
         for r in out["summary"]
     ]
     if body:
-        lines.append(format_table(headers, body))
+        lines.append(common.format_table(headers, body))
     written = [r for r in out["summary"] if r["rows"]]
     if written:
         lines.append("")
@@ -1316,7 +1153,7 @@ def report(out: dict[str, Any]) -> str:
             "",
             "check: tokbt_simulate_only vs numpy_baseline across paths (independent draws; "
             f"|z| < {CHECK_Z:g} = within Monte Carlo noise):",
-            format_table(
+            common.format_table(
                 ["quantity", "tokbt mean", "numpy mean", "z", "tokbt sd", "numpy sd", "z", ""],
                 [
                     [
@@ -1351,7 +1188,7 @@ def report(out: dict[str, Any]) -> str:
             f"tokbt_write phase by phase ({PHASES_JOB}: {total:.1f} s in all, peak RSS "
             f"{phases['peak_rss_mb']:,.0f} MB; times are inclusive and summed over chunks; "
             f"max RSS sampled every {RSS_SAMPLE_S * 1000:.0f} ms while in the phase):",
-            format_table(
+            common.format_table(
                 ["phase", "seconds", "% total", "calls", "max RSS MB"],
                 _phase_lines(phases["phases"], total),
             ),
@@ -1362,7 +1199,7 @@ def report(out: dict[str, Any]) -> str:
             ),
             "",
             "by kind of work:",
-            format_table(
+            common.format_table(
                 ["work", "seconds", "% total"],
                 [
                     [name, f"{sec:.1f}", f"{100 * sec / total:.1f}" if total else "-"]
@@ -1393,22 +1230,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cfg = _config(args)
     machine = describe_machine()
     jobs = [j for j in JOBS if j in args.jobs]
-    runs: dict[str, list[dict[str, Any]]] = {j: [] for j in jobs}
     phases = None
     with tempfile.TemporaryDirectory(prefix="tokbt-sim-bench-", dir=args.tmp_dir) as tmp:
         work = Path(tmp)
         print("warm-up (numba kernels: load or compile the on-disk cache) ...", file=sys.stderr)
         warmup = run_job_child(WARMUP_JOB, cfg, work / WARMUP_JOB, args.timeout)
         print(f"  {warmup['seconds']:.2f} s", file=sys.stderr)
-        for i in range(args.repeat):
-            for job in jobs:  # interleaved, so drift in machine load hits every job alike
-                print(f"run {i + 1}/{args.repeat}: {job} ...", file=sys.stderr)
-                result = run_job_child(job, cfg, work / f"{job}-{i}", args.timeout)
-                print(
-                    f"  {result['seconds']:.2f} s, peak RSS {result['peak_rss_mb']:.0f} MB",
-                    file=sys.stderr,
-                )
-                runs[job].append(result)
+        runs = common.run_interleaved(
+            jobs,
+            args.repeat,
+            work,
+            lambda job, folder: run_job_child(job, cfg, folder, args.timeout),
+        )
         if args.profile_phases:
             print(f"{PHASES_JOB} ...", file=sys.stderr)
             phases = run_job_child(PHASES_JOB, cfg, work / PHASES_JOB, args.timeout)
@@ -1435,7 +1268,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "warmup_seconds": warmup["seconds"],
         "phases": phases,
         "runs": runs,
-        "command": [Path(sys.executable).name, *sys.argv],
+        "command": common.command_line(),
     }
 
 
@@ -1452,7 +1285,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--paths", type=int, default=10_000, help="simulated paths")
     p.add_argument("--days", type=int, default=1095, help="simulated calendar days")
-    p.add_argument("--repeat", type=int, default=1, help="runs per job; seconds are the median")
+    common.add_repeat_argument(p)
     p.add_argument(
         "--chunk-paths",
         type=int,
@@ -1461,36 +1294,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=0, help="simulation seed")
     p.add_argument("--scenario", default=SCENARIO, help="scenario preset")
-    p.add_argument("--json", metavar="OUT", help="also write the results as JSON here")
-    p.add_argument(
-        "--jobs",
-        type=lambda s: [j.strip() for j in s.split(",") if j.strip()],
-        default=list(JOBS),
-        help=f"comma-separated subset of {','.join(JOBS)}",
-    )
+    common.add_output_arguments(p, JOBS)
     p.add_argument(
         "--profile-phases",
         action="store_true",
         help="also run tokbt_write once with a timer around each phase",
     )
-    p.add_argument(
-        "--memory-limit",
-        default=os.environ.get("TOKBT_MEMORY_LIMIT", "2GB"),
-        help="DuckDB memory_limit for tokbt (default: $TOKBT_MEMORY_LIMIT or 2GB)",
+    common.add_resource_arguments(
+        p,
+        memory_limit_help="DuckDB memory_limit for tokbt (default: $TOKBT_MEMORY_LIMIT or 2GB)",
+        tmp_dir_help="where the stores go (default: system temp)",
     )
-    p.add_argument("--tmp-dir", help="where the stores go (default: system temp)")
     p.add_argument(
         "--from-json", metavar="IN", help="print the report of a saved --json file and exit"
     )
-    p.add_argument("--timeout", type=float, help="seconds before a job is killed")
-    p.add_argument("--job", choices=sorted(JOB_FUNCS), help=argparse.SUPPRESS)
-    p.add_argument("--store", help=argparse.SUPPRESS)
+    common.add_job_arguments(p, JOB_FUNCS)
     args = p.parse_args(argv)
-    unknown = [j for j in args.jobs if j not in JOBS]
-    if unknown:
-        p.error(f"unknown job(s) {unknown}; choose from {', '.join(JOBS)}")
-    if args.repeat < 1:
-        p.error("--repeat must be >= 1")
+    common.check_arguments(p, args, JOBS)
     if args.paths < 1 or args.days < 1 or args.chunk_paths < 1:
         p.error("--paths, --days and --chunk-paths must be >= 1")
     return args
@@ -1505,12 +1325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.job:
         if not args.store:
             raise SystemExit("--job needs --store")
-        print(json.dumps(run_job_here(args.job, _config(args), Path(args.store))))
+        common.print_result(run_job_here(args.job, _config(args), Path(args.store)))
         return 0
-    out = run(args)
-    print(report(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    common.finish(run(args), report, args.json)
     return 0
 
 
