@@ -334,7 +334,8 @@ def chunks(plan: SimPlan, n_paths: int, chunk_paths: int = 500) -> Iterator[SimC
 
 @dataclass(frozen=True)
 class SimSummary:
-    """What ``write_simulation`` wrote."""
+    """What ``write_simulation`` wrote: rows per kind, and ``bytes`` — the Parquet files
+    written, or the whole store file's size for ``duckdb`` storage."""
 
     dataset: str
     paths: int
