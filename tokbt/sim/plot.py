@@ -161,12 +161,7 @@ def _spot_panel(ax: Axes, plan: SimPlan, chunk: SimChunk, rows: np.ndarray) -> N
     _log_price_ticks(ax)
     ax.set_ylabel(f"Index ({plan.spec.quote_unit})")
     ax.set_title("Token Price Index across paths (daily close, log scale)", loc="left")
-    handles, labels = ax.get_legend_handles_labels()
-    if regimes:
-        handles.append(Patch(color=_REGIME, alpha=0.25))
-        labels.append("regime window")
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
-    ax.set_xlim(days[0], days[-1])
+    _legend_and_span(ax, regimes, days)
 
 
 def _curve_panel(ax: Axes, plan: SimPlan, chunk: SimChunk, row: int, n_dates: int) -> None:
@@ -244,15 +239,20 @@ def _consumption_panel(ax: Axes, plan: SimPlan, chunk: SimChunk) -> None:
     ax.set_xlabel("Date")
     scale = "log scale" if log else "linear scale"
     ax.set_title(f"Realised daily token consumption across paths ({scale})", loc="left")
+    _legend_and_span(ax, regimes, days)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _legend_and_span(ax: Axes, regimes: int, days: np.ndarray) -> None:
+    """Legend outside the panel on the right (with the regime swatch), x axis over ``days``."""
     handles, labels = ax.get_legend_handles_labels()
     if regimes:
         handles.append(Patch(color=_REGIME, alpha=0.25))
         labels.append("regime window")
     ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     ax.set_xlim(days[0], days[-1])
-
-
-# -- helpers -------------------------------------------------------------------------------
 
 
 def _fan(
