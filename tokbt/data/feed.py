@@ -162,7 +162,12 @@ class Feed:
         loaded: dict[Kind, dict[str, np.ndarray]] = {k: {} for k in Kind}
         for kind in self.kinds:
             table = self.store.read(
-                self.name, kind, paths=self._path_filter, start=start.item(), end=end.item()
+                self.name,
+                kind,
+                paths=self._path_filter,
+                start=start.item(),
+                end=end.item(),
+                ordered=False,  # rows are placed by (ts, path, contract); no sort needed
             )
             loaded[kind] = self._scatter(kind, table, ts)
         return Block(ts, loaded[Kind.SPOT], loaded[Kind.FUTURES], loaded[Kind.CONSUMPTION])

@@ -415,6 +415,7 @@ class BarStore:
         paths: Sequence[int] | None,
         start: Any,
         end: Any,
+        ordered: bool = True,
     ) -> tuple[str, list[Any], KindSchema]:
         ks = schema_for(kind)
         source = self.source(name, kind)
@@ -433,10 +434,10 @@ class BarStore:
         if end is not None:
             where.append("ts < ?")
             params.append(end)
-        order = ", ".join(["ts", *ks.key])
+        order = " ORDER BY " + ", ".join(["ts", *ks.key]) if ordered else ""
         select = ", ".join(f'"{c}"' for c in cols)
         extra = "".join(f" AND {w}" for w in where)
-        return f"SELECT {select} FROM {source}{extra} ORDER BY {order}", params, ks
+        return f"SELECT {select} FROM {source}{extra}{order}", params, ks
 
     def read(
         self,
@@ -447,13 +448,15 @@ class BarStore:
         paths: Sequence[int] | None = None,
         start: Any = None,
         end: Any = None,
+        ordered: bool = True,
     ) -> pa.Table:
         """Bars of one kind as an Arrow table ordered by ``ts``, then ``path`` (and contract).
 
         ``paths`` selects paths; ``start`` (inclusive) and ``end`` (exclusive)
-        select a time window.
+        select a time window; ``ordered=False`` skips the sort (rows then come
+        in storage order — for callers that place rows by their keys).
         """
-        sql, params, ks = self._select(name, kind, columns, paths, start, end)
+        sql, params, ks = self._select(name, kind, columns, paths, start, end, ordered)
         table = self.con.sql(sql, params=params).to_arrow_table()
         target = pa.schema([ks.schema.field(c) for c in table.column_names])
         return table.cast(target.remove_metadata(), safe=False)
