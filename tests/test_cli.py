@@ -28,7 +28,7 @@ def test_help_lists_the_commands() -> None:
     for command in ("data", "contracts"):
         assert command in result.output
     sub = runner.invoke(app, ["data", "--help"])
-    for command in ("import", "validate", "ls", "export", "build-tpi", "rm"):
+    for command in ("import", "validate", "ls", "show", "export", "build-tpi", "rm"):
         assert command in sub.output
     assert "tokbt 0.1.0" in runner.invoke(app, ["--version"]).output
 
@@ -45,6 +45,10 @@ def test_build_tpi_then_ls(store_env: Path) -> None:
     listing = runner.invoke(app, ["data", "ls"])
     assert "tpi_gpt4_class" in listing.output
     assert "spot" in listing.output
+    shown = runner.invoke(app, ["data", "show", "tpi_gpt4_class"])
+    assert shown.exit_code == 0
+    assert "price_points.csv + gpt4_class.toml" in shown.output
+    assert '"multiplier": 1000.0' in shown.output
 
 
 def test_import_validate_export_rm(store_env: Path, tmp_path: Path) -> None:

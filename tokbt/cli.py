@@ -186,20 +186,18 @@ def data_ls(store: StoreOpt = None) -> None:
     table = Table(title=f"datasets in {path}", box=box.SIMPLE_HEAD)
     for col in (
         "dataset",
-        "contract",
+        "product",
         "kind",
         "rows",
         "paths",
         "contracts",
         "from",
         "to",
-        "source",
+        "bar",
+        "storage",
     ):
         table.add_column(
-            col,
-            justify="right" if col in {"rows", "paths", "contracts"} else "left",
-            no_wrap=col != "source",
-            overflow="fold",
+            col, justify="right" if col in {"rows", "paths", "contracts"} else "left", no_wrap=True
         )
     for info in infos:
         for part in info.parts.values():
@@ -212,9 +210,44 @@ def data_ls(store: StoreOpt = None) -> None:
                 f"{part.n_contracts:,}" if part.kind is Kind.FUTURES else "",
                 f"{part.start:%Y-%m-%d}",
                 f"{part.end:%Y-%m-%d}",
-                Path(part.source).name,
+                _bar_length(part.bar_seconds),
+                part.storage,
             )
     console.print(table if infos else f"store {path} holds no datasets")
+    if infos:
+        console.print("tokbt data show NAME: sources, content hashes and the contract spec")
+
+
+@data_app.command("show")
+def data_show(
+    name: Annotated[str, typer.Argument(help="Dataset name.")], store: StoreOpt = None
+) -> None:
+    """Everything the catalog records about a dataset: parts, sources, hashes, contract spec."""
+    try:
+        with BarStore(store, read_only=True) as bs:
+            info = bs.info(name)
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    console.print(f"[bold]{info.name}[/]: {info.description or '(no description)'}")
+    console.print(f"created {info.created_at:%Y-%m-%d %H:%M} UTC; product {info.spec.name}")
+    for part in info.parts.values():
+        where = f"{part.storage}" + (f" at {part.location}" if part.location else "")
+        console.print(
+            f"  {part.kind.value}: {part.rows:,} rows, {part.n_paths:,} paths, "
+            f"{part.start:%Y-%m-%d} → {part.end:%Y-%m-%d}, bars of "
+            f"{_bar_length(part.bar_seconds)}, {where}\n"
+            f"    source {part.source}\n    sha256 {part.source_sha256}",
+            highlight=False,
+        )
+    console.print("contract spec:")
+    print(info.spec.model_dump_json(indent=2))
+
+
+def _bar_length(seconds: int) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @data_app.command("export")
