@@ -31,9 +31,9 @@ def main(store_path: Path) -> None:
     with BarStore(store_path) as store:
         store.write_table(spot_bars_from_series(tpi), "tpi_example", "spot", replace=True)
         feed = Feed(store, "tpi_example")
-        closes = np.concatenate([block.spot["close"][:, 0] for block in feed.blocks()])
+        closes = np.concatenate([block.spot["close"][:, 0] for block in feed.market_blocks()])
         print(
-            f"\nreplayed {len(feed.timeline)} daily bars on {feed.n_paths} path; "
+            f"\nreplayed {len(feed.events)} daily bars on {feed.n_paths} path; "
             f"largest one-day cut {np.min(np.diff(closes) / closes[:-1]):.1%}"
         )
 

@@ -29,7 +29,7 @@ def main(out: Path) -> None:
         print(
             f"wrote {summary.paths} paths x {summary.days} days "
             f"({summary.rows[next(iter(summary.rows))]:,} spot rows, {summary.storage}) "
-            f"in {summary.seconds:.1f} s; feed: {len(feed.timeline)} timestamps, "
+            f"in {summary.seconds:.1f} s; feed: {len(feed.events)} events, "
             f"{len(feed.contracts)} contracts"
         )
     sample = simulate_paths(plan, range(500))  # bit-identical to what was stored

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tokbt.data import BarStore
+from tokbt.data import BarStore, MarketBlock, MarketSource
 
 DAYS = pd.bdate_range("2026-01-05", periods=5)
 
@@ -77,3 +77,57 @@ def store_content(s: BarStore) -> dict[str, list[tuple[object, ...]]]:
         ).fetchall()
     ]
     return {t: sorted(s.con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+
+
+def market_arrays(source: MarketSource) -> dict[str, np.ndarray]:
+    """Every block of a market source concatenated, futures on the source's contract axis.
+
+    Keys: ``events``, ``day``, ``day_close``, ``futures_start``, ``settlement``,
+    ``locked``, ``spot.F``, ``consumption.F``, ``futures.F``. Also checks that
+    blocks follow one another and that each block's contracts are in the
+    source's (delivery) order.
+    """
+    blocks = list(source.market_blocks())
+    start = 0
+    for block in blocks:
+        assert block.start == start
+        start += len(block)
+    assert start == len(source.events)
+    out: dict[str, np.ndarray] = {}
+    for name in ("events", "day", "day_close", "futures_start", "settlement"):
+        out[name] = np.concatenate([getattr(b, name) for b in blocks])
+    for kind in ("spot", "consumption"):
+        for f in getattr(blocks[0], kind):
+            out[f"{kind}.{f}"] = np.concatenate([getattr(b, kind)[f] for b in blocks])
+    n, n_paths, k = len(source.events), len(source.path_ids), len(source.contracts)
+    fields = {f"futures.{f}": np.full((n, n_paths, k), np.nan) for f in blocks[0].futures}
+    locked = np.zeros((n, n_paths, k), bool)
+    for b in blocks:
+        cols = [source.contracts.index(c) for c in b.contracts]
+        assert cols == sorted(cols)
+        rows = slice(b.start, b.start + len(b))
+        for f in b.futures:
+            fields[f"futures.{f}"][rows][:, :, cols] = b.futures[f]
+        locked[rows][:, :, cols] = b.locked
+    out.update(fields)
+    out["locked"] = locked
+    return out
+
+
+def assert_identical(a: np.ndarray, b: np.ndarray, what: str = "") -> None:
+    """Same dtype, shape and bytes (NaN payloads included)."""
+    assert a.dtype == b.dtype, what
+    assert a.shape == b.shape, what
+    assert a.tobytes() == b.tobytes(), what
+
+
+def assert_same_blocks(a: MarketBlock, b: MarketBlock) -> None:
+    """Two blocks are bit-identical in every field."""
+    assert a.start == b.start
+    assert a.contracts == b.contracts
+    for name in ("events", "day", "day_close", "futures_start", "settlement", "locked"):
+        assert_identical(getattr(a, name), getattr(b, name), name)
+    for kind in ("spot", "consumption", "futures"):
+        assert getattr(a, kind).keys() == getattr(b, kind).keys()
+        for f, arr in getattr(a, kind).items():
+            assert_identical(arr, getattr(b, kind)[f], f"{kind}.{f}")

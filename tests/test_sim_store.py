@@ -34,13 +34,16 @@ def test_written_bars_replay_exactly_through_the_feed(
         assert info.parts[Kind.FUTURES].bar_seconds == 86_400
         assert info.parts[Kind.SPOT].storage == storage
         feed = Feed(store, "sim")
-        block = feed.load(0, len(feed.timeline))
+        block = feed.load(0, len(feed.events))
     whole = simulate_paths(plan, range(7))
     np.testing.assert_array_equal(block.spot["close"].T, whole.index)
     np.testing.assert_array_equal(block.consumption["tokens"].T, whole.consumption.tokens)
-    # futures: timeline day -> exchange day, contract column -> plan contract
-    cols = [plan.contract_codes.index(c) for c in feed.contracts]
-    day_pos = np.searchsorted(feed.timeline, plan.days[plan.exchange_days].astype("datetime64[us]"))
+    # futures: exchange day -> its event, contract column -> plan contract
+    assert block.contracts == feed.contracts
+    cols = [plan.contract_codes.index(c) for c in block.contracts]
+    day_end = plan.days[plan.exchange_days] + np.timedelta64(1, "D")
+    day_pos = np.searchsorted(feed.events, day_end.astype("datetime64[us]"))
+    assert block.settlement[day_pos].all()
     for e, t in enumerate(day_pos):
         for slot, c in enumerate(plan.listed[e]):
             got = block.futures["settle"][t, :, cols.index(c)]

@@ -1,6 +1,18 @@
-"""Bars in and out: Arrow schemas, validation, the DuckDB ``BarStore`` and the ``Feed``."""
+"""Bars in and out: Arrow schemas, validation, the DuckDB ``BarStore`` and market sources.
 
-from tokbt.data.feed import Block, Feed, Snapshot
+A market source (``MarketSource``) hands the engine its timeline as
+``MarketBlock``s: ``Feed`` reads a stored dataset, ``TableMarket`` holds Arrow
+tables in memory (and ``tokbt.sim.SimMarket`` replays simulator arrays).
+"""
+
+from tokbt.data.feed import Feed
+from tokbt.data.frames import (
+    MarketBlock,
+    MarketSource,
+    TableMarket,
+    Timeline,
+    block_from_tables,
+)
 from tokbt.data.schemas import CONSUMPTION, FUTURES, SCHEMAS, SPOT, Kind, KindSchema, schema_for
 from tokbt.data.store import BarStore, DatasetInfo, ImportResult, PartInfo, default_store_path
 from tokbt.data.validate import DataValidationError, ValidationReport, Violation, validate_file
@@ -11,17 +23,20 @@ __all__ = [
     "SCHEMAS",
     "SPOT",
     "BarStore",
-    "Block",
     "DataValidationError",
     "DatasetInfo",
     "Feed",
     "ImportResult",
     "Kind",
     "KindSchema",
+    "MarketBlock",
+    "MarketSource",
     "PartInfo",
-    "Snapshot",
+    "TableMarket",
+    "Timeline",
     "ValidationReport",
     "Violation",
+    "block_from_tables",
     "default_store_path",
     "schema_for",
     "validate_file",

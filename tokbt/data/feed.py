@@ -1,80 +1,69 @@
-"""The ``Feed``: a dataset's spot, futures and consumption bars on one timeline.
+"""The ``Feed``: a stored dataset as a ``MarketSource``, read block by block.
 
-The engine walks one timeline shared by every path. The feed turns the long
-(row-per-bar) tables of a dataset into dense arrays:
-
-* spot and consumption fields: ``(n_ts, n_paths)``;
-* futures fields: ``(n_ts, n_paths, n_contracts)`` with contracts in delivery
-  order (``Feed.contracts``) and NaN where a contract has no bar (not listed,
-  expired, or not traded that bar).
-
-Bars are loaded in blocks of timestamps sized to a memory budget, and
-scattered into the arrays with vectorised indexing — no per-row Python.
+The feed lays out the dataset's timeline (``tokbt.data.frames``: a bar is
+known at ``ts + bar_seconds`` of its kind) and loads it in blocks of
+consecutive events sized to a memory budget. Each block reads from the store
+exactly the bars whose event falls in it — per kind, a ``ts`` window shifted
+by that kind's bar length — and converts them with ``block_from_tables``, the
+conversion every market source shares. The futures arrays of a block span only
+the contracts with a bar in it, so a block costs what is live, not every
+contract the dataset ever lists.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from tokbt.data.schemas import SCHEMAS, Kind
+from tokbt.data.frames import (
+    CONSUMPTION_FIELDS,
+    FUTURES_FIELDS,
+    SPOT_FIELDS,
+    MarketBlock,
+    Timeline,
+    bar_length,
+    block_from_tables,
+    budget_bounds,
+    delivery_order,
+    describe_paths,
+    fixed_bounds,
+    plan_by_day,
+)
+from tokbt.data.schemas import Kind
 from tokbt.data.store import BarStore
 from tokbt.errors import DataError
-from tokbt.market import Contract, Tenor
 
-_KEYS = ("ts", "path", "contract", "dataset")
-
-
-@dataclass(frozen=True)
-class Block:
-    """Dense bars for the timestamps ``ts`` (``n`` of them).
-
-    ``spot[f]`` and ``consumption[f]`` are ``(n, n_paths)``;
-    ``futures[f]`` is ``(n, n_paths, n_contracts)``. Missing bars are NaN.
-    """
-
-    ts: np.ndarray
-    spot: dict[str, np.ndarray]
-    futures: dict[str, np.ndarray]
-    consumption: dict[str, np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    def at(self, i: int) -> Snapshot:
-        """The bars of the ``i``-th timestamp of the block (views, not copies)."""
-        return Snapshot(
-            ts=self.ts[i],
-            spot={k: v[i] for k, v in self.spot.items()},
-            futures={k: v[i] for k, v in self.futures.items()},
-            consumption={k: v[i] for k, v in self.consumption.items()},
-        )
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Every path's bars at one timestamp: arrays ``(n_paths,)`` or ``(n_paths, n_contracts)``."""
-
-    ts: np.datetime64
-    spot: dict[str, np.ndarray]
-    futures: dict[str, np.ndarray]
-    consumption: dict[str, np.ndarray]
+_COLUMNS: dict[Kind, list[str]] = {
+    Kind.SPOT: ["ts", "path", *SPOT_FIELDS],
+    Kind.FUTURES: ["ts", "path", "contract", *FUTURES_FIELDS, "limit_locked"],
+    Kind.CONSUMPTION: ["ts", "path", *CONSUMPTION_FIELDS],
+}
+"""The columns a block reads of each kind (volume and open interest are not replayed)."""
 
 
 class Feed:
-    """A dataset as one timeline of dense per-path arrays.
+    """A stored dataset as a market source: its timeline in ``MarketBlock``s.
 
     Args:
         store: the store holding the dataset.
         name: dataset name.
         paths: path ids to load (default: all, ascending); array position ``j``
-            holds path ``paths[j]``.
-        memory_budget: approximate bytes per loaded block (default 256 MiB).
+            holds path ``paths[j]``. The timeline and contracts are those of
+            the selected paths' bars.
+        memory_budget: approximate bytes of a block's arrays (default 256 MiB);
+            blocks hold as many events as fit (at least one).
+        block_events: a fixed number of events per block instead of the budget.
+
+    Attributes:
+        info: the dataset's catalog entry; ``spec`` its contract spec.
+        kinds: the kinds of bars the dataset holds.
+        bar_seconds: the bar length of each kind.
+        path_ids: the paths loaded, in array order.
+        timeline: events and structural flags; ``events`` is ``timeline.events``.
+        contracts: every contract with a bar (of the selected paths), in delivery order.
+        bounds: block boundaries ``[0, ..., n_events]``.
     """
 
     def __init__(
@@ -84,111 +73,124 @@ class Feed:
         *,
         paths: Sequence[int] | None = None,
         memory_budget: int = 256 << 20,
+        block_events: int | None = None,
     ) -> None:
         self.store = store
         self.name = name
         self.info = store.info(name)
         self.spec = self.info.spec
         self.kinds = tuple(k for k in Kind if k in self.info.parts)
-        self.paths = self._paths(paths)
-        self._path_filter = None if paths is None else self.paths.tolist()
-        self.timeline = self._timeline()
-        self.contracts = self._contracts()
-        self._fields = {k: [c for c in SCHEMAS[k].columns if c not in _KEYS] for k in self.kinds}
-        per_ts = (
-            8
-            * self.n_paths
-            * sum(
-                len(f) * (len(self.contracts) if k is Kind.FUTURES else 1)
-                for k, f in self._fields.items()
-            )
-        )
-        self.block_size = max(1, memory_budget // max(per_ts, 1))
+        self.bar_seconds = {k: self.info.parts[k].bar_seconds for k in self.kinds}
+        self.path_ids = self._paths(paths)
+        self._path_filter = None if paths is None else self.path_ids.tolist()
+        self.timeline = Timeline.build({k: self._starts(k) for k in self.kinds}, self.bar_seconds)
+        self.events = self.timeline.events
+        spans = self._contract_spans()
+        self.contracts = delivery_order(self.spec, spans)
+        if block_events is not None:
+            self.bounds = fixed_bounds(len(self.events), block_events)
+        else:
+            bar = bar_length(self.bar_seconds.get(Kind.FUTURES, 86_400))
+            first = np.array([s[0] for s in spans.values()], "datetime64[us]") + bar
+            last = np.array([s[1] for s in spans.values()], "datetime64[us]") + bar
+            self.bounds = budget_bounds(self.events, self.n_paths, memory_budget, first, last)
 
     @property
     def n_paths(self) -> int:
-        return len(self.paths)
+        """Number of paths loaded."""
+        return len(self.path_ids)
+
+    def _where(self) -> str:
+        if self._path_filter is None:
+            return ""
+        return " AND path IN (" + ", ".join(str(int(p)) for p in self._path_filter) + ")"
 
     def _paths(self, wanted: Sequence[int] | None) -> np.ndarray:
         union = " UNION ".join(
             f"SELECT DISTINCT path FROM {self.store.source(self.name, k)}" for k in self.kinds
         )
-        stored = np.sort(np.array([r[0] for r in self.store.con.execute(union).fetchall()])).astype(
-            np.int64
-        )
+        rows = self.store.con.execute(union).fetchall() if union else []
+        stored = np.sort(np.array([r[0] for r in rows], dtype=np.int64))
         if wanted is None:
             return stored
         chosen = np.asarray(wanted, dtype=np.int64)
         missing = np.setdiff1d(chosen, stored)
         if missing.size:
             raise DataError(f"dataset {self.name!r} has no path(s) {missing[:10].tolist()}")
+        if len(np.unique(chosen)) != len(chosen):
+            raise DataError(f"paths {chosen.tolist()[:10]} repeat a path")
         return chosen
 
-    def _timeline(self) -> np.ndarray:
-        union = " UNION ".join(
-            f"SELECT DISTINCT ts FROM {self.store.source(self.name, k)}" for k in self.kinds
+    def _starts(self, kind: Kind) -> np.ndarray:
+        """The distinct bar starts of one kind (of the selected paths)."""
+        res = self.store.con.execute(
+            f"SELECT DISTINCT ts FROM {self.store.source(self.name, kind)}{self._where()}"
         )
-        res = self.store.con.execute(f"SELECT ts FROM ({union}) ORDER BY ts")
         return np.asarray(res.fetchnumpy()["ts"], dtype="datetime64[us]")
 
-    def _contracts(self) -> tuple[str, ...]:
+    def _contract_spans(self) -> dict[str, tuple[np.datetime64, np.datetime64]]:
+        """First and last bar start of each contract (of the selected paths)."""
         if Kind.FUTURES not in self.kinds:
-            return ()
-        codes = [
-            r[0]
-            for r in self.store.con.execute(
-                f"SELECT DISTINCT contract FROM {self.store.source(self.name, Kind.FUTURES)}"
-            ).fetchall()
-        ]
-        return tuple(c.code for c in sorted(map(self.spec.contract, codes), key=_delivery_key))
+            return {}
+        res = self.store.con.execute(
+            "SELECT contract, min(ts) AS first, max(ts) AS last FROM "
+            f"{self.store.source(self.name, Kind.FUTURES)}{self._where()} GROUP BY contract"
+        ).fetchnumpy()
+        first = np.asarray(res["first"], "datetime64[us]")
+        last = np.asarray(res["last"], "datetime64[us]")
+        return {str(c): (first[i], last[i]) for i, c in enumerate(res["contract"])}
 
-    # -- iteration -------------------------------------------------------------------
+    # -- blocks ----------------------------------------------------------------------
 
-    def blocks(self) -> Iterator[Block]:
-        """The timeline in consecutive blocks of at most ``block_size`` timestamps."""
-        for lo in range(0, len(self.timeline), self.block_size):
-            yield self.load(lo, min(lo + self.block_size, len(self.timeline)))
+    def load(self, lo: int, hi: int) -> MarketBlock:
+        """The block of events ``[lo, hi)``, read from the store.
 
-    def __iter__(self) -> Iterator[Snapshot]:
-        """Every timestamp in order, as a ``Snapshot``."""
-        for block in self.blocks():
-            for i in range(len(block)):
-                yield block.at(i)
-
-    def load(self, lo: int, hi: int) -> Block:
-        """Dense arrays for timeline positions ``[lo, hi)``."""
-        ts = self.timeline[lo:hi]
-        start, end = ts[0], ts[-1] + np.timedelta64(1, "us")
-        loaded: dict[Kind, dict[str, np.ndarray]] = {k: {} for k in Kind}
+        Each kind's read is the ``ts`` window ``[events[lo] - bar, events[hi-1] - bar]``:
+        exactly the bars known at one of the block's events.
+        """
+        if not 0 <= lo < hi <= len(self.events):
+            raise IndexError(f"events [{lo}, {hi}) outside the timeline of {len(self.events)}")
+        first, last = self.events[lo], self.events[hi - 1]
+        tables: dict[Kind, pa.Table] = {}
         for kind in self.kinds:
-            table = self.store.read(
+            bar = bar_length(self.bar_seconds[kind])
+            tables[kind] = self.store.read(
                 self.name,
                 kind,
+                columns=_COLUMNS[kind],
                 paths=self._path_filter,
-                start=start.item(),
-                end=end.item(),
+                start=(first - bar).item(),
+                end=(last - bar + np.timedelta64(1, "us")).item(),
                 ordered=False,  # rows are placed by (ts, path, contract); no sort needed
             )
-            loaded[kind] = self._scatter(kind, table, ts)
-        return Block(ts, loaded[Kind.SPOT], loaded[Kind.FUTURES], loaded[Kind.CONSUMPTION])
+        return block_from_tables(
+            self.spec,
+            tables,
+            self.timeline,
+            lo,
+            hi,
+            path_ids=self.path_ids,
+            bar_seconds=self.bar_seconds,
+        )
 
-    def _scatter(self, kind: Kind, table: pa.Table, ts: np.ndarray) -> dict[str, np.ndarray]:
-        t_idx = np.searchsorted(ts, table["ts"].to_numpy().astype("datetime64[us]"))
-        order = np.argsort(self.paths)
-        p_idx = order[np.searchsorted(self.paths[order], table["path"].to_numpy())]
-        shape: tuple[int, ...] = (len(ts), self.n_paths)
-        index: tuple[np.ndarray, ...] = (t_idx, p_idx)
-        if kind is Kind.FUTURES:
-            c_idx = pc.index_in(table["contract"], value_set=pa.array(self.contracts))
-            shape += (len(self.contracts),)
-            index += (c_idx.to_numpy(zero_copy_only=False).astype(np.int64),)
-        out = {}
-        for f in self._fields[kind]:
-            dense = np.full(shape, np.nan)
-            dense[index] = table[f].cast(pa.float64()).to_numpy(zero_copy_only=False)
-            out[f] = dense
+    def market_blocks(self) -> Iterator[MarketBlock]:
+        """The timeline in consecutive blocks (see ``bounds``)."""
+        for lo, hi in zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist(), strict=True):
+            yield self.load(lo, hi)
+
+    def consumption_plan(self) -> tuple[np.ndarray, np.ndarray]:
+        """The consumption plan by day (see ``tokbt.data.frames.plan_by_day``)."""
+        if Kind.CONSUMPTION not in self.kinds:
+            return plan_by_day(None, self.path_ids)
+        table = self.store.read(
+            self.name, Kind.CONSUMPTION, columns=["ts", "path", "plan"], paths=self._path_filter
+        )
+        return plan_by_day(table, self.path_ids)
+
+    def fingerprint(self) -> dict[str, str]:
+        """The dataset's content hash of each kind (``dataset_parts.source_sha256``),
+        and ``paths`` when a selection of paths is loaded."""
+        out = {k.value: self.info.parts[k].source_sha256 for k in self.kinds}
+        if self._path_filter is not None:
+            out["paths"] = describe_paths(self.path_ids)
         return out
-
-
-def _delivery_key(c: Contract) -> tuple[dt.date, int]:
-    return (c.delivery_start, list(Tenor).index(c.tenor))

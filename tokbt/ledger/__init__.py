@@ -1,9 +1,43 @@
-"""The ledger: accounts and the append-only journal of every money movement.
+"""The ledger: positions, accounts, the margin / settlement / margin-call models, the journal.
 
-The margin, settlement and margin-call models that write to it arrive with the
-engine (issue 4); this room imports only ``tokbt.market``.
+This room imports only ``tokbt.market``.
 """
 
-from tokbt.ledger.journal import JOURNAL_SCHEMA, Account, EntryKind, Journal
+from tokbt.ledger.book import Ledger, SettleOutcome
+from tokbt.ledger.config import LedgerConfig, SpanConfig
+from tokbt.ledger.journal import (
+    EVENT_SCHEMA,
+    JOURNAL_SCHEMA,
+    POSITION_SCHEMA,
+    Account,
+    EntryKind,
+    Journal,
+    RowLog,
+)
+from tokbt.ledger.margin import MarginModel, SpanMargin, SpecMargin
+from tokbt.ledger.margin_call import CallOutcome, MarginCall, MarginCallModel, StandardMarginCalls
+from tokbt.ledger.settlement import DailySettlement, IndexLookup, SettlementModel
 
-__all__ = ["JOURNAL_SCHEMA", "Account", "EntryKind", "Journal"]
+__all__ = [
+    "EVENT_SCHEMA",
+    "JOURNAL_SCHEMA",
+    "POSITION_SCHEMA",
+    "Account",
+    "CallOutcome",
+    "DailySettlement",
+    "EntryKind",
+    "IndexLookup",
+    "Journal",
+    "Ledger",
+    "LedgerConfig",
+    "MarginCall",
+    "MarginCallModel",
+    "MarginModel",
+    "RowLog",
+    "SettleOutcome",
+    "SettlementModel",
+    "SpanConfig",
+    "SpanMargin",
+    "SpecMargin",
+    "StandardMarginCalls",
+]

@@ -3,21 +3,32 @@
 Columns (Arrow, ``JOURNAL_SCHEMA``): ``ts, path, account, contract, kind, qty,
 price, amount``. ``amount`` is the cash that flows *into* ``account`` (negative
 = out). A transfer between the enterprise's own accounts (a deposit to the
-margin account) is two rows that sum to zero; a trade (``fill``) moves no cash
-and carries ``qty`` and ``price`` with amount 0; variation margin, fees,
-consumption, interest and final settlement move cash in or out of the
-enterprise. Hence, for every path, the sum of a journal's amounts equals the
-change in the enterprise's total cash — the invariant the ledger's tests hold.
+margin account, a draw on the credit line) is two rows that sum to zero; a
+trade (``fill``, ``liquidation``) moves no cash and carries ``qty`` and
+``price`` with amount 0; variation margin, fees, consumption, interest and
+final settlement move cash in or out of the enterprise. Hence, for every path,
+the sum of a journal's amounts equals the change in the enterprise's total
+equity — the invariant the ledger's tests hold.
 
-Rows are recorded for many paths at once (arrays over paths). Rows accumulate
-in memory in Arrow batches and, with a ``sink``, are streamed to a Parquet file
-whenever ``flush_rows`` is reached; running totals per path and account stay
-in memory either way, so large Monte Carlo runs can keep only those.
+The ``credit`` account's balance is minus what is drawn on the credit line:
+a draw is a transfer *from* it, a repayment a transfer *to* it.
+
+Rows are recorded for many paths at once (arrays over paths). Three ways to
+keep them, for runs of every size:
+
+* in memory (default), as Arrow batches — ``to_arrow()``;
+* streamed to a Parquet file (``sink=``) whenever ``flush_rows`` rows are
+  held — memory stays bounded however long the run;
+* not at all (``keep_rows=False``): only running totals per path, account
+  and kind (``net``), for Monte Carlo runs that need per-path aggregates.
+
+Running totals are kept in every mode.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +47,7 @@ class Account(StrEnum):
     MARGIN = "margin"
     """Its account at the clearing member: margin deposits, variation margin, fees."""
     CREDIT = "credit"
-    """A credit line: drawing it is an inflow here, repaying an outflow."""
+    """A credit line; its balance is minus the amount drawn."""
 
 
 class EntryKind(StrEnum):
@@ -52,6 +63,7 @@ class EntryKind(StrEnum):
     WITHDRAWAL = "withdrawal"
     LIQUIDATION = "liquidation"
     INTEREST = "interest"
+    REPAYMENT = "repayment"
 
 
 JOURNAL_SCHEMA = pa.schema(
@@ -67,7 +79,140 @@ JOURNAL_SCHEMA = pa.schema(
     ]
 )
 
-_ACCOUNTS = list(Account)
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("ts", pa.timestamp("us"), nullable=False),
+        pa.field("path", pa.int32(), nullable=False),
+        pa.field("event", pa.string(), nullable=False),
+        pa.field("contract", pa.string()),
+        pa.field("qty", pa.float64()),
+        pa.field("amount", pa.float64()),
+        pa.field("detail", pa.string()),
+    ]
+)
+"""Non-monetary events: order rejections, margin calls issued and escalated."""
+
+POSITION_SCHEMA = pa.schema(
+    [
+        pa.field("ts", pa.timestamp("us"), nullable=False),
+        pa.field("path", pa.int32(), nullable=False),
+        pa.field("contract", pa.string(), nullable=False),
+        pa.field("qty", pa.float64(), nullable=False),
+        pa.field("settle", pa.float64()),
+    ]
+)
+"""Open positions at each daily settlement (after it), one row per path and contract."""
+
+ACCOUNTS = tuple(Account)
+KINDS = tuple(EntryKind)
+_ACCOUNT_POS = {a: i for i, a in enumerate(ACCOUNTS)}
+_KIND_POS = {k: i for i, k in enumerate(KINDS)}
+
+Floats = npt.NDArray[np.float64]
+
+
+class RowLog:
+    """Append-only Arrow rows with one schema, in memory or streamed to Parquet.
+
+    Args:
+        schema: the rows' schema.
+        sink: a Parquet file to stream rows to; ``None`` keeps them in memory.
+        flush_rows: rows held in memory before they are written to ``sink``.
+        keep_rows: ``False`` drops rows (only the count is kept).
+    """
+
+    def __init__(
+        self,
+        schema: pa.Schema,
+        *,
+        sink: str | Path | None = None,
+        flush_rows: int = 1_000_000,
+        keep_rows: bool = True,
+    ) -> None:
+        self.schema = schema
+        self.sink = Path(sink) if sink is not None else None
+        self.flush_rows = flush_rows
+        self.keep_rows = keep_rows
+        self.rows = 0
+        self._batches: list[pa.RecordBatch] = []
+        self._pending = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._flushed = False
+        self._closed = False
+
+    def append(self, columns: Sequence[pa.Array]) -> None:
+        """Append one batch of rows given as one array per schema column."""
+        if self._closed:
+            raise ValueError("log: closed (after close() or to_arrow() with a sink)")
+        n = len(columns[0])
+        self.rows += n
+        if not self.keep_rows or n == 0:
+            return
+        self._batches.append(pa.RecordBatch.from_arrays(list(columns), schema=self.schema))
+        self._pending += n
+        if self.sink is not None and self._pending >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write held rows to the sink (no-op without one)."""
+        if self.sink is None or not self._batches:
+            return
+        if self._writer is None:
+            self.sink.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.sink, self.schema, compression="zstd")
+        self._writer.write_table(pa.Table.from_batches(self._batches, self.schema))
+        self._batches, self._pending, self._flushed = [], 0, True
+
+    def close(self) -> None:
+        """Flush and close the sink; the log then takes no more rows (idempotent).
+
+        A log with a sink that never received rows still writes an empty file,
+        so a run's outputs always exist."""
+        if self.sink is not None and self._writer is None and not self._closed:
+            self.sink.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.sink, self.schema, compression="zstd")
+        self.flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._closed = True
+
+    def to_arrow(self) -> pa.Table:
+        """Every row kept, in the order appended. With a sink that has been written
+        to, this closes the log and reads the file back."""
+        if not self._flushed:
+            return pa.Table.from_batches(self._batches, self.schema)
+        assert self.sink is not None
+        self.close()
+        return pq.read_table(self.sink, schema=self.schema)
+
+    def __enter__(self) -> RowLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _ts_array(ts: dt.datetime | np.datetime64, n: int) -> pa.Array:
+    return pa.array(np.full(n, ts, dtype="datetime64[us]"))
+
+
+def _strings(values: Sequence[str | None], codes: npt.NDArray[np.intp]) -> pa.Array:
+    """``values[codes]`` as a plain string array, built without per-row Python."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int32)), pa.array(list(values), pa.string())
+    ).cast(pa.string())
+
+
+def _over_paths(value: npt.ArrayLike | None, n_paths: int) -> Floats | None:
+    if value is None:
+        return None
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (n_paths,))
 
 
 class Journal:
@@ -79,6 +224,7 @@ class Journal:
         path_ids: the path id of each array position (default ``0..n_paths-1``).
         sink: a Parquet file to stream rows to; ``None`` keeps them in memory.
         flush_rows: rows held in memory before they are written to ``sink``.
+        keep_rows: ``False`` keeps only the running totals (no rows).
     """
 
     def __init__(
@@ -88,21 +234,20 @@ class Journal:
         path_ids: npt.ArrayLike | None = None,
         sink: str | Path | None = None,
         flush_rows: int = 1_000_000,
+        keep_rows: bool = True,
     ) -> None:
         self.n_paths = n_paths
         ids = np.arange(n_paths) if path_ids is None else np.asarray(path_ids)
         if ids.shape != (n_paths,):
             raise ValueError(f"path_ids has shape {ids.shape}, expected ({n_paths},)")
         self.path_ids = ids.astype(np.int32)
-        self.sink = Path(sink) if sink is not None else None
-        self.flush_rows = flush_rows
-        self._batches: list[pa.RecordBatch] = []
-        self._pending = 0
-        self._writer: pq.ParquetWriter | None = None
-        self._flushed = False
-        self._closed = False
-        self._totals = np.zeros((len(_ACCOUNTS), n_paths))
-        self.rows = 0
+        self.log = RowLog(JOURNAL_SCHEMA, sink=sink, flush_rows=flush_rows, keep_rows=keep_rows)
+        self._totals = np.zeros((len(KINDS), len(ACCOUNTS), n_paths))
+
+    @property
+    def rows(self) -> int:
+        """Rows recorded so far (also when they are not kept)."""
+        return self.log.rows
 
     # -- writing ---------------------------------------------------------------------
 
@@ -126,48 +271,98 @@ class Journal:
         are refused: a NaN in the ledger is a bug upstream. A closed journal
         refuses rows.
         """
-        if self._closed:
-            raise ValueError("journal: closed (after close() or to_arrow() with a sink)")
-        amounts = np.broadcast_to(np.asarray(amount, dtype=np.float64), (self.n_paths,))
-        qtys = (
-            None if qty is None else np.broadcast_to(np.asarray(qty, np.float64), (self.n_paths,))
-        )
+        amounts = _over_paths(amount, self.n_paths)
+        assert amounts is not None
+        qtys = _over_paths(qty, self.n_paths)
         if where is None:
             mask = amounts != 0
             if qtys is not None:
-                mask |= qtys != 0
+                mask = mask | (qtys != 0)
         else:
             mask = np.broadcast_to(np.asarray(where, dtype=bool), (self.n_paths,))
-        n = int(mask.sum())
+        rows = np.flatnonzero(mask)
+        return self._append(
+            ts,
+            kind,
+            account,
+            rows,
+            np.zeros(len(rows), np.intp),
+            [contract],
+            amounts[rows],
+            None if qtys is None else qtys[rows],
+            None if price is None else _over_paths(price, self.n_paths)[rows],  # type: ignore[index]
+        )
+
+    def record_many(
+        self,
+        ts: dt.datetime | np.datetime64,
+        kind: EntryKind,
+        account: Account,
+        amount: npt.ArrayLike,
+        contracts: Sequence[str],
+        *,
+        qty: npt.ArrayLike | None = None,
+        price: npt.ArrayLike | None = None,
+    ) -> int:
+        """Rows for several contracts at once: ``amount`` (and ``qty``, ``price``)
+        are ``(n_paths, len(contracts))`` (or broadcast to it); a row for every
+        entry with a non-zero amount or quantity, path-major."""
+        shape = (self.n_paths, len(contracts))
+        amounts = np.broadcast_to(np.asarray(amount, np.float64), shape)
+        qtys = None if qty is None else np.broadcast_to(np.asarray(qty, np.float64), shape)
+        mask = amounts != 0
+        if qtys is not None:
+            mask = mask | (qtys != 0)
+        rows, cols = np.nonzero(mask)
+        prices = None if price is None else np.broadcast_to(np.asarray(price, np.float64), shape)
+        return self._append(
+            ts,
+            kind,
+            account,
+            rows,
+            cols,
+            list(contracts),
+            amounts[rows, cols],
+            None if qtys is None else qtys[rows, cols],
+            None if prices is None else prices[rows, cols],
+        )
+
+    def _append(
+        self,
+        ts: dt.datetime | np.datetime64,
+        kind: EntryKind,
+        account: Account,
+        rows: npt.NDArray[np.intp],
+        contract_codes: npt.NDArray[np.intp],
+        contracts: Sequence[str | None],
+        amounts: Floats,
+        qtys: Floats | None,
+        prices: Floats | None,
+    ) -> int:
+        if self.log._closed:
+            raise ValueError("journal: closed (after close() or to_arrow() with a sink)")
+        n = len(rows)
         if n == 0:
             return 0
-        chosen = amounts[mask]
-        if np.isnan(chosen).any():
+        if np.isnan(amounts).any():
             raise ValueError(f"journal: NaN amount for {kind} on {account} at {ts}")
-        np.add.at(self._totals[_ACCOUNTS.index(Account(account))], np.flatnonzero(mask), chosen)
-        prices = (
-            None
-            if price is None
-            else np.broadcast_to(np.asarray(price, np.float64), (self.n_paths,))
-        )
-        batch = pa.RecordBatch.from_arrays(
-            [
-                pa.array(np.full(n, np.array(ts, dtype="datetime64[us]"))),
-                pa.array(self.path_ids[mask]),
-                pa.array([Account(account).value] * n, pa.string()),
-                pa.nulls(n, pa.string()) if contract is None else pa.array([contract] * n),
-                pa.array([EntryKind(kind).value] * n, pa.string()),
-                pa.nulls(n, pa.float64()) if qtys is None else pa.array(qtys[mask]),
-                pa.nulls(n, pa.float64()) if prices is None else pa.array(prices[mask]),
-                pa.array(chosen),
-            ],
-            schema=JOURNAL_SCHEMA,
-        )
-        self._batches.append(batch)
-        self._pending += n
-        self.rows += n
-        if self.sink is not None and self._pending >= self.flush_rows:
-            self.flush()
+        kind, account = EntryKind(kind), Account(account)
+        np.add.at(self._totals[_KIND_POS[kind], _ACCOUNT_POS[account]], rows, amounts)
+        if self.log.keep_rows:
+            self.log.append(
+                [
+                    _ts_array(ts, n),
+                    pa.array(self.path_ids[rows]),
+                    pa.repeat(account.value, n),
+                    _strings(contracts, contract_codes),
+                    pa.repeat(kind.value, n),
+                    pa.nulls(n, pa.float64()) if qtys is None else pa.array(qtys),
+                    pa.nulls(n, pa.float64()) if prices is None else pa.array(prices),
+                    pa.array(amounts),
+                ]
+            )
+        else:
+            self.log.rows += n
         return n
 
     def transfer(
@@ -189,21 +384,11 @@ class Journal:
 
     def flush(self) -> None:
         """Write held rows to the sink (no-op without one)."""
-        if self.sink is None or not self._batches:
-            return
-        if self._writer is None:
-            self.sink.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.sink, JOURNAL_SCHEMA, compression="zstd")
-        self._writer.write_table(pa.Table.from_batches(self._batches, JOURNAL_SCHEMA))
-        self._batches, self._pending, self._flushed = [], 0, True
+        self.log.flush()
 
     def close(self) -> None:
         """Flush and close the sink; the journal then takes no more rows (idempotent)."""
-        self.flush()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        self._closed = True
+        self.log.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -218,17 +403,30 @@ class Journal:
 
     # -- reading ---------------------------------------------------------------------
 
-    def net(self, account: Account | None = None) -> np.ndarray:
-        """Sum of amounts per path (array position), for one account or all of them."""
-        if account is None:
-            return np.asarray(self._totals.sum(axis=0))
-        return np.asarray(self._totals[_ACCOUNTS.index(Account(account))].copy())
+    def net(self, account: Account | None = None, kind: EntryKind | None = None) -> Floats:
+        """Sum of amounts per path (array position), over one account and/or one
+        kind, or over all of them."""
+        totals = self._totals
+        if kind is not None:
+            totals = totals[_KIND_POS[EntryKind(kind)]][None]
+        if account is not None:
+            totals = totals[:, _ACCOUNT_POS[Account(account)]][:, None]
+        return np.asarray(totals.sum(axis=(0, 1)))
+
+    def totals(self) -> pa.Table:
+        """Per-path totals by account and kind (non-zero ones): ``path, account, kind, amount``
+        — the aggregated journal of a large Monte Carlo run."""
+        k, a, p = np.nonzero(self._totals)
+        return pa.table(
+            {
+                "path": pa.array(self.path_ids[p]),
+                "account": _strings([x.value for x in ACCOUNTS], a),
+                "kind": _strings([x.value for x in KINDS], k),
+                "amount": pa.array(self._totals[k, a, p]),
+            }
+        )
 
     def to_arrow(self) -> pa.Table:
         """Every row, in the order recorded. With a sink that has been written to,
         this closes the journal and reads the file back."""
-        if not self._flushed:
-            return pa.Table.from_batches(self._batches, JOURNAL_SCHEMA)
-        assert self.sink is not None
-        self.close()  # flushes what is held, so the file has every row
-        return pq.read_table(self.sink, schema=JOURNAL_SCHEMA)
+        return self.log.to_arrow()

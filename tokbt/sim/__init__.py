@@ -8,6 +8,7 @@ assumptions.
 """
 
 from tokbt.sim.curve import CurveModel
+from tokbt.sim.market import SimMarket
 from tokbt.sim.params import (
     DT_DAY,
     ConsumptionParams,
@@ -41,6 +42,7 @@ __all__ = [
     "Regime",
     "Scenario",
     "SimChunk",
+    "SimMarket",
     "SimPlan",
     "SimSummary",
     "SpotParams",

@@ -1,0 +1,346 @@
+"""The event loop: one shared timeline, every path in lockstep.
+
+Order of events within one timestamp (fixed; pinned by a test; a change is a
+breaking change — ``Phase`` lists them):
+
+1. ``DATA`` — the bars whose period ends now become visible (spot, futures,
+   consumption); the day's index value is fixed by its last spot bar.
+2. ``FILLS`` — orders placed at earlier events fill at the open of the
+   futures bars that started at or after them (``next_open``).
+3. ``CONSUMPTION`` — the period's tokens are paid at the spot price.
+4. ``ON_BAR`` — ``strategy.on_bar(ctx)`` places orders or sets targets;
+   under ``fill = "close"`` they fill right after it at the bar's close
+   (``CLOSE_FILLS``).
+5. At the end of an exchange day (``SETTLEMENT``): interest accrues,
+   variation margin is booked at the settlement prices, margin is checked
+   and calls are issued / collected / escalated to liquidation, expiring
+   contracts are cash-settled and quarters/years cascade; then
+   ``strategy.on_margin_call(ctx, call)`` where calls were issued
+   (``ON_MARGIN_CALL``) and ``strategy.on_settle(ctx)`` (``ON_SETTLE``).
+
+A strategy is any object with some of the hooks ``on_start``, ``on_bar``,
+``on_settle``, ``on_margin_call``, ``on_end``; the engine knows no strategy
+by name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tokbt.data.frames import MarketBlock, MarketSource, event_day
+from tokbt.engine.broker import Broker
+from tokbt.engine.config import BrokerConfig, EngineConfig
+from tokbt.engine.context import Chain, Context, month_contracts
+from tokbt.engine.errors import LookAheadError, StrategyError
+from tokbt.engine.history import History
+from tokbt.errors import DataError
+from tokbt.ledger import EVENT_SCHEMA, POSITION_SCHEMA, Journal, Ledger, LedgerConfig, RowLog
+
+Floats = npt.NDArray[np.float64]
+
+
+class Phase(StrEnum):
+    """The steps of one event, in order."""
+
+    DATA = "data"
+    FILLS = "fills"
+    CONSUMPTION = "consumption"
+    ON_BAR = "on_bar"
+    CLOSE_FILLS = "close_fills"
+    SETTLEMENT = "settlement"
+    ON_MARGIN_CALL = "on_margin_call"
+    ON_SETTLE = "on_settle"
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a run keeps its rows: in memory (``None``) or Parquet files;
+    ``keep_journal_rows=False`` keeps only per-path totals of the journal."""
+
+    journal: str | None = None
+    positions: str | None = None
+    events: str | None = None
+    keep_journal_rows: bool = True
+    keep_positions: bool = True
+
+
+class Engine:
+    """Replays ``source`` through ``strategy`` with a broker and a ledger.
+
+    Args:
+        source: the market (stored, in-memory or simulated).
+        strategy: an object with ``on_*`` hooks (see the module docstring).
+        broker, ledger, engine: settings (defaults if omitted).
+        outputs: where journal, positions and events go.
+        trace: if given, ``(event_position, Phase)`` is appended for every step run.
+    """
+
+    def __init__(
+        self,
+        source: MarketSource,
+        strategy: Any,
+        *,
+        broker: BrokerConfig | None = None,
+        ledger: LedgerConfig | None = None,
+        engine: EngineConfig | None = None,
+        outputs: Outputs | None = None,
+        trace: list[tuple[int, Phase]] | None = None,
+    ) -> None:
+        self.source = source
+        self.strategy = strategy
+        self.config = engine or EngineConfig()
+        out = outputs or Outputs()
+        n = len(source.path_ids)
+        journal = Journal(
+            n, path_ids=source.path_ids, sink=out.journal, keep_rows=out.keep_journal_rows
+        )
+        positions = RowLog(POSITION_SCHEMA, sink=out.positions) if out.keep_positions else None
+        self.ledger = Ledger(
+            source.spec,
+            source.contracts,
+            journal,
+            ledger,
+            events=RowLog(EVENT_SCHEMA, sink=out.events),
+            positions_log=positions,
+        )
+        self.broker = Broker(self.ledger, broker or BrokerConfig())
+        self.trace = trace
+        self._codes = {code: i for i, code in enumerate(source.contracts)}
+        self._months = np.array(month_contracts(self.ledger.contracts), dtype=np.int64)
+        self.history = History(self.config.history, n, self._months, self._roll_dates)
+        days = event_day(source.events)
+        self.first_day = days[0] if len(days) else np.datetime64("1970-01-01", "D")
+        n_days = int((days[-1] - self.first_day).astype(np.int64)) + 1 if len(days) else 0
+        self.index_days = np.full((n_days, n), np.nan)
+        self.last_close = np.full(n, np.nan)
+        self.consumed = np.zeros(n)
+        self.now = np.datetime64("NaT", "us")
+        self.today = dt.date.min
+        self.settling = False
+        self._last_closed_day: dt.date | None = None
+        self._chain: Chain | None = None
+        self._plan: tuple[np.ndarray, np.ndarray] | None = None
+        self.ctx = Context(self)
+        self.events_run = 0
+
+    # -- helpers the context uses -----------------------------------------------------------
+
+    def contract_index(self, code: str) -> int:
+        """Global index of ``code``; ``KeyError`` if the market has no bars for it."""
+        try:
+            return self._codes[code]
+        except KeyError:
+            raise KeyError(
+                f"contract {code!r} has no bars in market {self.source.name!r}"
+            ) from None
+
+    def place(self, code: str, qty: npt.ArrayLike, *, replace: bool) -> None:
+        """Hand an order to the broker (rejected with a reason if the market lacks it)."""
+        amounts = np.broadcast_to(np.asarray(qty, np.float64), (self.ledger.n_paths,)).copy()
+        c = self._codes.get(code)
+        if c is None:
+            self.ledger.spec.contract(code)  # a malformed code is a programming error: raise
+            self.ledger.note_event(
+                self.now,
+                "order_rejected",
+                amounts != 0,
+                contract=code,
+                qty=amounts,
+                detail="not listed in this market",
+            )
+            return
+        self.broker.place(self.now, self.today, c, amounts, replace=replace)
+
+    def chain(self) -> Chain:
+        """The live month contracts today (cached per day)."""
+        if self._chain is None or self._chain.day != self.today:
+            cal = self.ledger.calendar
+            live = [
+                self.ledger.contracts[g]
+                for g in self._months
+                if self.ledger.contracts[g].is_listed(self.today)
+            ]
+            live.sort(key=lambda c: c.last_trading_day)
+            to_expiry = tuple(cal.count(self.today, c.last_trading_day) for c in live)
+            self._chain = Chain(self.today, tuple(live), to_expiry)
+        return self._chain
+
+    def _roll_dates(self, roll_days: int) -> np.ndarray:
+        cal = self.ledger.calendar
+        return np.array(
+            [
+                np.datetime64(
+                    cal.offset(self.ledger.contracts[g].last_trading_day, -roll_days), "D"
+                )
+                for g in self._months
+            ],
+            dtype="datetime64[D]",
+        )
+
+    def index_value(self, day: dt.date | None) -> Floats:
+        """The daily index of ``day`` (default: the latest closed day)."""
+        if day is None:
+            if self._last_closed_day is None:
+                return np.full(self.ledger.n_paths, np.nan)
+            day = self._last_closed_day
+        if self._last_closed_day is None or day > self._last_closed_day:
+            raise LookAheadError(f"the index of {day} is not known at {self.now}")
+        pos = int((np.datetime64(day, "D") - self.first_day).astype(np.int64))
+        if pos < 0:
+            return np.full(self.ledger.n_paths, np.nan)
+        return np.array(self.index_days[pos])
+
+    def fixings(self, days: np.ndarray) -> Floats:
+        """Index values ``(len(days), n_paths)`` for final settlement; every one must exist."""
+        pos = (np.asarray(days, "datetime64[D]") - self.first_day).astype(np.int64)
+        inside = (pos >= 0) & (pos < len(self.index_days))
+        values = np.full((len(pos), self.ledger.n_paths), np.nan)
+        values[inside] = self.index_days[pos[inside]]
+        missing = ~np.isfinite(values).all(axis=1)
+        if missing.any():
+            gaps = ", ".join(str(d) for d in np.asarray(days)[missing][:5])
+            raise DataError(
+                f"market {self.source.name!r}: final settlement at {self.now} needs the daily "
+                f"index on {gaps}{' ...' if missing.sum() > 5 else ''}, which has no spot bar"
+            )
+        return values
+
+    def planned(self, start: dt.date, end: dt.date) -> Floats:
+        """Planned tokens over ``[start, end]`` per path, from the source's plan."""
+        if self._plan is None:
+            getter = getattr(self.source, "consumption_plan", None)
+            if getter is None:
+                raise DataError(f"market {self.source.name!r} has no consumption plan")
+            self._plan = getter()
+        days, plan = self._plan
+        lo = np.searchsorted(days, np.datetime64(start, "D"))
+        hi = np.searchsorted(days, np.datetime64(end, "D"), side="right")
+        return np.asarray(np.nansum(plan[lo:hi], axis=0))
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _hook(self, name: str) -> Callable[..., Any] | None:
+        return getattr(self.strategy, name, None)
+
+    def _call(self, hook: Callable[..., Any], *args: Any) -> None:
+        try:
+            hook(self.ctx, *args)
+        except (LookAheadError, StrategyError):
+            raise
+        except Exception as exc:
+            label = getattr(self.strategy, "name", None) or type(self.strategy).__name__
+            raise StrategyError(
+                f"strategy {label!r} raised in {hook.__name__} at {self.now}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _mark(self, i: int, phase: Phase) -> None:
+        if self.trace is not None:
+            self.trace.append((i, phase))
+
+    def run(self) -> Engine:
+        """Replay every event; return the engine (its ledger holds the results)."""
+        on_start, on_end = self._hook("on_start"), self._hook("on_end")
+        if on_start is not None:
+            self._call(on_start)
+        for block in self.source.market_blocks():
+            self._run_block(block)
+        if on_end is not None:
+            self._call(on_end)
+        self.ledger.journal.flush()
+        return self
+
+    def _run_block(self, block: MarketBlock) -> None:
+        gidx = np.array([self._codes[c] for c in block.contracts], dtype=np.intp)
+        columns = {int(g): j for j, g in enumerate(gidx)}
+        self.history.extend(block, gidx)
+        lead = self.history.lead
+        days = block.day.astype(dt.date).tolist()
+        has_spot = ~np.isnan(block.spot["close"]).all(axis=1)
+        has_cons = ~np.isnan(block.consumption["tokens"]).all(axis=1)
+        has_fut = ~np.isnat(block.futures_start)
+        close = block.spot["close"]
+        on_bar = self._hook("on_bar")
+        at_close = self.broker.config.fill == "close"
+        broker, ledger = self.broker, self.ledger
+        flags = zip(
+            has_spot.tolist(),
+            block.day_close.tolist(),
+            has_fut.tolist(),
+            has_cons.tolist(),
+            block.settlement.tolist(),
+            strict=True,
+        )
+        for i, (spot, day_close, fut, cons, settle) in enumerate(flags):
+            pos = block.start + i
+            self.history.row = lead + i
+            self.now = block.events[i]
+            self.today = days[i]
+            self.settling = settle
+            self._mark(pos, Phase.DATA)
+            if spot:
+                self._see_spot(close[i], day_close)
+            if fut and broker.active and not at_close:
+                self._mark(pos, Phase.FILLS)
+                broker.execute(
+                    self.now,
+                    self.today,
+                    block.futures_start[i],
+                    columns,
+                    block.futures["open"][i],
+                    block.locked[i],
+                    at_close=False,
+                )
+            if cons:
+                self._mark(pos, Phase.CONSUMPTION)
+                tokens = np.nan_to_num(block.consumption["tokens"][i])
+                ledger.consume(self.now, tokens, self.last_close)
+                self.consumed += tokens
+            if on_bar is not None:
+                self._mark(pos, Phase.ON_BAR)
+                self._call(on_bar)
+            if fut and broker.active and at_close:
+                self._mark(pos, Phase.CLOSE_FILLS)
+                broker.execute(
+                    self.now,
+                    self.today,
+                    block.futures_start[i],
+                    columns,
+                    block.futures["close"][i],
+                    block.locked[i],
+                    at_close=True,
+                )
+            if settle:
+                self._settle(pos, gidx, block.futures["settle"][i])
+        self.events_run = block.start + len(block)
+
+    def _see_spot(self, close: Floats, day_close: bool) -> None:
+        seen = ~np.isnan(close)
+        np.copyto(self.last_close, close, where=seen)
+        if day_close:
+            pos = int((np.datetime64(self.today, "D") - self.first_day).astype(np.int64))
+            self.index_days[pos] = np.where(seen, close, np.nan)
+            self._last_closed_day = self.today
+
+    def _settle(self, pos: int, gidx: np.ndarray, settle: Floats) -> None:
+        self._mark(pos, Phase.SETTLEMENT)
+        outcome = self.ledger.settle(self.now, self.today, gidx, settle, self.fixings)
+        liquidated = outcome.call.liquidated
+        if liquidated.any():
+            self.broker.cancel(paths=liquidated)
+        call = outcome.call.call
+        on_call = self._hook("on_margin_call")
+        if call is not None and on_call is not None:
+            self._mark(pos, Phase.ON_MARGIN_CALL)
+            self._call(on_call, call)
+        on_settle = self._hook("on_settle")
+        if on_settle is not None:
+            self._mark(pos, Phase.ON_SETTLE)
+            self._call(on_settle)

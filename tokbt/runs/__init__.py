@@ -1,0 +1,26 @@
+"""Runs: configs, ``backtest``, run records. May import every room below it."""
+
+from tokbt.runs.backtest import Result, backtest, load_strategy, run_config
+from tokbt.runs.config import (
+    BacktestConfig,
+    ConfigError,
+    MarketConfig,
+    RunSettings,
+    SimulateMarket,
+    StrategyConfig,
+    load_config,
+)
+
+__all__ = [
+    "BacktestConfig",
+    "ConfigError",
+    "MarketConfig",
+    "Result",
+    "RunSettings",
+    "SimulateMarket",
+    "StrategyConfig",
+    "backtest",
+    "load_config",
+    "load_strategy",
+    "run_config",
+]

@@ -1,0 +1,371 @@
+"""``tokbt.backtest``: replay a market through a strategy and keep every ledger row.
+
+One engine run per chunk of paths (``chunk_paths``); paths are independent,
+so the results do not depend on the chunking. Outputs: the journal, daily
+positions and events as Arrow tables (or Parquet files in ``out``), per-path
+totals, and a run record (resolved config, input fingerprint, seed, version,
+timings).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import importlib
+import importlib.util
+import json
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import tokbt
+from tokbt.data import BarStore, Feed
+from tokbt.data.frames import MarketSource, delivery_key
+from tokbt.engine import Engine, Outputs
+from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKind
+from tokbt.market import Contract
+from tokbt.runs.config import BacktestConfig, ConfigError, RunSettings, SimulateMarket
+from tokbt.sim import SimMarket, SimPlan, load_scenario
+from tokbt.sim.simulate import simulate_paths
+
+_TOTALS = (
+    ("consumption", EntryKind.CONSUMPTION),
+    ("variation_margin", EntryKind.VARIATION_MARGIN),
+    ("final_settlement", EntryKind.FINAL_SETTLEMENT),
+    ("fees", EntryKind.FEE),
+    ("interest", EntryKind.INTEREST),
+)
+
+
+@dataclass
+class Result:
+    """What a backtest leaves.
+
+    Attributes:
+        journal, positions, events: Arrow tables (``JOURNAL_SCHEMA``,
+            ``POSITION_SCHEMA``, ``EVENT_SCHEMA``); empty when written to files
+            or not kept (``journal = "totals"``).
+        paths: per-path totals: ``path``, the amounts by kind (consumption,
+            variation_margin, final_settlement, fees, interest), ``futures_pnl``
+            (variation margin + final settlement), ``hedged_cost`` (−(consumption
+            + futures P&L + fees + interest)), ``unhedged_cost`` (−consumption),
+            ``equity_change``, ``margin_calls``, ``liquidations``, ``rejections``.
+        record: the run record (config, input fingerprint, seed, version, timings).
+        out: the output folder, if written.
+    """
+
+    journal: pa.Table
+    positions: pa.Table
+    events: pa.Table
+    paths: pa.Table
+    record: dict[str, Any]
+    out: Path | None = None
+    final_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    contracts: tuple[str, ...] = ()
+
+    def summary(self) -> pd.DataFrame:
+        """Mean, std, 5th and 95th percentile across paths of each per-path total."""
+        frame = self.paths.to_pandas().drop(columns=["path"])
+        stats: pd.DataFrame = frame.describe(percentiles=[0.05, 0.95]).T
+        return stats[["mean", "std", "5%", "95%"]]
+
+    def _repr_html_(self) -> str:
+        return str(self.summary().to_html(float_format=lambda v: f"{v:,.2f}"))
+
+
+def load_strategy(ref: str) -> type[Any]:
+    """A strategy class from ``package.module:Class`` or ``path/to/file.py:Class``."""
+    target, sep, attr = ref.rpartition(":")
+    if not sep or not target or not attr:
+        raise ConfigError(f"strategy {ref!r}: expected module:Class or file.py:Class")
+    try:
+        if target.endswith(".py"):
+            path = Path(target)
+            if not path.is_file():
+                raise ConfigError(f"strategy {ref!r}: no such file {path}")
+            spec = importlib.util.spec_from_file_location(f"tokbt_user_{path.stem}", path)
+            assert spec is not None
+            assert spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"strategy {ref!r}: importing it failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        return getattr(module, attr)  # type: ignore[no-any-return]
+    except AttributeError:
+        raise ConfigError(f"strategy {ref!r}: {target} has no {attr!r}") from None
+
+
+def _make_strategy(strategy: Any, params: dict[str, Any] | None) -> Any:
+    """A fresh strategy object for one chunk of paths."""
+    if isinstance(strategy, str):
+        strategy = load_strategy(strategy)
+    if isinstance(strategy, type):
+        return strategy(**(params or {}))
+    if params:
+        raise ValueError("params are for a strategy class; this strategy is already an object")
+    return copy.deepcopy(strategy)
+
+
+def _label(strategy: Any) -> str:
+    if isinstance(strategy, str):
+        return strategy
+    cls = strategy if isinstance(strategy, type) else type(strategy)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+# -- markets ----------------------------------------------------------------------------------
+
+
+def _simulated(sim: SimulateMarket, chunk_paths: int) -> Iterator[MarketSource]:
+    scenario = load_scenario(sim.scenario, sim.overrides)
+    plan = SimPlan.build(
+        scenario,
+        sim.horizon_days,
+        sim.seed,
+        steps_per_day=sim.steps_per_day,
+        bars_per_day=sim.bars_per_day,
+    )
+    for lo in range(0, sim.paths, chunk_paths):
+        yield SimMarket(plan, simulate_paths(plan, range(lo, min(lo + chunk_paths, sim.paths))))
+
+
+def _stored(store: BarStore, name: str, paths: Any, chunk_paths: int) -> Iterator[MarketSource]:
+    if isinstance(paths, int):
+        ids = np.asarray(Feed(store, name).path_ids)[:paths]
+    elif paths is None:
+        ids = np.asarray(Feed(store, name).path_ids)
+    else:
+        ids = np.asarray(paths, dtype=np.int64)
+    for lo in range(0, len(ids), chunk_paths):
+        yield Feed(store, name, paths=ids[lo : lo + chunk_paths].tolist())
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def backtest(
+    market: str | MarketSource,
+    strategy: Any,
+    *,
+    params: dict[str, Any] | None = None,
+    config: RunSettings | dict[str, Any] | None = None,
+    store: str | Path | BarStore | None = None,
+    out: str | Path | None = None,
+) -> Result:
+    """Replay ``market`` through ``strategy``; return the journal, positions, events and totals.
+
+    Args:
+        market: a dataset name (in ``store``) or any ``MarketSource`` (``Feed``,
+            ``TableMarket``, ``tokbt.sim.SimMarket``).
+        strategy: a class (instantiated with ``params`` for each chunk of
+            paths), an object with ``on_*`` hooks (deep-copied per chunk), or a
+            ``module:Class`` / ``file.py:Class`` reference.
+        config: broker, ledger and engine settings (``RunSettings`` or a dict).
+        store: the store for a dataset name (default: TOKBT_STORE or ./tokbt.duckdb).
+        out: a folder to write ``journal.parquet``, ``positions.parquet``,
+            ``events.parquet``, ``paths.parquet`` and ``record.json`` to.
+    """
+    settings = (
+        config if isinstance(config, RunSettings) else RunSettings.model_validate(config or {})
+    )
+    if isinstance(market, str):
+        own = not isinstance(store, BarStore)
+        bs = store if isinstance(store, BarStore) else BarStore(store, read_only=True)
+        try:
+            sources = _stored(bs, market, None, settings.chunk_paths)
+            return _run(sources, strategy, params, settings, out, {"dataset": market}, None)
+        finally:
+            if own:
+                bs.close()
+    return _run(iter([market]), strategy, params, settings, out, {"market": market.name}, None)
+
+
+def run_config(
+    config: BacktestConfig, *, store: str | Path | None = None, out: str | Path | None = None
+) -> Result:
+    """Run a complete ``BacktestConfig`` (what ``tokbt backtest CONFIG.toml`` does)."""
+    strategy = load_strategy(config.strategy.name)
+    m = config.market
+    described = {"market": m.model_dump(mode="json")}
+    if m.simulate is not None:
+        sources = _simulated(m.simulate, config.chunk_paths)
+        return _run(
+            sources,
+            strategy,
+            config.strategy.params,
+            config,
+            out,
+            described,
+            m.simulate.seed,
+            config,
+        )
+    with BarStore(store or m.store, read_only=True) as bs:
+        assert m.dataset is not None
+        sources = _stored(bs, m.dataset, m.paths, config.chunk_paths)
+        return _run(sources, strategy, config.strategy.params, config, out, described, None, config)
+
+
+def _run(
+    sources: Iterator[MarketSource],
+    strategy: Any,
+    params: dict[str, Any] | None,
+    settings: RunSettings,
+    out: str | Path | None,
+    market: dict[str, Any],
+    seed: int | None,
+    full: BacktestConfig | None = None,
+) -> Result:
+    started = time.perf_counter()
+    out_dir = Path(out) if out is not None else None
+    work = Path(tempfile.mkdtemp(prefix="tokbt-run-")) if out_dir is not None else None
+    parts: list[dict[str, Any]] = []
+    fingerprints: list[dict[str, str]] = []
+    for n, source in enumerate(sources):
+        outputs = Outputs(
+            journal=None if work is None else str(work / f"journal-{n:05d}.parquet"),
+            positions=None if work is None else str(work / f"positions-{n:05d}.parquet"),
+            events=None if work is None else str(work / f"events-{n:05d}.parquet"),
+            keep_journal_rows=settings.journal == "rows",
+        )
+        engine = Engine(
+            source,
+            _make_strategy(strategy, params),
+            broker=settings.broker,
+            ledger=settings.ledger,
+            engine=settings.engine,
+            outputs=outputs,
+        ).run()
+        parts.append(_collect(engine, keep=work is None))
+        fingerprints.append(source.fingerprint())
+    record = {
+        "tokbt": tokbt.__version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "strategy": _label(strategy),
+        "params": params or {},
+        "config": (full or settings).model_dump(mode="json"),
+        "market": market,
+        "inputs": fingerprints if len(fingerprints) > 1 else (fingerprints or [{}])[0],
+        "seed": seed,
+        "paths": int(sum(len(p["paths"]) for p in parts)),
+        "seconds": round(time.perf_counter() - started, 3),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    result = _assemble(parts, record)
+    if out_dir is not None and work is not None:
+        _write(result, out_dir, work, len(parts))
+        result.out = out_dir
+    return result
+
+
+def _collect(engine: Engine, *, keep: bool) -> dict[str, Any]:
+    ledger = engine.ledger
+    journal = ledger.journal
+    ledger.events.close()
+    if ledger.positions_log is not None:
+        ledger.positions_log.close()
+    journal.close()
+    raw = ledger.events.to_arrow()
+    events = raw if keep else EVENT_SCHEMA.empty_table()
+    totals = {name: journal.net(kind=kind) for name, kind in _TOTALS}
+    futures = totals["variation_margin"] + totals["final_settlement"]
+    counts = _event_counts(raw, journal.path_ids)
+    table = {
+        "path": journal.path_ids,
+        **totals,
+        "futures_pnl": futures,
+        "unhedged_cost": -totals["consumption"],
+        "hedged_cost": -(totals["consumption"] + futures + totals["fees"] + totals["interest"]),
+        "equity_change": ledger.equity - ledger.opening.sum(axis=0),
+        **counts,
+    }
+    return {
+        "journal": journal.to_arrow() if keep else JOURNAL_SCHEMA.empty_table(),
+        "positions": (
+            ledger.positions_log.to_arrow()
+            if keep and ledger.positions_log
+            else POSITION_SCHEMA.empty_table()
+        ),
+        "events": events,
+        "paths": pa.table(table),
+        "final_positions": ledger.positions.copy(),
+        "contracts": ledger.contracts,
+    }
+
+
+def _event_counts(events: pa.Table, path_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Margin calls, liquidations and rejected orders per path (array position)."""
+    order = np.argsort(path_ids)
+    where = order[np.searchsorted(path_ids[order], events["path"].to_numpy())]
+    kinds = events["event"].to_numpy(zero_copy_only=False)
+    return {
+        label: np.bincount(where[kinds == event], minlength=len(path_ids))
+        for label, event in (
+            ("margin_calls", "margin_call"),
+            ("liquidations", "liquidation"),
+            ("rejections", "order_rejected"),
+        )
+    }
+
+
+def _assemble(parts: list[dict[str, Any]], record: dict[str, Any]) -> Result:
+    def cat(name: str) -> pa.Table:
+        return pa.concat_tables([p[name] for p in parts])
+
+    seen: dict[str, Contract] = {}
+    for p in parts:
+        seen.update({c.code: c for c in p["contracts"]})
+    codes = [c.code for c in sorted(seen.values(), key=delivery_key)]
+    final = np.zeros((int(sum(len(p["paths"]) for p in parts)), len(codes)))
+    row = 0
+    for p in parts:
+        cols = [codes.index(c.code) for c in p["contracts"]]
+        final[row : row + len(p["paths"]), cols] = p["final_positions"]
+        row += len(p["paths"])
+    return Result(
+        cat("journal"),
+        cat("positions"),
+        cat("events"),
+        cat("paths"),
+        record,
+        None,
+        final,
+        tuple(codes),
+    )
+
+
+def _write(result: Result, out: Path, work: Path, n_parts: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in (
+        ("journal", JOURNAL_SCHEMA),
+        ("positions", POSITION_SCHEMA),
+        ("events", EVENT_SCHEMA),
+    ):
+        with pq.ParquetWriter(out / f"{name}.parquet", schema, compression="zstd") as writer:
+            for n in range(n_parts):
+                part = work / f"{name}-{n:05d}.parquet"
+                if part.exists():
+                    for batch in pq.ParquetFile(part).iter_batches():
+                        writer.write_batch(batch)
+                    part.unlink()
+    work.rmdir()
+    pq.write_table(result.paths, out / "paths.parquet")
+    (out / "record.json").write_text(json.dumps(result.record, indent=2, default=str))

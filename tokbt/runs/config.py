@@ -1,0 +1,120 @@
+"""Backtest configs: what to replay, which strategy, and how the broker and ledger behave.
+
+A config is a TOML file (documented in the README; example in
+``examples/backtest/backtest.toml``)::
+
+    [market]                 # exactly one of: dataset = "NAME"  or  [market.simulate]
+    dataset = "de2k"         # a dataset in the store (``store =`` or --store / TOKBT_STORE)
+    paths = 100              # the first N paths, or a list of path ids (default: all)
+
+    [strategy]
+    name = "examples/backtest/strip_hedge.py:StripHedge"   # or "package.module:Class"
+    params = { ratio = 1.0 }
+
+    [broker]                 # tokbt.engine.BrokerConfig
+    [ledger]                 # tokbt.ledger.LedgerConfig
+    [engine]                 # tokbt.engine.EngineConfig
+
+Every table rejects unknown keys; errors name the file and the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tokbt.engine import BrokerConfig, EngineConfig
+from tokbt.errors import TokbtError
+from tokbt.ledger import LedgerConfig
+from tokbt.market.config_errors import describe
+
+
+class ConfigError(TokbtError):
+    """A config file or value is invalid; the message names the file and field."""
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SimulateMarket(_Config):
+    """Simulate the market in memory (no store): a scenario, paths, horizon and seed."""
+
+    scenario: str = Field("baseline", description="Scenario name or TOML file.")
+    paths: int = Field(100, ge=1, le=10_000_000, description="Number of paths.")
+    horizon_days: int = Field(1095, ge=1, le=36_500, description="Calendar days.")
+    seed: int = Field(0, ge=0, description="Run seed.")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description='Scenario fields to change, e.g. {"spot.kappa" = 12}.'
+    )
+    steps_per_day: int = Field(1, ge=1, le=1440, description="Simulation steps per day.")
+    bars_per_day: int = Field(1, ge=1, le=1440, description="Spot bars per day.")
+
+
+class MarketConfig(_Config):
+    """What the backtest replays: a stored dataset or a simulation."""
+
+    dataset: str | None = Field(None, description="Dataset name in the store.")
+    store: str | None = Field(
+        None, description="Store path (default: TOKBT_STORE or ./tokbt.duckdb)."
+    )
+    paths: int | list[int] | None = Field(
+        None, description="First N paths, or the path ids to replay (default: all)."
+    )
+    simulate: SimulateMarket | None = Field(None, description="Simulate instead of reading.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.dataset is None) == (self.simulate is None):
+            raise ValueError("give exactly one of market.dataset and [market.simulate]")
+        if self.simulate is not None and self.paths is not None:
+            raise ValueError("market.paths applies to datasets; use market.simulate.paths")
+        return self
+
+
+class StrategyConfig(_Config):
+    """The strategy: ``module:Class`` or ``path/to/file.py:Class``, and its parameters."""
+
+    name: str = Field(description="module:Class or file.py:Class.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+
+
+class RunSettings(_Config):
+    """The broker, ledger and engine settings of a run."""
+
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    chunk_paths: int = Field(
+        1000,
+        ge=1,
+        description="Paths replayed at once (memory bound; results do not depend on it).",
+    )
+    journal: Literal["rows", "totals"] = Field(
+        "rows", description="Keep every journal row, or only per-path totals (large runs)."
+    )
+
+
+class BacktestConfig(RunSettings):
+    """A complete backtest: market, strategy and settings."""
+
+    market: MarketConfig
+    strategy: StrategyConfig
+
+
+def load_config(path: str | Path) -> BacktestConfig:
+    """Read and validate a backtest TOML file; ``ConfigError`` names the file and field."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    try:
+        return BacktestConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{p}: {describe(exc)}") from None
