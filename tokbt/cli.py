@@ -499,6 +499,51 @@ def simulate(
 # -- contracts -------------------------------------------------------------------------
 
 
+@app.command("backtest")
+def backtest_cmd(
+    config: Annotated[Path, typer.Argument(help="Backtest config (TOML; see the README).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the run's outputs.")],
+    store: StoreOpt = None,
+) -> None:
+    """Replay a dataset or simulation through a strategy; write journal, positions, record."""
+    from tokbt.runs import load_config, run_config
+
+    try:
+        cfg = load_config(config)
+        with _progress("backtesting", "{task.completed:,.0f}/{task.total:,.0f} path-events") as bar:
+            task = bar.add_task("run", total=1)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_config(cfg, store=store, out=out, progress=progress)
+    except (TokbtError, ValueError) as exc:
+        raise _fail(exc) from None
+    _print_backtest(result)
+
+
+def _print_backtest(result: Any) -> None:
+    rec = result.record
+    console.print(
+        f"[bold]{escape(rec['strategy'])}[/] on {rec['paths']:,} path(s) "
+        f"in {rec['seconds']:.1f} s — outputs in {result.out}"
+    )
+    table = Table(box=box.SIMPLE_HEAD, title="per-path totals across paths (USD)")
+    table.add_column("total")
+    for col in ("mean", "std", "5%", "95%"):
+        table.add_column(col, justify="right")
+    for name, row in result.summary().iterrows():
+        table.add_row(str(name), *(f"{row[c]:,.2f}" for c in ("mean", "std", "5%", "95%")))
+    console.print(table)
+    paths = result.paths.to_pandas()
+    unhedged, hedged = paths["unhedged_cost"].std(), paths["hedged_cost"].std()
+    if len(paths) > 1 and unhedged > 0:
+        console.print(
+            f"cost std across paths: unhedged {unhedged:,.0f}, hedged {hedged:,.0f} "
+            f"(1 - ratio = {1 - hedged / unhedged:.1%})"
+        )
+
+
 @app.command("contracts")
 def contracts(
     date: Annotated[str | None, typer.Option(help="Date (YYYY-MM-DD) [default: today].")] = None,

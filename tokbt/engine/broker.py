@@ -48,8 +48,9 @@ class Broker:
         self.active = False
         contracts = ledger.contracts
         self.listing_day = np.array([np.datetime64(c.listing_date, "D") for c in contracts])
+        # months since 1970-01, as numpy's datetime64[M] counts them
         self.delivery_month = np.array(
-            [c.delivery_start.year * 12 + c.delivery_start.month - 1 for c in contracts]
+            [(c.delivery_start.year - 1970) * 12 + c.delivery_start.month - 1 for c in contracts]
         )
 
     # -- order intake ------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Config(BaseModel):
@@ -53,8 +53,14 @@ class BrokerConfig(_Config):
         None, gt=0, description="Largest |position| per contract; orders beyond are rejected."
     )
     liquidity: LiquidityConfig | None = Field(
-        default_factory=LiquidityConfig, description="Spread and depth; None = frictionless."
+        default_factory=LiquidityConfig,
+        description='Spread and depth; None (in TOML: "none") = frictionless.',
     )
+
+    @field_validator("liquidity", mode="before")
+    @classmethod
+    def _none(cls, value: object) -> object:
+        return None if value in ("none", False) else value
 
 
 class EngineConfig(_Config):

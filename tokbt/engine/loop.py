@@ -245,13 +245,18 @@ class Engine:
         if self.trace is not None:
             self.trace.append((i, phase))
 
-    def run(self) -> Engine:
-        """Replay every event; return the engine (its ledger holds the results)."""
+    def run(self, progress: Callable[[int], None] | None = None) -> Engine:
+        """Replay every event; return the engine (its ledger holds the results).
+
+        ``progress`` is called after each block with the number of events run so far.
+        """
         on_start, on_end = self._hook("on_start"), self._hook("on_end")
         if on_start is not None:
             self._call(on_start)
         for block in self.source.market_blocks():
             self._run_block(block)
+            if progress is not None:
+                progress(self.events_run)
         if on_end is not None:
             self._call(on_end)
         self.ledger.journal.flush()

@@ -39,7 +39,7 @@ from tokbt.ledger.journal import (
     Journal,
     RowLog,
 )
-from tokbt.ledger.margin import MarginModel, SpanMargin, SpecMargin
+from tokbt.ledger.margin import MarginModel, SpanMargin, SpecMargin, ordered_sum
 from tokbt.ledger.margin_call import CallOutcome, MarginCallModel, StandardMarginCalls
 from tokbt.ledger.settlement import DailySettlement, IndexLookup, SettlementModel
 from tokbt.market import Contract, ContractSpec
@@ -103,6 +103,8 @@ class Ledger:
         self.balances = np.zeros((len(ACCOUNTS), n))
         self.balances[_OPERATING] = cfg.initial_cash
         self.opening = self.balances.copy()
+        self.spent = np.zeros(n)
+        """Cumulative consumption spend per path (not financed: see ``accrue_interest``)."""
         if margin is None:
             margin = (
                 SpanMargin(spec, n, k, cfg.span) if cfg.margin_model == "span" else SpecMargin(spec)
@@ -247,6 +249,8 @@ class Ledger:
         if not traded.any():
             return
         code = self.codes[c]
+        if not np.isfinite(price[traded]).all():
+            raise ValueError(f"fill of {code} at {ts}: a traded quantity has no finite price")
         mark = self.marks[:, c]
         unmarked = traded & np.isnan(mark)
         mark[unmarked] = price[unmarked]
@@ -267,6 +271,7 @@ class Ledger:
         if np.isnan(spend).any():
             raise ValueError(f"consumption at {ts}: tokens consumed but no spot index price")
         self.book(ts, EntryKind.CONSUMPTION, Account.OPERATING, -spend, qty=tokens, price=price)
+        self.spent += spend
 
     def liquidate(self, ts: np.datetime64, paths: Mask, *, reason: str) -> None:
         """Close every position of ``paths`` at its current mark (the settlement
@@ -323,8 +328,7 @@ class Ledger:
             self.accrued[:, contracts],
             settle,
         )
-        total = vm.sum(axis=1)
-        self.balances[_MARGIN] += total
+        self.balances[_MARGIN] += ordered_sum(vm)
         self.journal.record_many(
             ts,
             EntryKind.VARIATION_MARGIN,
@@ -427,7 +431,13 @@ class Ledger:
         )
 
     def accrue_interest(self, ts: np.datetime64, day: dt.date) -> None:
-        """Interest on each account for the calendar days since the last accrual."""
+        """Interest on each account for the calendar days since the last accrual.
+
+        Operating cash earns ``cash_rate`` or costs ``funding_rate`` on its
+        balance *excluding* cumulative consumption spend: token bills are paid
+        by the business whether it hedges or not, so only the cash the hedge
+        ties up or releases (margin deposits, withdrawals, calls) is financed.
+        """
         last, self._last_accrual = self._last_accrual, day
         cfg = self.config
         if last is None or day <= last:
@@ -435,7 +445,7 @@ class Ledger:
         if not (cfg.cash_rate or cfg.funding_rate or cfg.margin_rate or cfg.credit_rate):
             return
         years = (day - last).days / _DAYS_PER_YEAR
-        op = self.operating
+        op = self.operating + self.spent
         rate = np.where(op >= 0, cfg.cash_rate, cfg.funding_rate)
         self.book(ts, EntryKind.INTEREST, Account.OPERATING, op * rate * years)
         margin = np.maximum(self.margin_balance, 0.0)

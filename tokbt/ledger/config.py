@@ -48,10 +48,16 @@ class LedgerConfig(_Config):
     )
     credit_line: float = Field(0.0, ge=0, description="Credit line size (``limited`` funding).")
     cash_rate: float = Field(
-        0.0, ge=-0.1, le=1, description="Annual rate earned on positive operating cash."
+        0.0,
+        ge=-0.1,
+        le=1,
+        description="Annual rate earned on positive operating cash (consumption spend excluded).",
     )
     funding_rate: float = Field(
-        0.0, ge=-0.1, le=1, description="Annual rate paid on negative operating cash."
+        0.0,
+        ge=-0.1,
+        le=1,
+        description="Annual rate paid on negative operating cash (consumption spend excluded).",
     )
     margin_rate: float = Field(
         0.0, ge=-0.1, le=1, description="Annual rate the clearing member pays on margin cash."

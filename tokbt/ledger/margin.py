@@ -33,6 +33,21 @@ class MarginModel(Protocol):
         ...
 
 
+def ordered_sum(matrix: Floats) -> Floats:
+    """Row sums added column by column, left to right.
+
+    ``ndarray.sum`` adds pairwise, so its rounding depends on how many columns
+    there are; a market's blocks carry different sets of contracts, and a run
+    must not depend on how the timeline was cut into blocks. Adding the
+    columns in delivery order (absent contracts contribute exact zeros) makes
+    the result independent of it.
+    """
+    total = np.zeros(matrix.shape[0])
+    for j in range(matrix.shape[1]):
+        total += matrix[:, j]
+    return total
+
+
 def _notional(spec: ContractSpec, positions: Floats, prices: Floats) -> Floats:
     held = positions != 0
     return np.where(held, np.abs(positions) * spec.multiplier * np.where(held, prices, 0.0), 0.0)
@@ -45,7 +60,7 @@ class SpecMargin:
         self.spec = spec
 
     def requirement(self, positions: Floats, prices: Floats) -> tuple[Floats, Floats]:
-        initial = self.spec.initial_margin * _notional(self.spec, positions, prices).sum(axis=1)
+        initial = self.spec.initial_margin * ordered_sum(_notional(self.spec, positions, prices))
         return initial, initial / self.spec.maintenance_ratio
 
     def observe(self, contracts: npt.NDArray[np.intp], settle: Floats) -> None:
@@ -66,7 +81,7 @@ class SpanMargin:
         cfg = self.cfg
         vol = np.maximum(np.sqrt(self._var), cfg.floor_vol)
         scan = cfg.z * vol * np.sqrt(cfg.holding_days) * cfg.add_on
-        initial = (scan * _notional(self.spec, positions, prices)).sum(axis=1)
+        initial = ordered_sum(scan * _notional(self.spec, positions, prices))
         return initial, initial / cfg.maintenance_ratio
 
     def observe(self, contracts: npt.NDArray[np.intp], settle: Floats) -> None:

@@ -18,7 +18,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,8 @@ class Result:
     Attributes:
         journal, positions, events: Arrow tables (``JOURNAL_SCHEMA``,
             ``POSITION_SCHEMA``, ``EVENT_SCHEMA``); empty when written to files
-            or not kept (``journal = "totals"``).
+            or not kept (``journal = "totals"``). Rows are grouped by chunk of
+            paths, then in time order.
         paths: per-path totals: ``path``, the amounts by kind (consumption,
             variation_margin, final_settlement, fees, interest), ``futures_pnl``
             (variation margin + final settlement), ``hedged_cost`` (−(consumption
@@ -134,6 +135,10 @@ def _label(strategy: Any) -> str:
 # -- markets ----------------------------------------------------------------------------------
 
 
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` in path·events while a backtest runs."""
+
+
 def _simulated(sim: SimulateMarket, chunk_paths: int) -> Iterator[MarketSource]:
     scenario = load_scenario(sim.scenario, sim.overrides)
     plan = SimPlan.build(
@@ -147,13 +152,19 @@ def _simulated(sim: SimulateMarket, chunk_paths: int) -> Iterator[MarketSource]:
         yield SimMarket(plan, simulate_paths(plan, range(lo, min(lo + chunk_paths, sim.paths))))
 
 
-def _stored(store: BarStore, name: str, paths: Any, chunk_paths: int) -> Iterator[MarketSource]:
-    if isinstance(paths, int):
-        ids = np.asarray(Feed(store, name).path_ids)[:paths]
-    elif paths is None:
-        ids = np.asarray(Feed(store, name).path_ids)
-    else:
-        ids = np.asarray(paths, dtype=np.int64)
+def _path_ids(store: BarStore, name: str, paths: int | list[int] | None) -> np.ndarray:
+    """The path ids a config selects: all, the first N, or a list."""
+    if isinstance(paths, list):
+        return np.asarray(paths, dtype=np.int64)
+    ids = np.asarray(Feed(store, name).path_ids)
+    return ids if paths is None else ids[:paths]
+
+
+def _stored(
+    store: BarStore, name: str, ids: np.ndarray | None, chunk_paths: int
+) -> Iterator[MarketSource]:
+    if ids is None:
+        ids = _path_ids(store, name, None)
     for lo in range(0, len(ids), chunk_paths):
         yield Feed(store, name, paths=ids[lo : lo + chunk_paths].tolist())
 
@@ -169,6 +180,7 @@ def backtest(
     config: RunSettings | dict[str, Any] | None = None,
     store: str | Path | BarStore | None = None,
     out: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> Result:
     """Replay ``market`` through ``strategy``; return the journal, positions, events and totals.
 
@@ -182,6 +194,7 @@ def backtest(
         store: the store for a dataset name (default: TOKBT_STORE or ./tokbt.duckdb).
         out: a folder to write ``journal.parquet``, ``positions.parquet``,
             ``events.parquet``, ``paths.parquet`` and ``record.json`` to.
+        progress: called as ``progress(done, total)`` (path·events) after each block.
     """
     settings = (
         config if isinstance(config, RunSettings) else RunSettings.model_validate(config or {})
@@ -190,47 +203,57 @@ def backtest(
         own = not isinstance(store, BarStore)
         bs = store if isinstance(store, BarStore) else BarStore(store, read_only=True)
         try:
+            ids = Feed(bs, market).path_ids
             sources = _stored(bs, market, None, settings.chunk_paths)
-            return _run(sources, strategy, params, settings, out, {"dataset": market}, None)
+            described = {"dataset": market}
+            return _run(
+                sources, len(ids), strategy, params, settings, out, described, None, progress
+            )
         finally:
             if own:
                 bs.close()
-    return _run(iter([market]), strategy, params, settings, out, {"market": market.name}, None)
+    described = {"market": market.name}
+    n = len(market.path_ids)
+    return _run(iter([market]), n, strategy, params, settings, out, described, None, progress)
 
 
 def run_config(
-    config: BacktestConfig, *, store: str | Path | None = None, out: str | Path | None = None
+    config: BacktestConfig,
+    *,
+    store: str | Path | None = None,
+    out: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> Result:
     """Run a complete ``BacktestConfig`` (what ``tokbt backtest CONFIG.toml`` does)."""
     strategy = load_strategy(config.strategy.name)
     m = config.market
     described = {"market": m.model_dump(mode="json")}
+    params = config.strategy.params
     if m.simulate is not None:
-        sources = _simulated(m.simulate, config.chunk_paths)
+        sim = m.simulate
+        sources = _simulated(sim, config.chunk_paths)
         return _run(
-            sources,
-            strategy,
-            config.strategy.params,
-            config,
-            out,
-            described,
-            m.simulate.seed,
-            config,
+            sources, sim.paths, strategy, params, config, out, described, sim.seed, progress, config
         )
     with BarStore(store or m.store, read_only=True) as bs:
         assert m.dataset is not None
-        sources = _stored(bs, m.dataset, m.paths, config.chunk_paths)
-        return _run(sources, strategy, config.strategy.params, config, out, described, None, config)
+        ids = _path_ids(bs, m.dataset, m.paths)
+        sources = _stored(bs, m.dataset, ids, config.chunk_paths)
+        return _run(
+            sources, len(ids), strategy, params, config, out, described, None, progress, config
+        )
 
 
 def _run(
     sources: Iterator[MarketSource],
+    n_paths: int,
     strategy: Any,
     params: dict[str, Any] | None,
     settings: RunSettings,
     out: str | Path | None,
     market: dict[str, Any],
     seed: int | None,
+    progress: Progress | None = None,
     full: BacktestConfig | None = None,
 ) -> Result:
     started = time.perf_counter()
@@ -238,7 +261,14 @@ def _run(
     work = Path(tempfile.mkdtemp(prefix="tokbt-run-")) if out_dir is not None else None
     parts: list[dict[str, Any]] = []
     fingerprints: list[dict[str, str]] = []
+    done = 0
     for n, source in enumerate(sources):
+        width, total = len(source.path_ids), n_paths * len(source.events)
+
+        def advance(events: int, base: int = done, width: int = width, total: int = total) -> None:
+            if progress is not None:
+                progress(min(base + events * width, total), total)
+
         outputs = Outputs(
             journal=None if work is None else str(work / f"journal-{n:05d}.parquet"),
             positions=None if work is None else str(work / f"positions-{n:05d}.parquet"),
@@ -252,13 +282,14 @@ def _run(
             ledger=settings.ledger,
             engine=settings.engine,
             outputs=outputs,
-        ).run()
+        ).run(advance)
+        done += width * len(source.events)
         parts.append(_collect(engine, keep=work is None))
         fingerprints.append(source.fingerprint())
     record = {
         "tokbt": tokbt.__version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "strategy": _label(strategy),
+        "strategy": full.strategy.name if full is not None else _label(strategy),
         "params": params or {},
         "config": (full or settings).model_dump(mode="json"),
         "market": market,
