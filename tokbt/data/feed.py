@@ -12,7 +12,7 @@ contract the dataset ever lists.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +21,7 @@ from tokbt.data.frames import (
     CONSUMPTION_FIELDS,
     FUTURES_FIELDS,
     SPOT_FIELDS,
+    BlockSource,
     MarketBlock,
     Timeline,
     bar_length,
@@ -43,7 +44,7 @@ _COLUMNS: dict[Kind, list[str]] = {
 """The columns a block reads of each kind (volume and open interest are not replayed)."""
 
 
-class Feed:
+class Feed(BlockSource):
     """A stored dataset as a market source: its timeline in ``MarketBlock``s.
 
     Args:
@@ -172,11 +173,6 @@ class Feed:
             path_ids=self.path_ids,
             bar_seconds=self.bar_seconds,
         )
-
-    def market_blocks(self) -> Iterator[MarketBlock]:
-        """The timeline in consecutive blocks (see ``bounds``)."""
-        for lo, hi in zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist(), strict=True):
-            yield self.load(lo, hi)
 
     def consumption_plan(self) -> tuple[np.ndarray, np.ndarray]:
         """The consumption plan by day (see ``tokbt.data.frames.plan_by_day``)."""

@@ -111,6 +111,22 @@ class MarketSource(Protocol):
         ...
 
 
+class BlockSource:
+    """Base of market sources cut into blocks: ``bounds`` ``[0, ..., n_events]``
+    and ``load(lo, hi)`` give ``market_blocks``."""
+
+    bounds: np.ndarray
+
+    def load(self, lo: int, hi: int) -> MarketBlock:
+        """The block of events ``[lo, hi)``."""
+        raise NotImplementedError
+
+    def market_blocks(self) -> Iterator[MarketBlock]:
+        """The timeline in consecutive blocks (see ``bounds``)."""
+        for lo, hi in zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist(), strict=True):
+            yield self.load(lo, hi)
+
+
 def event_day(events: np.ndarray) -> np.ndarray:
     """The calendar day an event's bars describe: the date of ``events - 1µs``."""
     return np.asarray(
@@ -446,7 +462,7 @@ def plan_by_day(table: pa.Table | None, path_ids: np.ndarray) -> tuple[np.ndarra
     return days, np.where(seen, out, np.nan)
 
 
-class TableMarket:
+class TableMarket(BlockSource):
     """A market from long Arrow bar tables held in memory (a ``MarketSource``).
 
     Args:
@@ -519,11 +535,6 @@ class TableMarket:
             path_ids=self.path_ids,
             bar_seconds=self.bar_seconds,
         )
-
-    def market_blocks(self) -> Iterator[MarketBlock]:
-        """The timeline in consecutive blocks of ``block_events`` events."""
-        for lo, hi in zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist(), strict=True):
-            yield self.load(lo, hi)
 
     def consumption_plan(self) -> tuple[np.ndarray, np.ndarray]:
         """The consumption plan by day (see ``plan_by_day``)."""

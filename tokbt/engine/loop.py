@@ -293,16 +293,7 @@ class Engine:
             if spot:
                 self._see_spot(close[i], day_close)
             if fut and broker.active and not at_close:
-                self._mark(pos, Phase.FILLS)
-                broker.execute(
-                    self.now,
-                    self.today,
-                    block.futures_start[i],
-                    columns,
-                    block.futures["open"][i],
-                    block.locked[i],
-                    at_close=False,
-                )
+                self._execute(pos, block, i, columns, at_close=False)
             if cons:
                 self._mark(pos, Phase.CONSUMPTION)
                 tokens = np.nan_to_num(block.consumption["tokens"][i])
@@ -312,19 +303,25 @@ class Engine:
                 self._mark(pos, Phase.ON_BAR)
                 self._call(on_bar)
             if fut and broker.active and at_close:
-                self._mark(pos, Phase.CLOSE_FILLS)
-                broker.execute(
-                    self.now,
-                    self.today,
-                    block.futures_start[i],
-                    columns,
-                    block.futures["close"][i],
-                    block.locked[i],
-                    at_close=True,
-                )
+                self._execute(pos, block, i, columns, at_close=True)
             if settle:
                 self._settle(pos, gidx, block.futures["settle"][i])
         self.events_run = block.start + len(block)
+
+    def _execute(
+        self, pos: int, block: MarketBlock, i: int, columns: dict[int, int], *, at_close: bool
+    ) -> None:
+        """Fill pending orders on the event's futures bars (at their open or close)."""
+        self._mark(pos, Phase.CLOSE_FILLS if at_close else Phase.FILLS)
+        self.broker.execute(
+            self.now,
+            self.today,
+            block.futures_start[i],
+            columns,
+            block.futures["close" if at_close else "open"][i],
+            block.locked[i],
+            at_close=at_close,
+        )
 
     def _see_spot(self, close: Floats, day_close: bool) -> None:
         seen = ~np.isnan(close)

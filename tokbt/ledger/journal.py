@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
@@ -111,7 +112,25 @@ _KIND_POS = {k: i for i, k in enumerate(KINDS)}
 Floats = npt.NDArray[np.float64]
 
 
-class RowLog:
+class _Closing:
+    """``with`` support for objects with ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class RowLog(_Closing):
     """Append-only Arrow rows with one schema, in memory or streamed to Parquet.
 
     Args:
@@ -186,17 +205,6 @@ class RowLog:
         self.close()
         return pq.read_table(self.sink, schema=self.schema)
 
-    def __enter__(self) -> RowLog:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def _ts_array(ts: dt.datetime | np.datetime64, n: int) -> pa.Array:
     return pa.array(np.full(n, ts, dtype="datetime64[us]"))
@@ -215,7 +223,7 @@ def _over_paths(value: npt.ArrayLike | None, n_paths: int) -> Floats | None:
     return np.broadcast_to(np.asarray(value, dtype=np.float64), (n_paths,))
 
 
-class Journal:
+class Journal(_Closing):
     """Append-only journal of ``n_paths`` paths; see the module docstring.
 
     Args:
@@ -389,17 +397,6 @@ class Journal:
     def close(self) -> None:
         """Flush and close the sink; the journal then takes no more rows (idempotent)."""
         self.log.close()
-
-    def __enter__(self) -> Journal:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- reading ---------------------------------------------------------------------
 

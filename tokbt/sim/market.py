@@ -17,11 +17,10 @@ that), following the conventions of ``tokbt.sim.simulate``:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
 from tokbt.data.frames import (
+    BlockSource,
     MarketBlock,
     Timeline,
     budget_bounds,
@@ -36,7 +35,7 @@ from tokbt.sim.simulate import SimChunk, SimPlan
 _DAY = np.timedelta64(86_400_000_000, "us")
 
 
-class SimMarket:
+class SimMarket(BlockSource):
     """Simulated paths of ``plan`` as a ``MarketSource``.
 
     Args:
@@ -174,11 +173,6 @@ class SimMarket:
             block.futures["settle"][t, :, c] = settle
             block.locked[t, :, c] = chunk.locked[e0 + e, :, slot]
         return block
-
-    def market_blocks(self) -> Iterator[MarketBlock]:
-        """The timeline in consecutive blocks (see ``bounds``)."""
-        for lo, hi in zip(self.bounds[:-1].tolist(), self.bounds[1:].tolist(), strict=True):
-            yield self.load(lo, hi)
 
     def consumption_plan(self) -> tuple[np.ndarray, np.ndarray]:
         """The plan by day ``(n_days, n_paths)``: the same forecast on every path."""
