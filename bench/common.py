@@ -1,7 +1,7 @@
 """What the benchmark scripts of this folder share: measuring, child processes, reporting.
 
-``import_bench.py`` and ``sim_bench.py`` measure different workloads the same
-way. Every job runs in a fresh child process (the script itself, run with
+``import_bench.py``, ``sim_bench.py`` and ``engine_bench.py`` measure different
+workloads the same way. Every job runs in a fresh child process (the script itself, run with
 ``--job NAME --store PATH``) that prints its result as one JSON line; the
 parent runs the jobs interleaved ``--repeat`` times, summarises the repeats
 (median seconds, max peak RSS, ratios to a baseline job measured in the same

@@ -5,7 +5,16 @@ set by a strategy through ``Context.order`` / ``target`` / ``cancel``. At each
 event that carries futures bars the broker tries to fill them: an order fills
 on the first bar of its contract that starts at or after the decision
 (``next_open``) or at the close of the bar visible at the decision
-(``close``). Checks, in order, each a recorded rejection (``events`` table):
+(``close``).
+
+Each ``order`` / ``target`` / ``cancel`` is kept with its decision time until
+the next execution, so that a bar fills exactly the decisions made at or
+before its start, whatever was decided later: an order due at a bar's open has
+traded there (the fill is booked when the bar becomes known, at its event),
+and a ``target`` or ``cancel`` decided after that open applies after the fill —
+a ``target`` then orders only what the filled position still lacks.
+
+Checks, in order, each a recorded rejection (``events`` table):
 
 1. the contract has expired (past its last trading day) or is not listed yet;
 2. the bar is limit-locked: no fill — the order waits or is cancelled;
@@ -18,6 +27,8 @@ A path without a bar in the contract (not traded that bar) keeps waiting.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +39,18 @@ from tokbt.market.ticks import round_to_tick
 
 Floats = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
-_NEVER = np.datetime64("NaT", "us")
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """An order verb decided at ``at``: ``add`` contracts, ``target`` a position, or
+    ``cancel`` (contract ``c``, or all when ``None``; ``paths``, or all when ``None``)."""
+
+    at: np.datetime64
+    verb: Literal["add", "target", "cancel"]
+    c: int | None
+    qty: Floats | None = None
+    paths: Mask | None = None
 
 
 def whole(qty: Floats) -> Floats:
@@ -44,7 +66,8 @@ class Broker:
         self.config = config
         n, k = ledger.positions.shape
         self.pending = np.zeros((n, k))
-        self.placed_at = np.full(k, _NEVER)
+        self.due = np.zeros((n, k))  # orders left after the last execution
+        self.decisions: list[_Decision] = []  # decided since then, in time order
         self.active = False
         contracts = ledger.contracts
         self.listing_day = np.array([np.datetime64(c.listing_date, "D") for c in contracts])
@@ -56,27 +79,46 @@ class Broker:
     # -- order intake ------------------------------------------------------------------
 
     def place(
-        self, now: np.datetime64, day: dt.date, c: int, qty: Floats, *, replace: bool
+        self, now: np.datetime64, day: dt.date, c: int, qty: Floats, *, target: bool = False
     ) -> None:
-        """Add ``qty`` to (or, with ``replace``, set) the pending order in contract ``c``."""
+        """Add ``qty`` to the pending order in contract ``c``; with ``target``, order what
+        it takes to hold ``qty`` (replacing the pending order)."""
+        change = qty - self.ledger.positions[:, c] if target else qty
         if self.config.whole_contracts:
-            qty = whole(qty)
+            change = whole(change)
         reason = self._unlisted(c, np.datetime64(day, "D"))
         if reason is not None:
-            self._reject(now, c, qty != 0, qty, reason)
+            self._reject(now, c, change != 0, change, reason)
             return
-        self.pending[:, c] = qty if replace else self.pending[:, c] + qty
-        self.placed_at[c] = now
+        # a target keeps the position wanted: it is netted against the position when due
+        self._decide(_Decision(now, "target" if target else "add", c, qty if target else change))
+
+    def cancel(self, now: np.datetime64, c: int | None = None, paths: Mask | None = None) -> None:
+        """Cancel pending orders (one contract or all; some paths or all)."""
+        if self.decisions or self.due.any():
+            self._decide(_Decision(now, "cancel", c, None, None if paths is None else paths.copy()))
+
+    def _decide(self, decision: _Decision) -> None:
+        self._apply(decision, self.pending)
+        self.decisions.append(decision)
         self.active = True
 
-    def cancel(self, c: int | None = None, paths: Mask | None = None) -> None:
-        """Cancel pending orders (one contract or all; some paths or all)."""
-        cols = slice(None) if c is None else c
-        rows = slice(None) if paths is None else paths
-        if c is None:
-            self.pending[rows] = 0.0
-        else:
-            self.pending[rows, cols] = 0.0
+    def _apply(self, d: _Decision, orders: Floats) -> None:
+        """Apply a decision to ``orders`` (a target against the positions held now)."""
+        if d.verb == "cancel":
+            rows = slice(None) if d.paths is None else d.paths
+            if d.c is None:
+                orders[rows] = 0.0
+            else:
+                orders[rows, d.c] = 0.0
+            return
+        assert d.c is not None
+        assert d.qty is not None
+        if d.verb == "add":
+            orders[:, d.c] += d.qty
+            return
+        change = d.qty - self.ledger.positions[:, d.c]
+        orders[:, d.c] = whole(change) if self.config.whole_contracts else change
 
     def _unlisted(self, c: int, today: np.datetime64) -> str | None:
         if today > self.ledger.last_trading_day[c]:
@@ -108,45 +150,61 @@ class Broker:
         ``columns`` maps global contract index → column of ``prices`` / ``locked``
         (``(n_paths, k)``: the open, or the close when ``at_close``).
         """
-        wanted = np.flatnonzero((self.pending != 0).any(axis=0))
+        # decisions made at or before the bar started are due now; later ones wait
+        cut = len(self.decisions)
+        if not at_close:
+            cut = sum(1 for d in self.decisions if d.at <= bar_start)
+        orders = self.due
+        for d in self.decisions[:cut]:
+            self._apply(d, orders)
         today = np.datetime64(day, "D")
-        for c in wanted:
-            if not at_close and self.placed_at[c] > bar_start:
-                continue  # decided after this bar opened: the next bar fills it
+        for c in np.flatnonzero((orders != 0).any(axis=0)):
             reason = self._unlisted(int(c), today)
             if reason is not None:
-                self._reject(now, int(c), self.pending[:, c] != 0, self.pending[:, c], reason)
-                self.pending[:, c] = 0.0
+                self._reject(now, int(c), orders[:, c] != 0, orders[:, c], reason)
+                orders[:, c] = 0.0
                 continue
             col = columns.get(int(c))
             if col is not None:
-                self._fill(now, today, int(c), prices[:, col], locked[:, col])
-        self.active = bool((self.pending != 0).any())
+                self._fill(now, today, int(c), orders, prices[:, col], locked[:, col])
+        for d in self.decisions[cut:]:
+            self._apply(d, orders)  # a later target counts the fills just booked
+        self.decisions = []
+        self.pending = orders.copy()
+        self.active = bool((orders != 0).any())
         self.ledger.top_up(now)
 
     def _fill(
-        self, now: np.datetime64, today: np.datetime64, c: int, base: Floats, locked: Mask
+        self,
+        now: np.datetime64,
+        today: np.datetime64,
+        c: int,
+        orders: Floats,
+        base: Floats,
+        locked: Mask,
     ) -> None:
-        qty = self.pending[:, c].copy()
+        """Fill ``orders[:, c]`` at ``base`` (moved by the costs); clear what filled
+        or was rejected."""
+        qty = orders[:, c].copy()
         want = (qty != 0) & np.isfinite(base)
         blocked = want & locked
         if blocked.any():
             want &= ~locked
             if self.config.on_locked == "cancel":
                 self._reject(now, c, blocked, qty, "limit locked: cancelled")
-                self.pending[blocked, c] = 0.0
+                orders[blocked, c] = 0.0
         limit = self.config.position_limit
         if limit is not None:
             over = want & (np.abs(self.ledger.positions[:, c] + qty) > limit + 1e-9)
             if over.any():
                 self._reject(now, c, over, qty, f"position limit {limit:g} exceeded")
-                self.pending[over, c] = 0.0
+                orders[over, c] = 0.0
                 want &= ~over
         if not want.any():
             return
         price = self._price(today, c, np.where(want, base, 0.0), np.where(want, qty, 0.0))
         if self.ledger.config.funding == "limited":
-            want &= self._fundable(now, c, qty, price, want)
+            want &= self._fundable(now, c, orders, price, want)
         traded = np.where(want, qty, 0.0)
         self.ledger.fill(
             now,
@@ -155,7 +213,7 @@ class Broker:
             np.where(want, price, 0.0),
             fee=self.config.fee_per_contract * np.abs(traded),
         )
-        self.pending[want, c] = 0.0
+        orders[want, c] = 0.0
 
     def _price(self, today: np.datetime64, c: int, base: Floats, qty: Floats) -> Floats:
         cfg, spec = self.config, self.ledger.spec
@@ -175,7 +233,10 @@ class Broker:
         down = np.asarray(round_to_tick(raw, spec.tick_size, "down"))
         return np.asarray(np.where(side > 0, up, np.where(side < 0, down, base)))
 
-    def _fundable(self, now: np.datetime64, c: int, qty: Floats, price: Floats, want: Mask) -> Mask:
+    def _fundable(
+        self, now: np.datetime64, c: int, orders: Floats, price: Floats, want: Mask
+    ) -> Mask:
+        qty = orders[:, c].copy()
         after = self.ledger.positions.copy()
         after[:, c] += np.where(want, qty, 0.0)
         marks = self.ledger.marks.copy()
@@ -186,5 +247,5 @@ class Broker:
         short = want & ~ok
         if short.any():
             self._reject(now, c, short, qty, "insufficient funds for initial margin")
-            self.pending[short, c] = 0.0
+            orders[short, c] = 0.0
         return np.asarray(ok)

@@ -89,8 +89,9 @@ class Chain:
         return None
 
     def nearby(self, n: int, roll_days: int = 0) -> str | None:
-        """The ``n``-th live contract (0 = front) counting only those more than
-        ``roll_days`` business days from their last trading day."""
+        """The ``n``-th live contract (0 = front) counting only those at least
+        ``roll_days`` business days from their last trading day (``days_to_expiry
+        >= roll_days``: with 0, a contract counts through its last trading day)."""
         alive = [
             c for c, d in zip(self.contracts, self.days_to_expiry, strict=True) if d >= roll_days
         ]
@@ -170,8 +171,8 @@ class Context:
         lag: int = 0,
     ) -> Floats:
         """The continuous ``n``-th nearby month series: at each past event, the
-        ``n``-th month contract more than ``roll_days`` business days before its
-        last trading day on that event's day."""
+        ``n``-th month contract at least ``roll_days`` business days before its
+        last trading day on that event's day (as ``Chain.nearby``)."""
         return self._engine.history.nearby(n, field, window, roll_days, lag)
 
     def index(self, day: dt.date | None = None) -> Floats:
@@ -230,19 +231,19 @@ class Context:
 
     def order(self, contract: str, qty: npt.ArrayLike) -> None:
         """Buy (qty > 0) or sell ``qty`` contracts per path, on top of any pending order."""
-        self._engine.place(contract, qty, replace=False)
+        self._engine.place(contract, qty)
 
     def target(self, contract: str, qty: npt.ArrayLike) -> None:
-        """Order what it takes to hold ``qty`` contracts per path (replaces pending orders)."""
-        engine = self._engine
-        c = engine.contract_index(contract)
-        want = np.broadcast_to(np.asarray(qty, np.float64), (self.n_paths,))
-        engine.place(contract, want - engine.ledger.positions[:, c], replace=True)
+        """Order what it takes to hold ``qty`` contracts per path (replaces pending orders;
+        an order already due at a bar that has opened fills first and counts)."""
+        self._engine.contract_index(contract)
+        self._engine.place(contract, qty, target=True)
 
     def cancel(self, contract: str | None = None) -> None:
         """Cancel pending orders in ``contract`` (default: all)."""
         engine = self._engine
-        engine.broker.cancel(None if contract is None else engine.contract_index(contract))
+        c = None if contract is None else engine.contract_index(contract)
+        engine.broker.cancel(engine.now, c)
 
 
 def check_lag(lag: int) -> None:

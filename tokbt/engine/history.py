@@ -24,6 +24,16 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return v
 
 
+def _run(positions: np.ndarray) -> slice | np.ndarray:
+    """Ascending distinct ``positions`` as a slice when they are consecutive (as they
+    nearly always are: contracts come and go in delivery order). Assigning through
+    a slice is several times faster than through an index array on the last axis."""
+    if len(positions) == 0:
+        return slice(0, 0)
+    first, last = int(positions[0]), int(positions[-1])
+    return slice(first, last + 1) if last - first + 1 == len(positions) else positions
+
+
 class History:
     """Windows of spot, futures and consumption bars up to the current event.
 
@@ -50,16 +60,26 @@ class History:
         self.consumption_rows: dict[str, np.ndarray] = {}
         self.columns: dict[int, int] = {}
         self.contracts = np.empty(0, np.int64)
+        self.last_bar: dict[int, int] = {}
+        """Global contract index → timeline position of the last event with a bar of it."""
 
     def extend(self, block: MarketBlock, contracts: np.ndarray) -> None:
-        """Start ``block`` (global contract indexes ``contracts``), keeping a lead of history."""
+        """Start ``block`` (global contract indexes ``contracts``), keeping a lead of history.
+
+        Futures columns are the contracts of the block and those with a bar in
+        the lead: a contract with neither can only show NaN in any window from
+        now on (as a contract without a column does), so it is not carried.
+        """
         keep = min(self.size - 1, len(self.day))
-        union = np.union1d(self.contracts, contracts) if keep else np.asarray(contracts)
+        self._see_bars(block, contracts)
+        since = block.start - keep  # the lead's first event
+        kept = np.flatnonzero([self.last_bar.get(int(g), -1) >= since for g in self.contracts])
+        union = np.union1d(self.contracts[kept], contracts) if keep else np.asarray(contracts)
         self.spot_rows = self._join(self.spot_rows, block.spot, keep)
         self.consumption_rows = self._join(self.consumption_rows, block.consumption, keep)
         self.futures_rows = {
             f: self._join_futures(
-                self.futures_rows.get(f), block.futures[f], keep, contracts, union
+                self.futures_rows.get(f), block.futures[f], keep, kept, contracts, union
             )
             for f in block.futures
         }
@@ -76,19 +96,41 @@ class History:
             return dict(new)
         return {f: np.concatenate([old[f][len(old[f]) - keep :], v]) for f, v in new.items()}
 
+    def _see_bars(self, block: MarketBlock, contracts: np.ndarray) -> None:
+        """Record the last event of ``block`` with a bar (any field) of each of its contracts."""
+        if not len(contracts):
+            return
+        present = np.zeros((len(block), len(contracts)), dtype=bool)
+        for values in block.futures.values():
+            present |= ~np.isnan(values).all(axis=1)
+        seen = np.asarray(present.any(axis=0)).tolist()
+        last = (len(block) - 1 - np.argmax(present[::-1], axis=0)).tolist()
+        for g, has, row in zip(contracts.tolist(), seen, last, strict=True):
+            if has:
+                self.last_bar[g] = block.start + row
+
     def _join_futures(
         self,
         old: np.ndarray | None,
         new: np.ndarray,
         keep: int,
+        kept: np.ndarray,
         contracts: np.ndarray,
         union: np.ndarray,
     ) -> np.ndarray:
         if not keep or old is None:
             return new
-        out = np.full((keep + len(new), self.n_paths, len(union)), np.nan)
-        out[:keep, :, np.searchsorted(union, self.contracts)] = old[len(old) - keep :]
-        out[keep:, :, np.searchsorted(union, contracts)] = new
+        # every cell written once: the lead and the block into their columns, NaN elsewhere
+        out = np.empty((keep + len(new), self.n_paths, len(union)))
+        for rows, values, codes in (
+            (slice(None, keep), old[len(old) - keep :, :, _run(kept)], self.contracts[kept]),
+            (slice(keep, None), new, contracts),
+        ):
+            cols = np.searchsorted(union, codes)
+            out[rows, :, _run(cols)] = values
+            holes = np.setdiff1d(np.arange(len(union)), cols)
+            if len(holes):
+                out[rows, :, _run(holes)] = np.nan
         return out
 
     # -- windows -------------------------------------------------------------------------------
@@ -128,7 +170,7 @@ class History:
         if col is None:
             lo, hi = self._span(window, lag)
             shape = (self.n_paths,) if window is None else (hi - lo, self.n_paths)
-            return np.full(shape, np.nan)
+            return _frozen(np.full(shape, np.nan))
         return self._take(self.futures_rows[field][:, :, col], window, lag)
 
     def nearby(self, n: int, field: str, window: int | None, roll_days: int, lag: int) -> Floats:
@@ -146,7 +188,7 @@ class History:
         if inside.any():
             data = self.futures_rows[field]
             out[inside] = data[rows[inside], :, cols[inside]]
-        return out[0] if window is None else out
+        return _frozen(out[0] if window is None else out)
 
     def _rolls(self, roll_days: int) -> np.ndarray:
         if roll_days not in self._roll_cache:

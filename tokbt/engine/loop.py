@@ -4,16 +4,18 @@ Order of events within one timestamp (fixed; pinned by a test; a change is a
 breaking change — ``Phase`` lists them):
 
 1. ``DATA`` — the bars whose period ends now become visible (spot, futures,
-   consumption); the day's index value is fixed by its last spot bar.
+   consumption); the day's index value is fixed by its last spot bar; at the
+   end of an exchange day, interest accrues for the calendar days since the
+   last settlement on the balances held over them (before today's flows).
 2. ``FILLS`` — orders placed at earlier events fill at the open of the
    futures bars that started at or after them (``next_open``).
 3. ``CONSUMPTION`` — the period's tokens are paid at the spot price.
 4. ``ON_BAR`` — ``strategy.on_bar(ctx)`` places orders or sets targets;
    under ``fill = "close"`` they fill right after it at the bar's close
    (``CLOSE_FILLS``).
-5. At the end of an exchange day (``SETTLEMENT``): interest accrues,
-   variation margin is booked at the settlement prices, margin is checked
-   and calls are issued / collected / escalated to liquidation, expiring
+5. At the end of an exchange day (``SETTLEMENT``): variation margin is booked
+   at the settlement prices, margin is checked and calls are issued /
+   collected / escalated to liquidation, expiring
    contracts are cash-settled and quarters/years cascade; then
    ``strategy.on_margin_call(ctx, call)`` where calls were issued
    (``ON_MARGIN_CALL``) and ``strategy.on_settle(ctx)`` (``ON_SETTLE``).
@@ -141,8 +143,9 @@ class Engine:
                 f"contract {code!r} has no bars in market {self.source.name!r}"
             ) from None
 
-    def place(self, code: str, qty: npt.ArrayLike, *, replace: bool) -> None:
-        """Hand an order to the broker (rejected with a reason if the market lacks it)."""
+    def place(self, code: str, qty: npt.ArrayLike, *, target: bool = False) -> None:
+        """Hand an order (``target``: a position to hold) to the broker; rejected with a
+        reason if the market lacks the contract."""
         amounts = np.broadcast_to(np.asarray(qty, np.float64), (self.ledger.n_paths,)).copy()
         c = self._codes.get(code)
         if c is None:
@@ -156,7 +159,7 @@ class Engine:
                 detail="not listed in this market",
             )
             return
-        self.broker.place(self.now, self.today, c, amounts, replace=replace)
+        self.broker.place(self.now, self.today, c, amounts, target=target)
 
     def chain(self) -> Chain:
         """The live month contracts today (cached per day)."""
@@ -292,6 +295,8 @@ class Engine:
             self._mark(pos, Phase.DATA)
             if spot:
                 self._see_spot(close[i], day_close)
+            if settle:  # interest since the last settlement, on the balances held over it
+                ledger.accrue_interest(self.now, self.today)
             if fut and broker.active and not at_close:
                 self._execute(pos, block, i, columns, at_close=False)
             if cons:
@@ -336,7 +341,7 @@ class Engine:
         outcome = self.ledger.settle(self.now, self.today, gidx, settle, self.fixings)
         liquidated = outcome.call.liquidated
         if liquidated.any():
-            self.broker.cancel(paths=liquidated)
+            self.broker.cancel(self.now, paths=liquidated)
         call = outcome.call.call
         on_call = self._hook("on_margin_call")
         if call is not None and on_call is not None:

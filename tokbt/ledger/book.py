@@ -302,7 +302,8 @@ class Ledger:
         settle: Floats,
         index: IndexLookup,
     ) -> SettleOutcome:
-        """The day's settlement, in the house plan's order: interest, variation margin,
+        """The day's settlement, in the house plan's order: interest (if the engine has
+        not accrued it already at the start of the event), variation margin,
         margin calls (issue / collect / liquidate), final settlement of expiring
         contracts, cascades, sweep and repayment, the position log.
 
