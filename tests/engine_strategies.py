@@ -46,8 +46,12 @@ class RandomTrader:
     """Random orders from a seeded generator, in every listed contract of the chain
     (orders for each path drawn independently of other paths' data)."""
 
-    def __init__(self, seed: int = 0, p_trade: float = 0.3, max_qty: int = 5) -> None:
+    def __init__(
+        self, seed: int = 0, p_trade: float = 0.3, max_qty: int = 5, quiet: tuple[int, ...] = ()
+    ) -> None:
         self.seed, self.p_trade, self.max_qty = seed, p_trade, max_qty
+        self.quiet = quiet  # paths that buy once at the start and then never trade
+        self._started: set[int] = set()
         self._rng: dict[int, np.random.Generator] = {}
 
     def on_bar(self, ctx: Context) -> None:
@@ -58,6 +62,11 @@ class RandomTrader:
         pick = np.zeros(ctx.n_paths, dtype=np.int64)
         for j, p in enumerate(ctx.path_ids):
             rng = self._rng.setdefault(int(p), np.random.default_rng([self.seed, int(p)]))
+            if int(p) in self.quiet:
+                if int(p) not in self._started:
+                    self._started.add(int(p))
+                    qty[j] = self.max_qty
+                continue
             if rng.random() < self.p_trade:
                 qty[j] = rng.integers(-self.max_qty, self.max_qty + 1)
                 pick[j] = rng.integers(0, len(codes))

@@ -110,8 +110,10 @@ def test_chunking_does_not_change_results() -> None:
 
 def test_totals_only_keeps_no_rows_but_the_same_totals() -> None:
     rows = run_config(_config())
-    totals = run_config(_config().model_copy(update={"journal": "totals"}))
+    totals = run_config(_config().model_copy(update={"journal": "totals", "positions": False}))
     assert totals.journal.num_rows == 0
+    assert totals.positions.num_rows == 0
+    assert rows.positions.num_rows > 0
     assert rows.paths.equals(totals.paths)
 
 

@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from tokbt.engine.config import BrokerConfig
 from tokbt.ledger import Ledger
-from tokbt.market.ticks import round_to_tick
+from tokbt.market.ticks import GRID_EPS, tick_decimals
 
 Floats = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
@@ -53,6 +53,14 @@ class _Decision:
     paths: Mask | None = None
 
 
+def against(price: Floats, side: Floats, tick: float, decimals: int) -> Floats:
+    """``price`` on the tick grid, rounded against the order: buys (side > 0) up,
+    sells (side < 0) down; side 0 keeps the price. Same grid as ``round_to_tick``."""
+    units = price / tick
+    n = np.where(side > 0, np.ceil(units - GRID_EPS), np.floor(units + GRID_EPS))
+    return np.asarray(np.where(side != 0, np.round(n * tick, decimals), price))
+
+
 def whole(qty: Floats) -> Floats:
     """Round to whole contracts, halves away from zero."""
     return np.asarray(np.sign(qty) * np.floor(np.abs(qty) + 0.5))
@@ -66,6 +74,7 @@ class Broker:
         self.config = config
         n, k = ledger.positions.shape
         self.pending = np.zeros((n, k))
+        self._decimals = tick_decimals(ledger.spec.tick_size)
         self.due = np.zeros((n, k))  # orders left after the last execution
         self.decisions: list[_Decision] = []  # decided since then, in time order
         self.active = False
@@ -158,6 +167,7 @@ class Broker:
         for d in self.decisions[:cut]:
             self._apply(d, orders)
         today = np.datetime64(day, "D")
+        traded = np.zeros(len(orders), dtype=bool)
         for c in np.flatnonzero((orders != 0).any(axis=0)):
             reason = self._unlisted(int(c), today)
             if reason is not None:
@@ -166,13 +176,14 @@ class Broker:
                 continue
             col = columns.get(int(c))
             if col is not None:
-                self._fill(now, today, int(c), orders, prices[:, col], locked[:, col])
+                traded |= self._fill(now, today, int(c), orders, prices[:, col], locked[:, col])
         for d in self.decisions[cut:]:
             self._apply(d, orders)  # a later target counts the fills just booked
         self.decisions = []
         self.pending = orders.copy()
         self.active = bool((orders != 0).any())
-        self.ledger.top_up(now)
+        if traded.any():  # only paths that traded: a path's funding must not depend on others
+            self.ledger.top_up(now, traded)
 
     def _fill(
         self,
@@ -182,9 +193,9 @@ class Broker:
         orders: Floats,
         base: Floats,
         locked: Mask,
-    ) -> None:
+    ) -> Mask:
         """Fill ``orders[:, c]`` at ``base`` (moved by the costs); clear what filled
-        or was rejected."""
+        or was rejected; return the paths that traded."""
         qty = orders[:, c].copy()
         want = (qty != 0) & np.isfinite(base)
         blocked = want & locked
@@ -201,7 +212,7 @@ class Broker:
                 orders[over, c] = 0.0
                 want &= ~over
         if not want.any():
-            return
+            return np.asarray(want)
         price = self._price(today, c, np.where(want, base, 0.0), np.where(want, qty, 0.0))
         if self.ledger.config.funding == "limited":
             want &= self._fundable(now, c, orders, price, want)
@@ -214,6 +225,7 @@ class Broker:
             fee=self.config.fee_per_contract * np.abs(traded),
         )
         orders[want, c] = 0.0
+        return np.asarray(want)
 
     def _price(self, today: np.datetime64, c: int, base: Floats, qty: Floats) -> Floats:
         cfg, spec = self.config, self.ledger.spec
@@ -229,9 +241,7 @@ class Broker:
             excess = np.maximum(np.abs(qty) - depth, 0.0)
             impact = liq.impact_bps * 1e-4 * base * np.sqrt(excess / depth)
         raw = base + side * (ticks * spec.tick_size + impact)
-        up = np.asarray(round_to_tick(raw, spec.tick_size, "up"))
-        down = np.asarray(round_to_tick(raw, spec.tick_size, "down"))
-        return np.asarray(np.where(side > 0, up, np.where(side < 0, down, base)))
+        return against(raw, side, spec.tick_size, self._decimals)
 
     def _fundable(
         self, now: np.datetime64, c: int, orders: Floats, price: Floats, want: Mask

@@ -28,6 +28,8 @@ by name.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,8 +46,23 @@ from tokbt.engine.errors import LookAheadError, StrategyError
 from tokbt.engine.history import History
 from tokbt.errors import DataError
 from tokbt.ledger import EVENT_SCHEMA, POSITION_SCHEMA, Journal, Ledger, LedgerConfig, RowLog
+from tokbt.market import Contract, ContractSpec
 
 Floats = npt.NDArray[np.float64]
+
+
+def roll_dates(
+    contracts: tuple[Contract, ...], months: np.ndarray, spec: ContractSpec, roll_days: int
+) -> np.ndarray:
+    """For each month contract (global indexes ``months``), the last day it is the
+    live one when rolling ``roll_days`` business days before its last trading day."""
+    return np.array(
+        [
+            np.datetime64(spec.calendar.offset(contracts[g].last_trading_day, -roll_days), "D")
+            for g in months
+        ],
+        dtype="datetime64[D]",
+    )
 
 
 class Phase(StrEnum):
@@ -116,7 +133,8 @@ class Engine:
         self.trace = trace
         self._codes = {code: i for i, code in enumerate(source.contracts)}
         self._months = np.array(month_contracts(self.ledger.contracts), dtype=np.int64)
-        self.history = History(self.config.history, n, self._months, self._roll_dates)
+        roll = functools.partial(roll_dates, self.ledger.contracts, self._months, source.spec)
+        self.history = History(self.config.history, n, self._months, roll)
         days = event_day(source.events)
         self.first_day = days[0] if len(days) else np.datetime64("1970-01-01", "D")
         n_days = int((days[-1] - self.first_day).astype(np.int64)) + 1 if len(days) else 0
@@ -129,7 +147,7 @@ class Engine:
         self._last_closed_day: dt.date | None = None
         self._chain: Chain | None = None
         self._plan: tuple[np.ndarray, np.ndarray] | None = None
-        self.ctx = Context(self)
+        self.ctx = Context(weakref.proxy(self))  # no reference cycle: freed when dropped
         self.events_run = 0
 
     # -- helpers the context uses -----------------------------------------------------------
@@ -174,18 +192,6 @@ class Engine:
             to_expiry = tuple(cal.count(self.today, c.last_trading_day) for c in live)
             self._chain = Chain(self.today, tuple(live), to_expiry)
         return self._chain
-
-    def _roll_dates(self, roll_days: int) -> np.ndarray:
-        cal = self.ledger.calendar
-        return np.array(
-            [
-                np.datetime64(
-                    cal.offset(self.ledger.contracts[g].last_trading_day, -roll_days), "D"
-                )
-                for g in self._months
-            ],
-            dtype="datetime64[D]",
-        )
 
     def index_value(self, day: dt.date | None) -> Floats:
         """The daily index of ``day`` (default: the latest closed day)."""

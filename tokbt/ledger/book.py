@@ -224,10 +224,13 @@ class Ledger:
         self.move(ts, kind, Account.CREDIT, Account.MARGIN, from_credit)
         return from_cash + from_credit
 
-    def top_up(self, ts: np.datetime64) -> None:
-        """Deposit what the margin account lacks of ``IM × (1 + margin_buffer)``."""
+    def top_up(self, ts: np.datetime64, paths: Mask | None = None) -> None:
+        """Deposit what the margin account of ``paths`` (default: all) lacks of
+        ``IM × (1 + margin_buffer)``."""
         initial, _ = self.requirement()
         wanted = initial * (1 + self.config.margin_buffer) - self.margin_balance
+        if paths is not None:
+            wanted = np.where(paths, wanted, 0.0)
         if (wanted > 1e-9).any():
             self.fund_margin(ts, EntryKind.DEPOSIT, np.where(wanted > 1e-9, wanted, 0.0))
 

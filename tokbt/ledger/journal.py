@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +104,7 @@ POSITION_SCHEMA = pa.schema(
 )
 """Open positions at each daily settlement (after it), one row per path and contract."""
 
+_BATCH_ROWS = 65_536
 ACCOUNTS = tuple(Account)
 KINDS = tuple(EntryKind)
 _ACCOUNT_POS = {a: i for i, a in enumerate(ACCOUNTS)}
@@ -251,11 +252,16 @@ class Journal(_Closing):
         self.path_ids = ids.astype(np.int32)
         self.log = RowLog(JOURNAL_SCHEMA, sink=sink, flush_rows=flush_rows, keep_rows=keep_rows)
         self._totals = np.zeros((len(KINDS), len(ACCOUNTS), n_paths))
+        # rows are held as small arrays and turned into Arrow in batches: building an
+        # Arrow batch per call costs more than the bookkeeping itself on few paths
+        self._held: list[tuple[Any, ...]] = []
+        self._held_rows = 0
+        self._contracts: dict[str, int] = {}
 
     @property
     def rows(self) -> int:
         """Rows recorded so far (also when they are not kept)."""
-        return self.log.rows
+        return self.log.rows + self._held_rows
 
     # -- writing ---------------------------------------------------------------------
 
@@ -356,22 +362,57 @@ class Journal(_Closing):
             raise ValueError(f"journal: NaN amount for {kind} on {account} at {ts}")
         kind, account = EntryKind(kind), Account(account)
         np.add.at(self._totals[_KIND_POS[kind], _ACCOUNT_POS[account]], rows, amounts)
-        if self.log.keep_rows:
-            self.log.append(
-                [
-                    _ts_array(ts, n),
-                    pa.array(self.path_ids[rows]),
-                    pa.repeat(account.value, n),
-                    _strings(contracts, contract_codes),
-                    pa.repeat(kind.value, n),
-                    pa.nulls(n, pa.float64()) if qtys is None else pa.array(qtys),
-                    pa.nulls(n, pa.float64()) if prices is None else pa.array(prices),
-                    pa.array(amounts),
-                ]
-            )
-        else:
+        if not self.log.keep_rows:
             self.log.rows += n
+            return n
+        codes = np.array([self._contract_code(c) for c in contracts], dtype=np.int32)
+        self._held.append(
+            (np.asarray(ts, "datetime64[us]"), _KIND_POS[kind], _ACCOUNT_POS[account], rows,
+             codes[contract_codes], amounts, qtys, prices)
+        )  # fmt: skip
+        self._held_rows += n
+        if self._held_rows >= min(_BATCH_ROWS, self.log.flush_rows):
+            self._materialise()
         return n
+
+    def _contract_code(self, code: str | None) -> int:
+        if code is None:
+            return -1
+        found = self._contracts.get(code)
+        if found is None:
+            found = self._contracts[code] = len(self._contracts)
+        return found
+
+    def _materialise(self) -> None:
+        """Turn the rows held as arrays into one Arrow batch of the log."""
+        if not self._held:
+            return
+        held, self._held, self._held_rows = self._held, [], 0
+        counts = np.array([len(h[3]) for h in held])
+        rows = np.concatenate([h[3] for h in held])
+        contract = np.concatenate([h[4] for h in held])
+        names = list(self._contracts)
+
+        def optional(i: int) -> pa.Array:
+            parts = [h[i] if h[i] is not None else np.full(len(h[3]), np.nan) for h in held]
+            missing = np.repeat([h[i] is None for h in held], counts)
+            return pa.array(np.concatenate(parts), mask=missing)
+
+        self.log.append(
+            [
+                pa.array(np.repeat(np.array([h[0] for h in held], "datetime64[us]"), counts)),
+                pa.array(self.path_ids[rows]),
+                _strings([a.value for a in ACCOUNTS], np.repeat([h[2] for h in held], counts)),
+                pa.DictionaryArray.from_arrays(
+                    pa.array(np.maximum(contract, 0), mask=contract < 0),
+                    pa.array(names or [""], pa.string()),
+                ).cast(pa.string()),
+                _strings([k.value for k in KINDS], np.repeat([h[1] for h in held], counts)),
+                optional(6),
+                optional(7),
+                pa.array(np.concatenate([h[5] for h in held])),
+            ]
+        )
 
     def transfer(
         self,
@@ -392,10 +433,12 @@ class Journal(_Closing):
 
     def flush(self) -> None:
         """Write held rows to the sink (no-op without one)."""
+        self._materialise()
         self.log.flush()
 
     def close(self) -> None:
         """Flush and close the sink; the journal then takes no more rows (idempotent)."""
+        self._materialise()
         self.log.close()
 
     # -- reading ---------------------------------------------------------------------
@@ -426,4 +469,5 @@ class Journal(_Closing):
     def to_arrow(self) -> pa.Table:
         """Every row, in the order recorded. With a sink that has been written to,
         this closes the journal and reads the file back."""
+        self._materialise()
         return self.log.to_arrow()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal, overload
 
 import numpy as np
@@ -12,9 +13,11 @@ RoundMode = Literal["nearest", "down", "up"]
 
 # Absorbs binary floating-point noise such as 0.3 / 0.1 = 2.9999999999999996
 # so that a price already on the grid never moves by a tick.
-_GRID_EPS = 1e-9
+GRID_EPS = 1e-9
+_GRID_EPS = GRID_EPS
 
 
+@lru_cache(maxsize=256)
 def tick_decimals(tick: float) -> int:
     """Decimal places needed to write any multiple of ``tick`` exactly."""
     exponent = Decimal(repr(tick)).normalize().as_tuple().exponent

@@ -274,6 +274,7 @@ def _run(
             positions=None if work is None else str(work / f"positions-{n:05d}.parquet"),
             events=None if work is None else str(work / f"events-{n:05d}.parquet"),
             keep_journal_rows=settings.journal == "rows",
+            keep_positions=settings.positions,
         )
         engine = Engine(
             source,

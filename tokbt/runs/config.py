@@ -96,6 +96,9 @@ class RunSettings(_Config):
     journal: Literal["rows", "totals"] = Field(
         "rows", description="Keep every journal row, or only per-path totals (large runs)."
     )
+    positions: bool = Field(
+        True, description="Keep the daily position log (one row per path, contract and day)."
+    )
 
 
 class BacktestConfig(RunSettings):
