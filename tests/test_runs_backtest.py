@@ -72,6 +72,15 @@ def test_strategy_references_are_checked(tmp_path: Path) -> None:
             run_config(bad)
 
 
+def test_tokbt_backtest_is_the_runs_api() -> None:
+    import tokbt
+    import tokbt.runs
+
+    assert tokbt.backtest is tokbt.runs.backtest
+    with pytest.raises(AttributeError, match="no attribute"):
+        _ = tokbt.nonexistent  # type: ignore[attr-defined]
+
+
 def test_outputs_and_record(tmp_path: Path) -> None:
     result = run_config(_config(), out=tmp_path / "run")
     files = sorted(p.name for p in (tmp_path / "run").iterdir())

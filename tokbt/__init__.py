@@ -1,3 +1,21 @@
-"""tokbt — event-driven backtesting of AI-inference compute-cost hedges with token futures."""
+"""tokbt — event-driven backtesting of AI-inference compute-cost hedges with token futures.
+
+``tokbt.backtest`` is ``tokbt.runs.backtest``, imported on first use so that
+``import tokbt`` stays light and lower modules may read ``tokbt.__version__``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "backtest"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "backtest":
+        from tokbt.runs import backtest
+
+        return backtest
+    raise AttributeError(f"module 'tokbt' has no attribute {name!r}")
