@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,3 +99,21 @@ def after(tables: dict[Kind, pa.Table], cut: np.datetime64, seed: int) -> dict[K
             frame["low"] = frame[["open", "high", "low", "close"]].min(axis=1)
         out[kind] = pa.Table.from_pandas(frame, preserve_index=False)
     return out
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float):
+        return None if np.isnan(v) else round(v, 9)
+    return v
+
+
+def rows(table: pa.Table, kind: str, *columns: str) -> list[tuple[Any, ...]]:
+    """``columns`` of the rows whose ``kind`` (journal) or ``event`` (events) is ``kind``;
+    NaN and null read as None, floats rounded to 1e-9."""
+    frame = table.to_pandas()
+    key = "kind" if "kind" in frame.columns else "event"
+    picked = frame[frame[key] == kind]
+    return [
+        tuple(_clean(v) for v in r)
+        for r in picked[list(columns)].itertuples(index=False, name=None)
+    ]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from engine_markets import rows
 
 from tokbt.data import Kind, TableMarket
 from tokbt.engine import BrokerConfig, Context, Engine, LiquidityConfig
@@ -127,24 +128,6 @@ def run(
     ledger: LedgerConfig | None = None,
 ) -> Result:
     return backtest(market, strategy, config={"broker": broker, "ledger": ledger or LedgerConfig()})
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float):
-        return None if np.isnan(v) else round(v, 9)
-    return v
-
-
-def rows(table: pa.Table, kind: str, *columns: str) -> list[tuple[Any, ...]]:
-    """``columns`` of the rows whose ``kind`` (journal) or ``event`` (events) is ``kind``;
-    NaN and null read as None, floats rounded to 1e-9."""
-    frame = table.to_pandas()
-    key = "kind" if "kind" in frame.columns else "event"
-    picked = frame[frame[key] == kind]
-    return [
-        tuple(_clean(v) for v in r)
-        for r in picked[list(columns)].itertuples(index=False, name=None)
-    ]
 
 
 def fills(result: Result) -> list[tuple[Any, ...]]:

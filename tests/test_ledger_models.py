@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from engine_markets import rows
 
 from tokbt.data import Kind, TableMarket
 from tokbt.engine import BrokerConfig, Context, Engine, LookAheadError, StrategyError
@@ -99,24 +100,6 @@ def make_market(
 def _ts(day: str) -> pd.Timestamp:
     """Event time of a daily bar of ``day``: the next midnight."""
     return pd.Timestamp(day) + pd.Timedelta(days=1)
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float):
-        return None if np.isnan(v) else round(v, 9)
-    return v
-
-
-def rows(table: pa.Table, kind: str, *columns: str) -> list[tuple[Any, ...]]:
-    """``columns`` of the rows whose ``kind`` (journal) or ``event`` (events) is ``kind``;
-    NaN and null read as None, floats rounded to 1e-9."""
-    frame = table.to_pandas()
-    key = "kind" if "kind" in frame.columns else "event"
-    picked = frame[frame[key] == kind]
-    return [
-        tuple(_clean(v) for v in r)
-        for r in picked[list(columns)].itertuples(index=False, name=None)
-    ]
 
 
 class Orders:
