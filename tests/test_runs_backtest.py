@@ -15,6 +15,7 @@ from tokbt.cli import app
 from tokbt.data import BarStore
 from tokbt.runs import BacktestConfig, ConfigError, backtest, load_config, run_config
 from tokbt.sim import SimMarket, SimPlan, load_scenario, simulate_paths, write_simulation
+from tokbt.strategy import PluginError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "backtest" / "backtest.toml"
@@ -65,10 +66,10 @@ def test_strategy_references_are_checked(tmp_path: Path) -> None:
         ("nonexistent_module_xyz:X", "importing it failed"),
         (f"{tmp_path}/missing.py:X", "no such file"),
         (f"{STRIP.rsplit(':', 1)[0]}:Nope", "has no 'Nope'"),
-        ("no-colon", "expected module:Class"),
+        ("no-colon", "not a registered name"),
     ]:
         bad = cfg.model_copy(update={"strategy": cfg.strategy.model_copy(update={"name": ref})})
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(PluginError, match=message):
             run_config(bad)
 
 

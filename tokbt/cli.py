@@ -544,6 +544,25 @@ def _print_backtest(result: Any) -> None:
         )
 
 
+strategies_app = typer.Typer(help="Hedge strategy plugins.", no_args_is_help=True)
+app.add_typer(strategies_app, name="strategies")
+
+
+@strategies_app.command("ls")
+def strategies_ls() -> None:
+    """List the registered strategies: name, origin, summary, parameters and defaults."""
+    from tokbt.strategy import discover
+
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("name", "origin", "summary", "parameters (default)"):
+        table.add_column(col)
+    for info in discover():
+        params = ", ".join(f"{n}: {t} = {d!r}" for n, t, d in info.params) or "-"
+        summary = info.summary if info.cls is not None else f"[red]{escape(info.summary)}[/]"
+        table.add_row(info.name, info.origin, summary, escape(params))
+    console.print(table)
+
+
 @app.command("contracts")
 def contracts(
     date: Annotated[str | None, typer.Option(help="Date (YYYY-MM-DD) [default: today].")] = None,

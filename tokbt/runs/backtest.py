@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib
-import importlib.util
 import json
 import platform
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,9 +31,10 @@ from tokbt.data.frames import MarketSource, delivery_key
 from tokbt.engine import Engine, Outputs
 from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKind
 from tokbt.market import Contract
-from tokbt.runs.config import BacktestConfig, ConfigError, RunSettings, SimulateMarket
+from tokbt.runs.config import BacktestConfig, RunSettings, SimulateMarket
 from tokbt.sim import SimMarket, SimPlan, load_scenario
 from tokbt.sim.simulate import simulate_paths
+from tokbt.strategy import create, resolve
 
 _TOTALS = (
     ("consumption", EntryKind.CONSUMPTION),
@@ -85,41 +83,15 @@ class Result:
 
 
 def load_strategy(ref: str) -> type[Any]:
-    """A strategy class from ``package.module:Class`` or ``path/to/file.py:Class``."""
-    target, sep, attr = ref.rpartition(":")
-    if not sep or not target or not attr:
-        raise ConfigError(f"strategy {ref!r}: expected module:Class or file.py:Class")
-    try:
-        if target.endswith(".py"):
-            path = Path(target)
-            if not path.is_file():
-                raise ConfigError(f"strategy {ref!r}: no such file {path}")
-            spec = importlib.util.spec_from_file_location(f"tokbt_user_{path.stem}", path)
-            assert spec is not None
-            assert spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(target)
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise ConfigError(
-            f"strategy {ref!r}: importing it failed: {type(exc).__name__}: {exc}"
-        ) from exc
-    try:
-        return getattr(module, attr)  # type: ignore[no-any-return]
-    except AttributeError:
-        raise ConfigError(f"strategy {ref!r}: {target} has no {attr!r}") from None
+    """A strategy class from a registered name, ``module:Class`` or ``file.py:Class``
+    (``tokbt.strategy.resolve``)."""
+    return resolve(ref)
 
 
 def _make_strategy(strategy: Any, params: dict[str, Any] | None) -> Any:
     """A fresh strategy object for one chunk of paths."""
-    if isinstance(strategy, str):
-        strategy = load_strategy(strategy)
-    if isinstance(strategy, type):
-        return strategy(**(params or {}))
+    if isinstance(strategy, str | type):
+        return create(strategy, params)
     if params:
         raise ValueError("params are for a strategy class; this strategy is already an object")
     return copy.deepcopy(strategy)
