@@ -134,14 +134,6 @@ def event_day(events: np.ndarray) -> np.ndarray:
     )
 
 
-def first_day(source: MarketSource) -> dt.date:
-    """The first calendar day a source's bars describe."""
-    return event_day(source.events[:1])[0].astype(dt.date)  # type: ignore[no-any-return]
-
-
-# -- contracts -----------------------------------------------------------------------------
-
-
 def delivery_key(contract: Contract) -> tuple[dt.date, int]:
     """Sort key of delivery order: delivery start, then tenor (month before quarter before year)."""
     return (contract.delivery_start, list(Tenor).index(contract.tenor))

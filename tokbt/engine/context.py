@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from tokbt.engine.errors import LookAheadError
+from tokbt.engine.history import frozen
 from tokbt.ledger import Account
 from tokbt.market import Contract, ContractSpec, Tenor
 
@@ -29,12 +29,6 @@ if TYPE_CHECKING:
     from tokbt.engine.loop import Engine
 
 Floats = npt.NDArray[np.float64]
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    v = a.view()
-    v.flags.writeable = False
-    return v
 
 
 @dataclass(frozen=True)
@@ -129,7 +123,7 @@ class Context:
     @property
     def path_ids(self) -> np.ndarray:
         """Path id of each array position."""
-        return _frozen(self._engine.ledger.journal.path_ids)
+        return frozen(self._engine.ledger.journal.path_ids)
 
     @property
     def contracts(self) -> tuple[str, ...]:
@@ -186,7 +180,7 @@ class Context:
     @property
     def consumed(self) -> Floats:
         """Realised tokens consumed so far, per path."""
-        return _frozen(self._engine.consumed)
+        return frozen(self._engine.consumed)
 
     def plan(self, start: dt.date, end: dt.date) -> Floats:
         """Planned tokens (millions) over the days ``[start, end]``, per path — the
@@ -197,21 +191,21 @@ class Context:
 
     def position(self, contract: str) -> Floats:
         """Contracts held in ``contract`` per path."""
-        return _frozen(self._engine.ledger.positions[:, self._engine.contract_index(contract)])
+        return frozen(self._engine.ledger.positions[:, self._engine.contract_index(contract)])
 
     @property
     def positions(self) -> Floats:
         """All positions ``(n_paths, len(contracts))``."""
-        return _frozen(self._engine.ledger.positions)
+        return frozen(self._engine.ledger.positions)
 
     def pending(self, contract: str) -> Floats:
         """The order waiting to fill in ``contract`` per path."""
-        return _frozen(self._engine.broker.pending[:, self._engine.contract_index(contract)])
+        return frozen(self._engine.broker.pending[:, self._engine.contract_index(contract)])
 
     def cash(self, account: Account | str = Account.OPERATING) -> Floats:
         """Balance of an account per path (credit: minus the amount drawn)."""
         ledger = self._engine.ledger
-        return _frozen(ledger.balances[list(Account).index(Account(account))])
+        return frozen(ledger.balances[list(Account).index(Account(account))])
 
     @property
     def equity(self) -> Floats:
@@ -244,12 +238,6 @@ class Context:
         engine = self._engine
         c = None if contract is None else engine.contract_index(contract)
         engine.broker.cancel(engine.now, c)
-
-
-def check_lag(lag: int) -> None:
-    """Refuse a negative lag: it would read the future."""
-    if lag < 0:
-        raise LookAheadError(f"lag {lag} reads {-lag} event(s) into the future")
 
 
 def month_contracts(contracts: tuple[Contract, ...]) -> list[int]:

@@ -9,6 +9,8 @@ of one array — a view, no per-event copying. Rows are events; columns paths
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -18,7 +20,8 @@ from tokbt.engine.errors import LookAheadError
 Floats = npt.NDArray[np.float64]
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
+def frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``."""
     v = a.view()
     v.flags.writeable = False
     return v
@@ -46,7 +49,13 @@ class History:
         months: global indexes of the month contracts, ordered by last trading day.
     """
 
-    def __init__(self, size: int, n_paths: int, months: np.ndarray, roll_dates: object) -> None:
+    def __init__(
+        self,
+        size: int,
+        n_paths: int,
+        months: np.ndarray,
+        roll_dates: Callable[[int], np.ndarray],
+    ) -> None:
         self.size = size
         self.n_paths = n_paths
         self.months = months
@@ -154,7 +163,7 @@ class History:
         else:
             pad = np.full((-lo, *rows.shape[1:]), np.nan)
             part = np.concatenate([pad, rows[: max(hi, 0)]])
-        return _frozen(part[0] if window is None else part)
+        return frozen(part[0] if window is None else part)
 
     def spot(self, field: str, window: int | None, lag: int) -> Floats:
         """Spot ``field`` rows."""
@@ -170,7 +179,7 @@ class History:
         if col is None:
             lo, hi = self._span(window, lag)
             shape = (self.n_paths,) if window is None else (hi - lo, self.n_paths)
-            return _frozen(np.full(shape, np.nan))
+            return frozen(np.full(shape, np.nan))
         return self._take(self.futures_rows[field][:, :, col], window, lag)
 
     def nearby(self, n: int, field: str, window: int | None, roll_days: int, lag: int) -> Floats:
@@ -188,9 +197,9 @@ class History:
         if inside.any():
             data = self.futures_rows[field]
             out[inside] = data[rows[inside], :, cols[inside]]
-        return _frozen(out[0] if window is None else out)
+        return frozen(out[0] if window is None else out)
 
     def _rolls(self, roll_days: int) -> np.ndarray:
         if roll_days not in self._roll_cache:
-            self._roll_cache[roll_days] = self._roll_dates(roll_days)  # type: ignore[operator]
+            self._roll_cache[roll_days] = self._roll_dates(roll_days)
         return self._roll_cache[roll_days]

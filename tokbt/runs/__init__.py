@@ -1,6 +1,6 @@
 """Runs: configs, ``backtest``, run records. May import every room below it."""
 
-from tokbt.runs.backtest import Result, backtest, load_strategy, run_config
+from tokbt.runs.backtest import Result, backtest, run_config
 from tokbt.runs.config import (
     BacktestConfig,
     ConfigError,
@@ -21,6 +21,5 @@ __all__ = [
     "StrategyConfig",
     "backtest",
     "load_config",
-    "load_strategy",
     "run_config",
 ]

@@ -82,12 +82,6 @@ class Result:
         return str(self.summary().to_html(float_format=lambda v: f"{v:,.2f}"))
 
 
-def load_strategy(ref: str) -> type[Any]:
-    """A strategy class from a registered name, ``module:Class`` or ``file.py:Class``
-    (``tokbt.strategy.resolve``)."""
-    return resolve(ref)
-
-
 def _make_strategy(strategy: Any, params: dict[str, Any] | None) -> Any:
     """A fresh strategy object for one chunk of paths."""
     if isinstance(strategy, str | type):
@@ -133,10 +127,8 @@ def _path_ids(store: BarStore, name: str, paths: int | list[int] | None) -> np.n
 
 
 def _stored(
-    store: BarStore, name: str, ids: np.ndarray | None, chunk_paths: int
+    store: BarStore, name: str, ids: np.ndarray, chunk_paths: int
 ) -> Iterator[MarketSource]:
-    if ids is None:
-        ids = _path_ids(store, name, None)
     for lo in range(0, len(ids), chunk_paths):
         yield Feed(store, name, paths=ids[lo : lo + chunk_paths].tolist())
 
@@ -175,8 +167,8 @@ def backtest(
         own = not isinstance(store, BarStore)
         bs = store if isinstance(store, BarStore) else BarStore(store, read_only=True)
         try:
-            ids = Feed(bs, market).path_ids
-            sources = _stored(bs, market, None, settings.chunk_paths)
+            ids = _path_ids(bs, market, None)
+            sources = _stored(bs, market, ids, settings.chunk_paths)
             described = {"dataset": market}
             return _run(
                 sources, len(ids), strategy, params, settings, out, described, None, progress
@@ -197,7 +189,7 @@ def run_config(
     progress: Progress | None = None,
 ) -> Result:
     """Run a complete ``BacktestConfig`` (what ``tokbt backtest CONFIG.toml`` does)."""
-    strategy = load_strategy(config.strategy.name)
+    strategy = resolve(config.strategy.name)
     m = config.market
     described = {"market": m.model_dump(mode="json")}
     params = config.strategy.params
