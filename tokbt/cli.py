@@ -19,7 +19,7 @@ from rich.table import Table
 import tokbt
 from tokbt.data import BarStore, Kind, default_store_path, validate_file
 from tokbt.data.recorded import price_points_path, recipe_path, spot_bars_from_series
-from tokbt.errors import TokbtError
+from tokbt.errors import DataError, StoreError, TokbtError
 from tokbt.market import ContractSpec, as_date, load_spec
 from tokbt.market.tpi import build_tpi, load_price_points, load_recipe
 from tokbt.sim import (
@@ -33,6 +33,7 @@ from tokbt.sim import (
     write_simulation,
 )
 from tokbt.sim.calibrate import METHODS, calibrate
+from tokbt.sim.implied import implied_market
 from tokbt.sim.plot import plot_simulation
 
 app = typer.Typer(
@@ -435,6 +436,108 @@ def _daily_close(source: str, path: int, store: Path | None) -> np.ndarray:
     if len(data["close"]) == 0:
         raise ValueError(f"dataset {source!r} has no spot bars on path {path}")
     return data["close"]
+
+
+IMPLIED_BASE = "baseline"
+"""The preset that gives ``sim implied`` its curve, consumption and contract by default."""
+
+
+@sim_app.command("implied")
+def sim_implied(
+    source: Annotated[str, typer.Argument(help="Dataset with a daily index (spot, path 0).")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Dataset name to write.")],
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="Scenario name or TOML file (default: the spot process fitted by MLE to "
+            f"SOURCE; curve, consumption and contract from '{IMPLIED_BASE}').",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the consumption noise.")] = 0,
+    trend: Annotated[
+        bool,
+        typer.Option(
+            help="Default scenario: also fit a log-linear trend g. Off by default: on a "
+            "list-price index the fitted g pairs with an unidentified level, and the declines "
+            "are fitted as jumps."
+        ),
+    ] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite the dataset.")] = False,
+    store: StoreOpt = None,
+) -> None:
+    """Write SOURCE's index with model-implied futures and consumption as a new dataset.
+
+    No token futures trade: each exchange day's settlement is the scenario's fair
+    value given the index up to that day (an assumption, not a recorded price).
+    """
+    try:
+        if name == source:
+            raise StoreError(f"--name must differ from SOURCE: {source!r} would be overwritten")
+        with BarStore(store) as bs:
+            if name in bs.names() and not replace:
+                raise StoreError(f"dataset {name!r} exists; use --replace to overwrite it")
+            data = bs.read_numpy(source, Kind.SPOT, columns=["ts", "close"], paths=[0])
+            if len(data["close"]) == 0:
+                raise DataError(f"dataset {source!r} has no spot bars on path 0")
+            series = pd.Series(data["close"], index=pd.DatetimeIndex(data["ts"]))
+            sc = (
+                _scenario(scenario, None)
+                if scenario
+                else _implied_scenario(source, series, trend=trend)
+            )
+            spec = load_spec(sc.contract)
+            tables = implied_market(series, sc, seed=seed, spec=spec)
+            description = (
+                f"'{source}' (path 0) with model-implied futures and consumption: scenario "
+                f"'{sc.name}', seed {seed}. Futures settlements are the model's fair value "
+                "given the index to date, not recorded prices."
+            )
+            with bs.writer(name, spec=spec, replace=replace, description=description) as w:
+                for kind, table in tables.items():
+                    w.append_table(kind, table, source=f"implied:{source}:{sc.name}")
+    except (TokbtError, ValueError) as exc:
+        raise _fail(exc) from None
+    futures = tables[Kind.FUTURES]
+    ts = futures["ts"].to_pylist()
+    first, last = 0, ts.index(ts[-1])  # rows by ts, then delivery order: the front first
+    codes, settle = futures["contract"].to_pylist(), futures["settle"].to_numpy()
+    console.print(
+        f"implied [bold]{name}[/] from {source}: {len(series):,} days "
+        f"{series.index[0]:%Y-%m-%d} → {series.index[-1]:%Y-%m-%d}, "
+        f"{len(set(codes))} contracts ({futures.num_rows:,} futures bars), scenario {sc.name}; "
+        f"front settlement ${settle[first]:,.3f} ({codes[first]}, {ts[first]:%Y-%m-%d}) → "
+        f"${settle[last]:,.3f} ({codes[last]}, {ts[last]:%Y-%m-%d})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _implied_scenario(source: str, series: pd.Series, *, trend: bool) -> Scenario:
+    """The default of ``sim implied``: the MLE spot fit, the rest from ``IMPLIED_BASE``."""
+    cal = calibrate(series.to_numpy(dtype=np.float64), method="mle", trend=trend)
+    for warning in cal.warnings:
+        err_console.print(
+            f"[yellow]warning:[/] calibration: {escape(warning)}", highlight=False, soft_wrap=True
+        )
+    spot = cal.to_spot_params(s0=float(series.iloc[0]))
+    err_console.print(
+        f"spot process fitted by MLE to the whole of {source}: κ {spot.kappa:.4g}/yr, "
+        f"σ {spot.sigma:.3g}, trend {spot.trend:+.3g}/yr, jumps {spot.jump_rate:.3g}/yr of "
+        f"log size {spot.jump_mean:+.3g} ± {spot.jump_std:.3g}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return load_scenario(IMPLIED_BASE).model_copy(
+        update={
+            "name": f"calibrated_{source}",
+            "description": f"spot process fitted by mle ({'with' if trend else 'no'} trend) to "
+            f"{source}; curve, consumption and contract from '{IMPLIED_BASE}'",
+            "spot": spot,
+        }
+    )
 
 
 @app.command("simulate")

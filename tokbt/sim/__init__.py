@@ -3,11 +3,13 @@
 ``ln S_t = f(t) + Y_t`` with Y a mean-reverting (OU) process with
 compound-Poisson jumps, simulated exactly; futures from the closed-form
 forward curve averaged over delivery days; consumption linked to price in a
-demand explosion. See ``tokbt.sim.scenarios`` for the presets and their
+demand explosion; model-implied futures on a recorded index
+(``implied_market``). See ``tokbt.sim.scenarios`` for the presets and their
 assumptions.
 """
 
 from tokbt.sim.curve import CurveModel
+from tokbt.sim.implied import implied_market
 from tokbt.sim.market import SimMarket
 from tokbt.sim.params import (
     DT_DAY,
@@ -49,6 +51,7 @@ __all__ = [
     "SpotPaths",
     "Stream",
     "chunks",
+    "implied_market",
     "load_scenario",
     "parse_overrides",
     "path_rng",

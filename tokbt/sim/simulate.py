@@ -3,7 +3,8 @@
 ``SimPlan`` fixes everything deterministic about a run (calendar, contracts,
 curve tables); ``simulate_paths`` draws a set of paths; ``SimChunk.tables``
 turns them into the Arrow bars of ``tokbt.data.schemas``; ``write_simulation``
-streams chunks into a ``BarStore``.
+streams chunks into a ``BarStore``. ``settle_futures``, ``futures_table`` and
+``consumption_table`` also serve ``tokbt.sim.implied`` (futures on a given index).
 
 Conventions: day ``d`` is ``start + d``; its spot bar opens at the spot of the
 day's start and closes at its end, and the index value of day ``d`` is that
@@ -202,12 +203,28 @@ def simulate_paths(plan: SimPlan, paths: np.ndarray | range) -> SimChunk:
     spot = simulate_spot(sc.spot, plan.daily, ids, plan.n_days, plan.seed, plan.steps_per_day)
     f_day, y_day = spot.day_end(spot.f), spot.day_end(spot.y)
     index = np.exp(f_day + y_day)
-    basis = _basis(plan, ids)
-    fair, settle, opened, locked = futures_settles(
+    fair, settle, opened, locked = settle_futures(plan, index, f_day, y_day, _basis(plan, ids))
+    consumption = simulate_consumption(
+        sc.consumption, plan.daily, float(np.log(sc.spot.s0)), f_day + y_day, ids, plan.seed
+    )
+    return SimChunk(ids, spot, index, fair, settle, opened, locked, consumption)
+
+
+def settle_futures(
+    plan: SimPlan, index: np.ndarray, f_day: np.ndarray, y_day: np.ndarray, basis: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Daily settlements of ``plan``'s contracts over given paths (``futures_settles``).
+
+    ``index``, ``f_day`` and ``y_day`` are ``(n_paths, n_days)`` at each day's end
+    (``ln index = f + Y``), ``basis`` the log basis ``(n_paths, n_exchange_days)``;
+    fixing days before the start count as ``plan.scenario.spot.s0``. Returns
+    ``(fair, settle, open, locked)``, each ``(n_exchange_days, n_paths, n_slots)``.
+    """
+    return futures_settles(
         index,
         f_day,
         y_day,
-        sc.spot.s0,
+        plan.scenario.spot.s0,
         plan.curve.decay,
         plan.curve.growth,
         plan.curve.by_delivery,
@@ -222,10 +239,6 @@ def simulate_paths(plan: SimPlan, paths: np.ndarray | range) -> SimChunk:
         plan.spec.price_limit or 0.0,
         tick_decimals(plan.spec.tick_size),
     )
-    consumption = simulate_consumption(
-        sc.consumption, plan.daily, float(np.log(sc.spot.s0)), f_day + y_day, ids, plan.seed
-    )
-    return SimChunk(ids, spot, index, fair, settle, opened, locked, consumption)
 
 
 def _basis(plan: SimPlan, ids: np.ndarray) -> np.ndarray:
@@ -266,11 +279,14 @@ def _spot_table(plan: SimPlan, chunk: SimChunk) -> pa.Table:
 
 
 def _consumption_table(plan: SimPlan, chunk: SimChunk) -> pa.Table:
+    return consumption_table(plan, chunk.consumption, chunk.paths)
+
+
+def consumption_table(plan: SimPlan, consumption: Consumption, paths: np.ndarray) -> pa.Table:
+    """Consumption bars (one a day) of ``paths``, ordered by ``ts`` then ``path``."""
     ts = _ts_us(plan, np.arange(plan.n_days, dtype=np.int64) * _US_PER_DAY)
-    plan_rows = np.broadcast_to(chunk.consumption.plan, chunk.consumption.tokens.shape)
-    return _long(
-        CONSUMPTION.schema, ts, chunk.paths, {"tokens": chunk.consumption.tokens, "plan": plan_rows}
-    )
+    plan_rows = np.broadcast_to(consumption.plan, consumption.tokens.shape)
+    return _long(CONSUMPTION.schema, ts, paths, {"tokens": consumption.tokens, "plan": plan_rows})
 
 
 def _long(
@@ -291,27 +307,35 @@ def _long(
 
 
 def _futures_table(plan: SimPlan, chunk: SimChunk) -> pa.Table:
+    return futures_table(plan, chunk.settle, chunk.open, chunk.locked, chunk.paths)
+
+
+def futures_table(
+    plan: SimPlan, settle: np.ndarray, opened: np.ndarray, locked: np.ndarray, paths: np.ndarray
+) -> pa.Table:
+    """Futures bars from ``settle_futures`` arrays ``(n_exchange_days, n_paths, n_slots)``
+    of ``paths``, ordered by ``ts``, ``path``, then slot (delivery order)."""
     day_us = (plan.days[0].astype("datetime64[us]").astype(np.int64)) + (
         plan.exchange_days * _US_PER_DAY
     )
-    ts, path, contract, opened, high, low, settle, locked = futures_rows(
-        chunk.settle, chunk.open, chunk.locked, plan.listed, day_us, chunk.paths.astype(np.int32)
+    ts, path, contract, bar_open, high, low, bar_settle, bar_locked = futures_rows(
+        settle, opened, locked, plan.listed, day_us, np.asarray(paths).astype(np.int32)
     )
-    n = len(settle)
+    n = len(bar_settle)
     columns = {
         "ts": pa.array(ts).view(pa.timestamp("us")),
         "path": pa.array(path),
         "contract": pa.DictionaryArray.from_arrays(
             pa.array(contract), pa.array(plan.contract_codes, pa.string())
         ),
-        "open": pa.array(opened),
+        "open": pa.array(bar_open),
         "high": pa.array(high),
         "low": pa.array(low),
-        "close": pa.array(settle),
-        "settle": pa.array(settle),
+        "close": pa.array(bar_settle),
+        "settle": pa.array(bar_settle),
         "volume": pa.nulls(n, pa.float64()),
         "open_interest": pa.nulls(n, pa.float64()),
-        "limit_locked": pa.array(locked),
+        "limit_locked": pa.array(bar_locked),
     }
     return pa.table([columns[f.name] for f in _FUTURES_DICT], schema=_FUTURES_DICT)
 

@@ -108,6 +108,39 @@ def simulate_spot(
     return SpotPaths(ids, steps_per_day, f, y)
 
 
+def trend_path(spot: SpotParams, daily: DailyParams, n_days: int) -> np.ndarray:
+    """The deterministic part of ``f`` at each day's end, ``(n_days,)``, with daily steps.
+
+    ``ln s0 + Σ_{j<=d} trend_j Δ``: the ``f`` that ``simulate_spot`` (one step a
+    day) gives a path on which no permanent cut falls — computed by the same
+    kernel, so it is bit for bit that path's ``f``.
+    """
+    if daily.n_days < n_days:
+        raise ValueError(f"daily parameters cover {daily.n_days} days, need {n_days}")
+    no_ints = np.zeros((1, n_days), dtype=np.int64)
+    none, start = np.empty(0), np.zeros(1, dtype=np.int64)
+    f, _ = ou_jump_paths(
+        float(np.log(spot.s0)),
+        0.0,
+        daily.kappa,
+        DT_DAY,
+        np.arange(n_days),
+        daily.trend,
+        daily.sigma,
+        daily.jump_mean,
+        daily.jump_std,
+        np.zeros((1, n_days)),
+        no_ints,
+        none,
+        none,
+        start,
+        no_ints,
+        none,
+        start,
+    )
+    return np.asarray(f[0, 1:])
+
+
 def _flat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0)
 
