@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -9,10 +10,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from engine_markets import market, random_tables
+from engine_strategies import Script
 from typer.testing import CliRunner
 
 from tokbt.cli import app
 from tokbt.data import BarStore
+from tokbt.engine import Context
 from tokbt.runs import BacktestConfig, ConfigError, backtest, load_config, run_config
 from tokbt.sim import SimMarket, SimPlan, load_scenario, simulate_paths, write_simulation
 from tokbt.strategy import PluginError
@@ -179,3 +183,33 @@ def test_example_runs_from_the_repository_root(
     )
     assert result.exit_code == 0, result.output
     assert (work / "runs" / "strip" / "record.json").exists()
+
+
+def test_roll_pnl_is_the_pnl_of_contracts_closed_before_delivery() -> None:
+    """Buy Feb and Mar on the first day, sell Feb before it expires, hold Mar through
+    its final settlement: ``roll_pnl`` is Feb's variation margin and nothing of Mar's,
+    and ``Context.pnl`` agrees with the journal contract by contract."""
+    tables = random_tables(11, 2, 120, p_locked=0.0)
+    first, exit_day = dt.date(2026, 1, 2), dt.date(2026, 2, 10)
+    seen: dict[str, np.ndarray] = {}
+
+    class Probe(Script):
+        def on_end(self, ctx: Context) -> None:
+            seen.update({c: ctx.pnl(c).copy() for c in ("TPI-2026-02", "TPI-2026-03")})
+
+    strategy = Probe(
+        orders={first: [("TPI-2026-02", 3), ("TPI-2026-03", 2)]},
+        targets={exit_day: [("TPI-2026-02", 0)]},
+    )
+    result = backtest(market(tables), strategy)
+    j = result.journal.to_pandas()
+    flows = j[j.kind.isin(["variation_margin", "final_settlement"])]
+    by = flows.groupby(["contract", "path"])["amount"].sum()
+    assert (j[(j.contract == "TPI-2026-03")].kind == "final_settlement").any()
+    assert (j[(j.contract == "TPI-2026-02")].kind != "final_settlement").all()
+    feb, mar = by["TPI-2026-02"].to_numpy(), by["TPI-2026-03"].to_numpy()
+    assert np.abs(feb).min() > 0
+    assert np.abs(mar).min() > 0
+    np.testing.assert_allclose(result.paths["roll_pnl"].to_numpy(), feb, rtol=1e-12)
+    np.testing.assert_allclose(seen["TPI-2026-02"], feb, rtol=1e-12)
+    np.testing.assert_allclose(seen["TPI-2026-03"], mar, rtol=1e-12)

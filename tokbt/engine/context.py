@@ -136,6 +136,11 @@ class Context:
         return self._engine.settling
 
     @property
+    def history_size(self) -> int:
+        """The longest window (events) a strategy may ask for (``engine.history``)."""
+        return self._engine.history.size
+
+    @property
     def chain(self) -> Chain:
         """The live month contracts today."""
         return self._engine.chain()
@@ -192,6 +197,11 @@ class Context:
     def position(self, contract: str) -> Floats:
         """Contracts held in ``contract`` per path."""
         return frozen(self._engine.ledger.positions[:, self._engine.contract_index(contract)])
+
+    def pnl(self, contract: str) -> Floats:
+        """Futures P&L to date of ``contract`` per path (variation margin booked so far,
+        including the trade day's, plus final settlement)."""
+        return frozen(self._engine.ledger.pnl[:, self._engine.contract_index(contract)])
 
     @property
     def positions(self) -> Floats:

@@ -100,6 +100,11 @@ class Ledger:
         self.positions = np.zeros((n, k))
         self.marks = np.full((n, k), np.nan)
         self.accrued = np.zeros((n, k))
+        self.pnl = np.zeros((n, k))
+        """Futures P&L to date per path and contract: variation margin + final settlement."""
+        self.delivered = np.zeros((n, k), dtype=bool)
+        """Whether a position was still held in the contract at its final settlement
+        (or, for quarters and years, at its cascade)."""
         self.balances = np.zeros((len(ACCOUNTS), n))
         self.balances[_OPERATING] = cfg.initial_cash
         self.opening = self.balances.copy()
@@ -143,6 +148,14 @@ class Ledger:
     def equity(self) -> Floats:
         """Total cash of the enterprise per path (credit drawn counts as debt)."""
         return np.asarray(self.balances.sum(axis=0))
+
+    @property
+    def roll_pnl(self) -> Floats:
+        """Futures P&L per path of the contracts closed out before their final
+        settlement — rolled, rebalanced away or liquidated (a contract still held at
+        its final settlement counts as delivered, whatever was traded before)."""
+        closed = ~self.delivered & (self.positions == 0)
+        return ordered_sum(np.where(closed, self.pnl, 0.0))
 
     def book(
         self,
@@ -333,6 +346,7 @@ class Ledger:
             settle,
         )
         self.balances[_MARGIN] += ordered_sum(vm)
+        self.pnl[:, contracts] += vm
         self.journal.record_many(
             ts,
             EntryKind.VARIATION_MARGIN,
@@ -366,6 +380,8 @@ class Ledger:
                 + self.accrued[:, c]
             )
             self.balances[_MARGIN] += amount
+            self.pnl[:, c] += amount
+            self.delivered[:, c] |= open_
             self.journal.record(
                 ts,
                 EntryKind.FINAL_SETTLEMENT,
@@ -393,6 +409,7 @@ class Ledger:
             held = self.positions[:, c].copy()
             if not (held != 0).any():
                 continue
+            self.delivered[:, c] |= held != 0
             price = self.marks[:, c].copy()
             self.fill(ts, int(c), -held, price)
             for code in parent.cascades_into:

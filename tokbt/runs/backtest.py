@@ -56,8 +56,10 @@ class Result:
             paths, then in time order.
         paths: per-path totals: ``path``, the amounts by kind (consumption,
             variation_margin, final_settlement, fees, interest), ``futures_pnl``
-            (variation margin + final settlement), ``hedged_cost`` (−(consumption
-            + futures P&L + fees + interest)), ``unhedged_cost`` (−consumption),
+            (variation margin + final settlement), ``roll_pnl`` (the part of it
+            earned on contracts closed before their final settlement:
+            ``Ledger.roll_pnl``), ``hedged_cost`` (−(consumption + futures P&L +
+            fees + interest)), ``unhedged_cost`` (−consumption),
             ``equity_change``, ``margin_calls``, ``liquidations``, ``rejections``.
         record: the run record (config, input fingerprint, seed, version, timings).
         out: the output folder, if written.
@@ -288,6 +290,7 @@ def _collect(engine: Engine, *, keep: bool) -> dict[str, Any]:
         "path": journal.path_ids,
         **totals,
         "futures_pnl": futures,
+        "roll_pnl": ledger.roll_pnl,
         "unhedged_cost": -totals["consumption"],
         "hedged_cost": -(totals["consumption"] + futures + totals["fees"] + totals["interest"]),
         "equity_change": ledger.equity - ledger.opening.sum(axis=0),

@@ -1,0 +1,165 @@
+"""Hedge-ratio estimators over paths: plain numpy, no engine.
+
+Observations are ``(m, n_paths)`` arrays, oldest row first, one column per
+path; NaN marks a missing observation and is dropped pairwise, path by path,
+so a path's estimate never depends on another path's data. Every estimate is
+``(n_paths,)``; NaN where a path has too few observations or a flat hedge
+instrument.
+
+The formulas are DOMAIN.md §2: the minimum-variance ratio is the OLS slope of
+ΔS on ΔF, ``h* = Cov(ΔS, ΔF) / Var(ΔF)``; the EWMA ratio follows RiskMetrics;
+the spend ratio hedges ``Q·S`` instead of ``S``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+
+
+def paired_changes(level: Floats, hedge: Floats) -> tuple[Floats, Floats]:
+    """Changes of ``level`` and ``hedge`` between consecutive rows where a path has both.
+
+    Row ``i`` of the result holds, for each path with both values at ``i``, the
+    change since the path's previous row with both values (NaN elsewhere): a
+    weekend without futures bars becomes one Friday-to-Monday change.
+    """
+    valid = np.isfinite(level) & np.isfinite(hedge)
+    rows = np.arange(len(level))[:, None]
+    last = np.maximum.accumulate(np.where(valid, rows, -1), axis=0)
+    prev = np.vstack([np.full((1, level.shape[1]), -1), last[:-1]])
+    ok = valid & (prev >= 0)
+    cols = np.arange(level.shape[1])[None, :]
+    back = np.maximum(prev, 0)
+    d_level = np.where(ok, level - level[back, cols], np.nan)
+    d_hedge = np.where(ok, hedge - hedge[back, cols], np.nan)
+    return d_level, d_hedge
+
+
+def last_observations(x: Floats, y: Floats, count: int) -> tuple[Floats, Floats]:
+    """``x`` and ``y`` with only each path's last ``count`` complete pairs kept (NaN elsewhere)."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    from_end = np.cumsum(ok[::-1], axis=0)[::-1]
+    keep = ok & (from_end <= count)
+    return np.where(keep, x, np.nan), np.where(keep, y, np.nan)
+
+
+def ols_ratio(y: Floats, x: Floats, *, intercept: bool = True, min_obs: int = 2) -> Floats:
+    """OLS slope of ``y`` on ``x`` per path (with or without an intercept).
+
+    With an intercept the slope is ``Σ(x−x̄)(y−ȳ) / Σ(x−x̄)²`` (two-pass, for
+    accuracy); without, ``Σxy / Σx²``. NaN where a path has fewer than
+    ``min_obs`` complete pairs or ``x`` does not vary.
+    """
+    ok = np.isfinite(x) & np.isfinite(y)
+    n = ok.sum(axis=0)
+    xs, ys = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    varies = np.ones(x.shape[1:], dtype=bool)
+    if intercept:
+        # a constant x leaves rounding residue after centring: test it directly
+        varies = np.where(ok, x, -np.inf).max(axis=0) > np.where(ok, x, np.inf).min(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xs = np.where(ok, xs - xs.sum(axis=0) / n, 0.0)
+            ys = np.where(ok, ys - ys.sum(axis=0) / n, 0.0)
+    sxy, sxx = (xs * ys).sum(axis=0), (xs * xs).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = sxy / sxx
+    return np.where((n >= min_obs) & (sxx > 0) & varies, slope, np.nan)
+
+
+def spend_ratio(
+    tokens: Floats,
+    level: Floats,
+    hedge: Floats,
+    *,
+    last: int | None = None,
+    intercept: bool = True,
+    min_obs: int = 2,
+) -> Floats:
+    """The minimum-variance ratio of *spend* ``Q·S`` per planned token (DOMAIN.md §2).
+
+    ``Cov(Δ(q·S), ΔF) / (q̄ · Var(ΔF))`` from per-row tokens ``q``, the price
+    ``S`` and the hedge ``F`` (changes paired as in ``paired_changes``, the
+    ``last`` of them per path if given), where ``q̄`` is the mean of ``q`` at the
+    rows that end the changes used. With constant ``q`` it is the price ratio
+    ``h*``; when consumption rises with the price it is larger — the quantity
+    risk a price hedge misses.
+    """
+    d_spend, d_hedge = paired_changes(tokens * level, hedge)
+    if last is not None:
+        d_spend, d_hedge = last_observations(d_spend, d_hedge, last)
+    used = np.isfinite(d_spend) & np.isfinite(d_hedge)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_tokens = np.where(used, tokens, 0.0).sum(axis=0) / used.sum(axis=0)
+        ratio = ols_ratio(d_spend, d_hedge, intercept=intercept, min_obs=min_obs) / mean_tokens
+    return np.asarray(ratio, dtype=np.float64)
+
+
+class EwmaCovariance:
+    """Exponentially weighted covariance of ``(x, y)`` per path, updated one row at a time.
+
+    With ``demean=False`` (RiskMetrics, DOMAIN.md §2)::
+
+        σ_xy,t = λ σ_xy,t−1 + (1 − λ) x_t y_t        σ²_y,t likewise
+
+    started at the first observation (``σ_xy = x₀ y₀``). With ``demean=True``
+    the moments are taken about exponentially weighted means, exactly as pandas
+    ``ewm(alpha=1 − λ, adjust=False).cov()`` computes them (its bias correction
+    scales the covariance and the variance alike, so their ratio is unchanged).
+    A path with a missing value in a row keeps its state.
+
+    ``ratio`` is ``σ_xy / σ²_y``: the hedge ratio of ``x`` on ``y``.
+    """
+
+    def __init__(self, n_paths: int, lam: float = 0.94, *, demean: bool = False) -> None:
+        if not 0.0 < lam < 1.0:
+            raise ValueError(f"EWMA decay must lie in (0, 1), got {lam}")
+        self.lam = lam
+        self.demean = demean
+        self.count = np.zeros(n_paths, dtype=np.int64)
+        self.mean_x = np.zeros(n_paths)
+        self.mean_y = np.zeros(n_paths)
+        self.cov_xy = np.zeros(n_paths)
+        self.var_y = np.zeros(n_paths)
+
+    def update(self, x: Floats, y: Floats) -> None:
+        """Add one observation per path (NaN: none for that path)."""
+        ok = np.isfinite(x) & np.isfinite(y)
+        first = ok & (self.count == 0)
+        later = ok & (self.count > 0)
+        lam, alpha = self.lam, 1.0 - self.lam
+        if self.demean:
+            mx = np.where(later, lam * self.mean_x + alpha * x, self.mean_x)
+            my = np.where(later, lam * self.mean_y + alpha * y, self.mean_y)
+            cov = lam * (self.cov_xy + (self.mean_x - mx) * (self.mean_y - my)) + alpha * (
+                (x - mx) * (y - my)
+            )
+            var = lam * (self.var_y + (self.mean_y - my) ** 2) + alpha * (y - my) ** 2
+            self.cov_xy = np.where(later, cov, np.where(first, 0.0, self.cov_xy))
+            self.var_y = np.where(later, var, np.where(first, 0.0, self.var_y))
+            self.mean_x = np.where(first, x, mx)
+            self.mean_y = np.where(first, y, my)
+        else:
+            self.cov_xy = np.where(
+                later, lam * self.cov_xy + alpha * x * y, np.where(first, x * y, self.cov_xy)
+            )
+            self.var_y = np.where(
+                later, lam * self.var_y + alpha * y * y, np.where(first, y * y, self.var_y)
+            )
+        self.count += ok
+
+    def ratio(self, min_obs: int = 2) -> Floats:
+        """``σ_xy / σ²_y`` per path; NaN before ``min_obs`` observations or with ``σ²_y = 0``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h = self.cov_xy / self.var_y
+        return np.where((self.count >= min_obs) & (self.var_y > 0), h, np.nan)
+
+
+def tail_factor(rate: float, years: Floats | float) -> Floats:
+    """Tailing: the discount factor ``exp(−rate · years)`` by which a futures count
+    is scaled when its variation margin earns or costs ``rate`` until ``years``
+    from now (DOMAIN.md §2)."""
+    return np.asarray(np.exp(-rate * np.maximum(np.asarray(years, dtype=np.float64), 0.0)))
