@@ -165,12 +165,16 @@ def _params(cls: type) -> list[tuple[str, str, Any]]:
     return list(getter()) if callable(getter) else []
 
 
-def _checked(obj: Any, name: str) -> type:
+def _checked(obj: Any, name: str, *, registered: bool = True) -> type:
+    """``obj`` if it is a class; a registered ``Strategy`` takes its entry-point name
+    unless its author declared one (a ``module:Class`` load names nothing)."""
     if not isinstance(obj, type):
         raise PluginError(f"strategy {name!r}: {obj!r} is not a class")
     cls: type = obj
-    if issubclass(cls, Strategy) and not cls.name:
+    own = vars(cls)
+    if registered and issubclass(cls, Strategy) and ("name" not in own or "_named_by" in own):
         cls.name = name
+        cls._named_by = "entry point"  # type: ignore[attr-defined]
     return cls
 
 
@@ -195,7 +199,7 @@ def resolve(ref: str) -> type:
         )
     module = _import(ref, target)
     try:
-        return _checked(getattr(module, attr), attr)
+        return _checked(getattr(module, attr), attr, registered=False)
     except AttributeError:
         raise PluginError(f"strategy {ref!r}: {target} has no {attr!r}") from None
 
