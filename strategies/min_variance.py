@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from tokbt.hedge import (
     After,
     Block,
     Contracts,
-    HedgeParams,
+    EstimatedParams,
     HedgePolicy,
     OLSRatio,
     OnSettlement,
@@ -17,19 +15,8 @@ from tokbt.hedge import (
 )
 
 
-class MinVarianceParams(HedgeParams):
-    """Parameters of ``min_variance``."""
-
-    start: int = Field(60, ge=0, description="Exchange days observed before the hedge is placed.")
-    window: int = Field(60, ge=2, description="Exchange days of changes the OLS fit uses.")
-    intercept: bool = Field(True, description="Fit ΔS = a + h·ΔF (True) or ΔS = h·ΔF.")
-    roll_days: int = Field(
-        5,
-        ge=0,
-        description="Estimate on the front month at least this many "
-        "exchange days from its last trading day.",
-    )
-    min_obs: int = Field(10, ge=2, description="Fewer changes than this: use ratio 1.")
+class MinVarianceParams(EstimatedParams):
+    """Parameters of ``min_variance`` (all shared with the other estimating policies)."""
 
 
 class MinVariance(HedgePolicy):
@@ -50,15 +37,7 @@ class MinVariance(HedgePolicy):
             OnSettlement(),
             After(p.start, p.months),
             StripExposure(),
-            OLSRatio(
-                p.window,
-                intercept=p.intercept,
-                once=True,
-                roll_days=p.roll_days,
-                min_obs=p.min_obs,
-                scale=p.ratio,
-                bounds=p.bounds,
-            ),
+            OLSRatio(**p.estimator(), once=True),
             Contracts(tailing_rate=p.tailing_rate, whole=p.whole_contracts),
             Rebalance(mode="hold"),
         ]

@@ -9,8 +9,8 @@ from tokbt.hedge import (
     Block,
     Contracts,
     Either,
+    EstimatedParams,
     Every,
-    HedgeParams,
     HedgePolicy,
     OLSRatio,
     OnSettlement,
@@ -21,25 +21,21 @@ from tokbt.hedge import (
 )
 
 
-class RollingParams(HedgeParams):
+class RollingParams(EstimatedParams):
     """Parameters of ``rolling``."""
 
-    start: int = Field(60, ge=0, description="Exchange days observed before the first trade.")
-    window: int = Field(60, ge=2, description="Exchange days of changes each OLS fit uses.")
-    intercept: bool = Field(True, description="Fit with an intercept.")
     roll_days: int = Field(
         5, ge=1, description="Roll this many exchange days before the front's last trading day."
     )
     rebalance_days: int = Field(
-        21, ge=1, description="Re-estimate and rebalance every N exchange days (and at every roll)."
+        21, ge=1, description="Re-estimate and rebalance every N exchange days (and at rolls)."
     )
     band: float = Field(
         0.0,
         ge=0.0,
-        description="Tolerance band: trade only when the "
-        "position is off target by more than this fraction.",
+        description="Tolerance band: trade only when the position is off target by more "
+        "than this fraction.",
     )
-    min_obs: int = Field(10, ge=2, description="Fewer changes than this: use ratio 1.")
 
 
 class Rolling(HedgePolicy):
@@ -64,14 +60,7 @@ class Rolling(HedgePolicy):
             Either(Every(p.rebalance_days), RollDue(p.roll_days)),
             StackExposure(),
             Roll(p.roll_days),
-            OLSRatio(
-                p.window,
-                intercept=p.intercept,
-                roll_days=p.roll_days,
-                min_obs=p.min_obs,
-                scale=p.ratio,
-                bounds=p.bounds,
-            ),
+            OLSRatio(**p.estimator()),
             Contracts(tailing_rate=p.tailing_rate, whole=p.whole_contracts),
             Rebalance(p.band, close_others=True),
         ]

@@ -8,8 +8,8 @@ from tokbt.hedge import (
     After,
     Block,
     Contracts,
+    EstimatedParams,
     Every,
-    HedgeParams,
     HedgePolicy,
     OnSettlement,
     Rebalance,
@@ -18,12 +18,9 @@ from tokbt.hedge import (
 )
 
 
-class VolumeAwareParams(HedgeParams):
+class VolumeAwareParams(EstimatedParams):
     """Parameters of ``volume_aware``."""
 
-    start: int = Field(60, ge=0, description="Exchange days observed before the first trade.")
-    window: int = Field(60, ge=2, description="Exchange days of changes each fit uses.")
-    intercept: bool = Field(True, description="Fit with an intercept.")
     rebalance_days: int = Field(
         21, ge=1, description="Re-estimate and rebalance every N exchange days."
     )
@@ -34,13 +31,6 @@ class VolumeAwareParams(HedgeParams):
         description="Exposure: the plan, or a forecast from the realised run rate.",
     )
     lookback: int = Field(30, ge=1, description="Events of realised consumption a forecast uses.")
-    roll_days: int = Field(
-        5,
-        ge=0,
-        description="Estimate on the front month at least this "
-        "many exchange days from its last trading day.",
-    )
-    min_obs: int = Field(10, ge=2, description="Fewer changes than this: use ratio 1.")
 
 
 class VolumeAware(HedgePolicy):
@@ -63,14 +53,7 @@ class VolumeAware(HedgePolicy):
             After(p.start, p.months),
             Every(p.rebalance_days),
             StripExposure("forecast" if p.source == "forecast" else "plan", p.lookback),
-            SpendRatio(
-                p.window,
-                intercept=p.intercept,
-                roll_days=p.roll_days,
-                min_obs=p.min_obs,
-                scale=p.ratio,
-                bounds=p.bounds,
-            ),
+            SpendRatio(**p.estimator()),
             Contracts(tailing_rate=p.tailing_rate, whole=p.whole_contracts),
             Rebalance(p.band),
         ]

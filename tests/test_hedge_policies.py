@@ -392,14 +392,7 @@ class PriceRatioStrip(HedgePolicy):
             After(p.start, p.months),
             Every(p.rebalance_days),
             StripExposure("plan", p.lookback),
-            OLSRatio(
-                p.window,
-                intercept=p.intercept,
-                roll_days=p.roll_days,
-                min_obs=p.min_obs,
-                scale=p.ratio,
-                bounds=p.bounds,
-            ),
+            OLSRatio(**p.estimator()),
             Contracts(tailing_rate=p.tailing_rate, whole=p.whole_contracts),
             Rebalance(p.band),
         ]

@@ -28,13 +28,14 @@ from tokbt.hedge.blocks import (
     planned_tokens,
     run_stack,
 )
-from tokbt.hedge.stack import HedgeParams, HedgePolicy
+from tokbt.hedge.stack import EstimatedParams, HedgeParams, HedgePolicy
 
 __all__ = [
     "After",
     "Block",
     "Contracts",
     "Either",
+    "EstimatedParams",
     "Every",
     "EwmaRatio",
     "FixedRatio",

@@ -424,9 +424,13 @@ class OLSRatio:
                 np.full(ctx.n_paths, np.nan), self.fallback, None, self.scale
             )
             return True
-        size = ctx.history_size
-        state.ratio = self.estimate(ctx.spot("close", size), ctx.futures(contract, "settle", size))
+        state.ratio = self.from_context(ctx, contract)
         return True
+
+    def from_context(self, ctx: Context, contract: str) -> Floats:
+        """The estimate over the engine's whole history, hedging with ``contract``."""
+        size = ctx.history_size
+        return self.estimate(ctx.spot("close", size), ctx.futures(contract, "settle", size))
 
 
 class SpendRatio(OLSRatio):
@@ -453,20 +457,12 @@ class SpendRatio(OLSRatio):
             )
         )
 
-    def __call__(self, ctx: Context, state: HedgeState) -> bool:
-        if self.once and state.ratio is not None:
-            return True
-        contract = _hedge_contract(ctx, self.roll_days)
-        if contract is None:
-            state.ratio = finish_ratio(
-                np.full(ctx.n_paths, np.nan), self.fallback, None, self.scale
-            )
-            return True
+    def from_context(self, ctx: Context, contract: str) -> Floats:
+        """The estimate over the engine's whole history, hedging with ``contract``."""
         size = ctx.history_size
-        state.ratio = self.estimate_spend(
+        return self.estimate_spend(
             ctx.consumption(size), ctx.spot("close", size), ctx.futures(contract, "settle", size)
         )
-        return True
 
 
 class EwmaRatio:

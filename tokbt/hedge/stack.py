@@ -8,7 +8,7 @@ ratio, when to start, tailing — live in ``HedgeParams``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -42,6 +42,32 @@ class HedgeParams(Strategy.Params):
     def bounds(self) -> tuple[float, float] | None:
         """The clip range of estimated ratios."""
         return None if self.max_ratio is None else (0.0, self.max_ratio)
+
+
+class EstimatedParams(HedgeParams):
+    """Parameters of policies whose ratio is estimated from prices."""
+
+    start: int = Field(60, ge=0, description="Exchange days observed before the first trade.")
+    window: int = Field(60, ge=2, description="Exchange days of changes each fit uses.")
+    intercept: bool = Field(True, description="Fit ΔS = a + h·ΔF (True) or ΔS = h·ΔF.")
+    roll_days: int = Field(
+        5,
+        ge=0,
+        description="Estimate on (and roll) the front month at least this many exchange "
+        "days from its last trading day.",
+    )
+    min_obs: int = Field(10, ge=2, description="Fewer changes than this: use ratio 1.")
+
+    def estimator(self) -> dict[str, Any]:
+        """Keyword arguments of ``OLSRatio`` / ``SpendRatio`` from these parameters."""
+        return {
+            "window": self.window,
+            "intercept": self.intercept,
+            "roll_days": self.roll_days,
+            "min_obs": self.min_obs,
+            "scale": self.ratio,
+            "bounds": self.bounds,
+        }
 
 
 class HedgePolicy(Strategy):
