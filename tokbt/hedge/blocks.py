@@ -211,7 +211,20 @@ def planned_tokens(
     return np.where(seen > 0, rate * days, planned)
 
 
-class StripExposure:
+class _Expected:
+    """A block that reads expected tokens: the ``plan``, or a run-rate ``forecast``
+    over the last ``lookback`` events (``planned_tokens``)."""
+
+    def __init__(self, source: ExposureSource = "plan", lookback: int = 30) -> None:
+        self.source: ExposureSource = source
+        self.lookback = lookback
+
+    def tokens(self, ctx: Context, start: dt.date, end: dt.date) -> Floats:
+        """Tokens expected over ``[start, end]`` per path."""
+        return planned_tokens(ctx, start, end, self.source, self.lookback)
+
+
+class StripExposure(_Expected):
     """The consumption of each delivery month in the horizon, on the month's contract.
 
     Every live month contract delivering within the horizon carries the tokens
@@ -221,21 +234,17 @@ class StripExposure:
     Requires: ``After`` (the horizon). Sets: ``exposure``.
     """
 
-    def __init__(self, source: ExposureSource = "plan", lookback: int = 30) -> None:
-        self.source: ExposureSource = source
-        self.lookback = lookback
-
     def __call__(self, ctx: Context, state: HedgeState) -> bool:
         first, last = _horizon(state, self)
         for contract in ctx.chain.contracts:
             if contract.delivery_start >= first and contract.delivery_end <= last:
-                state.exposure[contract.code] = planned_tokens(
-                    ctx, contract.delivery_start, contract.delivery_end, self.source, self.lookback
+                state.exposure[contract.code] = self.tokens(
+                    ctx, contract.delivery_start, contract.delivery_end
                 )
         return True
 
 
-class StackExposure:
+class StackExposure(_Expected):
     """All the consumption still ahead in the horizon, stacked on the front contract.
 
     The tokens expected from tomorrow (or the horizon's first day) to its last
@@ -245,15 +254,11 @@ class StackExposure:
     Requires: ``After`` (the horizon). Sets: ``exposure``.
     """
 
-    def __init__(self, source: ExposureSource = "plan", lookback: int = 30) -> None:
-        self.source: ExposureSource = source
-        self.lookback = lookback
-
     def __call__(self, ctx: Context, state: HedgeState) -> bool:
         first, last = _horizon(state, self)
         start, front = max(first, ctx.day + dt.timedelta(days=1)), ctx.chain.front
         if front is not None and start <= last:
-            state.exposure[front] = planned_tokens(ctx, start, last, self.source, self.lookback)
+            state.exposure[front] = self.tokens(ctx, start, last)
         return True
 
 
