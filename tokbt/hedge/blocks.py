@@ -358,7 +358,31 @@ def _hedge_contract(ctx: Context, roll_days: int) -> str | None:
     return ctx.chain.nearby(0, roll_days)
 
 
-class OLSRatio:
+class _RatioBlock:
+    """What the estimating ratio blocks share: the hedge contract (front month at
+    least ``roll_days`` from its last trading day), ``min_obs``, and how an estimate
+    is made usable (``fallback``, ``bounds``, ``scale``: see ``finish_ratio``)."""
+
+    def __init__(
+        self,
+        *,
+        roll_days: int,
+        min_obs: int,
+        fallback: float,
+        scale: float,
+        bounds: tuple[float, float] | None,
+    ) -> None:
+        self.roll_days = roll_days
+        self.min_obs = min_obs
+        self.fallback = fallback
+        self.scale = scale
+        self.bounds = bounds
+
+    def _finish(self, h: Floats) -> Floats:
+        return finish_ratio(h, self.fallback, self.bounds, self.scale)
+
+
+class OLSRatio(_RatioBlock):
     """The minimum-variance ratio ``h* = Cov(ΔS, ΔF) / Var(ΔF)``: the OLS slope of
     spot changes on futures changes over the last ``window`` exchange days, with
     or without an intercept, times ``scale``.
@@ -389,14 +413,12 @@ class OLSRatio:
     ) -> None:
         if window < 2:
             raise ValueError(f"an estimation window needs at least 2 observations, got {window}")
+        super().__init__(
+            roll_days=roll_days, min_obs=min_obs, fallback=fallback, scale=scale, bounds=bounds
+        )
         self.window = window
         self.intercept = intercept
         self.once = once
-        self.roll_days = roll_days
-        self.min_obs = min_obs
-        self.fallback = fallback
-        self.scale = scale
-        self.bounds = bounds
 
     def estimate(self, spot: Floats, settle: Floats) -> Floats:
         """The ratio from aligned spot and settle histories (rows = events)."""
@@ -406,9 +428,6 @@ class OLSRatio:
         return self._finish(
             ols_ratio(d_spot, d_fut, intercept=self.intercept, min_obs=self.min_obs)
         )
-
-    def _finish(self, h: Floats) -> Floats:
-        return finish_ratio(h, self.fallback, self.bounds, self.scale)
 
     def _check_window(self, spot: Floats, settle: Floats, d_spot: Floats, d_fut: Floats) -> None:
         full = np.isfinite(settle[0]) | np.isfinite(spot[0])  # data in the first row: full
@@ -470,7 +489,7 @@ class SpendRatio(OLSRatio):
         )
 
 
-class EwmaRatio:
+class EwmaRatio(_RatioBlock):
     """The EWMA (RiskMetrics) ratio ``σ_SF / σ²_F``, updated once per exchange day with
     the changes of spot and of the front contract (``roll_days`` as in
     ``OLSRatio``) since the last exchange day both had a value — both ends of a
@@ -491,13 +510,11 @@ class EwmaRatio:
         scale: float = 1.0,
         bounds: tuple[float, float] | None = None,
     ) -> None:
+        super().__init__(
+            roll_days=roll_days, min_obs=min_obs, fallback=fallback, scale=scale, bounds=bounds
+        )
         self.lam = lam
         self.demean = demean
-        self.roll_days = roll_days
-        self.min_obs = min_obs
-        self.fallback = fallback
-        self.scale = scale
-        self.bounds = bounds
         self.moments: EwmaCovariance | None = None
         self.last: dict[str, tuple[Floats, Floats]] = {}
         """Per contract: spot and settle at the last exchange day both had a value, per path."""
@@ -519,9 +536,7 @@ class EwmaRatio:
             self.last[code] = (np.where(both, spot, before[0]), np.where(both, settle, before[1]))
         for code in set(self.last) - set(chain.codes):
             del self.last[code]
-        state.ratio = finish_ratio(
-            self.moments.ratio(self.min_obs), self.fallback, self.bounds, self.scale
-        )
+        state.ratio = self._finish(self.moments.ratio(self.min_obs))
         return True
 
 
