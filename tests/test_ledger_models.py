@@ -772,3 +772,12 @@ def test_a_strategy_raising_gives_strategy_error_naming_it_and_the_time() -> Non
     assert "strategy 'Boom' raised in on_bar at 2026-01-07T00:00" in message
     assert "ValueError: no data for that" in message
     assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_the_metrics_count_a_cascaded_quarter_as_carried_not_rolled() -> None:
+    result = run(cascade_market(), Orders({"2026-03-26": [(Q2, 3.0)]}), LedgerConfig())
+    assert result.metrics is not None
+    m = result.metrics.columns
+    assert m["roll_pnl"].tolist() == result.paths["roll_pnl"].to_pylist() == [0.0]
+    assert m["futures_pnl"] == pytest.approx([-60.0])
+    assert m["variation_margin"] == pytest.approx([-60.0])

@@ -49,6 +49,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tokbt.closing import Closing
 from tokbt.data.schemas import SCHEMAS, Kind, KindSchema, schema_for
 from tokbt.data.validate import (
     TYPED,
@@ -152,7 +153,7 @@ def table_sha256(table: pa.Table) -> str:
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
 
 
-class BarStore:
+class BarStore(Closing):
     """Named datasets of spot, futures and consumption bars in a DuckDB file.
 
     Use as a context manager or call ``close()``. ``read_only=True`` lets
@@ -184,17 +185,6 @@ class BarStore:
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self.con.close()
-
-    def __enter__(self) -> BarStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _create_schema(self) -> None:
         self.con.execute("BEGIN TRANSACTION")

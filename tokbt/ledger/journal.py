@@ -31,13 +31,14 @@ import datetime as dt
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from tokbt.closing import Closing
 
 
 class Account(StrEnum):
@@ -113,25 +114,7 @@ _KIND_POS = {k: i for i, k in enumerate(KINDS)}
 Floats = npt.NDArray[np.float64]
 
 
-class _Closing:
-    """``with`` support for objects with ``close()``."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class RowLog(_Closing):
+class RowLog(Closing):
     """Append-only Arrow rows with one schema, in memory or streamed to Parquet.
 
     Args:
@@ -224,7 +207,7 @@ def _over_paths(value: npt.ArrayLike | None, n_paths: int) -> Floats | None:
     return np.broadcast_to(np.asarray(value, dtype=np.float64), (n_paths,))
 
 
-class Journal(_Closing):
+class Journal(Closing):
     """Append-only journal of ``n_paths`` paths; see the module docstring.
 
     Args:

@@ -10,9 +10,11 @@ timings).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import json
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -27,11 +29,16 @@ import pyarrow.parquet as pq
 
 import tokbt
 from tokbt.data import BarStore, Feed
-from tokbt.data.frames import MarketSource, delivery_key
+from tokbt.data.frames import MarketSource, delivery_key, event_day
 from tokbt.engine import Engine, Outputs
 from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKind
 from tokbt.market import Contract
+from tokbt.metrics.evaluate import evaluate
+from tokbt.metrics.evaluation import Evaluation
+from tokbt.metrics.path import PathResults, measure
+from tokbt.metrics.rows import RunFrame
 from tokbt.runs.config import BacktestConfig, RunSettings, SimulateMarket
+from tokbt.runs.stored import StoredRun
 from tokbt.sim import SimMarket, SimPlan, load_scenario
 from tokbt.sim.simulate import simulate_paths
 from tokbt.strategy import create, resolve
@@ -63,6 +70,10 @@ class Result:
             ``equity_change``, ``margin_calls``, ``liquidations``, ``rejections``.
         record: the run record (config, input fingerprint, seed, version, timings).
         out: the output folder, if written.
+        final_positions: ``(n_paths, n_contracts)`` positions at the end.
+        contracts: the contract codes of ``final_positions``' columns.
+        metrics: what the run's metric set measured on every path (``None``
+            when ``metrics`` is off in the settings).
     """
 
     journal: pa.Table
@@ -73,6 +84,36 @@ class Result:
     out: Path | None = None
     final_positions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     contracts: tuple[str, ...] = ()
+    metrics: PathResults | None = None
+
+    def evaluation(
+        self, *, label: str | None = None, resamples: int = 1000, seed: int = 0
+    ) -> Evaluation:
+        """The run's metrics as a one-policy ``Evaluation`` (with bootstrap intervals)."""
+        if self.metrics is None:
+            raise ValueError("this run measured no metrics (settings.metrics is None)")
+        name = label or str(self.record.get("strategy", "policy"))
+        return evaluate({name: self.metrics}, resamples=resamples, seed=seed)
+
+    def stored(
+        self, *, label: str | None = None, resamples: int = 1000, seed: int = 0
+    ) -> StoredRun:
+        """The run as the run store keeps it: a one-policy ``StoredRun`` (not yet saved)."""
+        name = label or str(self.record.get("strategy", "policy"))
+        seconds = float(self.record.get("seconds", 0.0))
+        record = dict(self.record) | {
+            "kind": "backtest",
+            "policies": [
+                {
+                    "label": name,
+                    "strategy": self.record.get("strategy"),
+                    "params": self.record.get("params", {}),
+                }
+            ],
+            "seconds": {name: seconds, "total": seconds},
+        }
+        evaluation = self.evaluation(label=name, resamples=resamples, seed=seed)
+        return StoredRun("", record, evaluation)
 
     def summary(self) -> pd.DataFrame:
         """Mean, std, 5th and 95th percentile across paths of each per-path total."""
@@ -210,6 +251,87 @@ def run_config(
         )
 
 
+def run_frame(engine: Engine) -> RunFrame:
+    """What the metrics need to know of an engine's run besides its journal."""
+    source = engine.source
+    days = event_day(source.events)
+    contracts = [(c.code, c.delivery_start, c.delivery_end) for c in engine.ledger.contracts]
+    plan = np.full(len(source.path_ids), np.nan)
+    getter = getattr(source, "consumption_plan", None)
+    if getter is not None:
+        _, planned = getter()
+        if len(planned):
+            given = np.isfinite(planned).any(axis=0)
+            plan = np.where(given, np.nansum(planned, axis=0), np.nan)
+    cascades = {c.code: c.last_trading_day for c in engine.ledger.contracts if c.cascades_into}
+    return RunFrame.build(
+        source.path_ids, days[0], days[-1], contracts, source.spec.multiplier, plan, cascades
+    )
+
+
+@dataclass(frozen=True)
+class ChunkRun:
+    """One strategy over one chunk of paths: the engine after its run and its metrics."""
+
+    engine: Engine
+    metrics: PathResults | None
+    part: dict[str, Any]
+
+
+def run_chunk(
+    source: MarketSource,
+    strategy: Any,
+    params: dict[str, Any] | None,
+    settings: RunSettings,
+    files: dict[str, Path] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ChunkRun:
+    """Replay one chunk of paths through a fresh strategy and measure it.
+
+    ``files`` (``journal``, ``positions``, ``events`` → Parquet paths) streams the
+    rows to disk instead of memory. With metrics on and ``journal = "totals"``,
+    the rows are streamed to a scratch file, measured and deleted: memory stays
+    bounded whatever the run's length.
+    """
+    measuring = settings.metrics is not None
+    scratch: Path | None = None
+    paths = dict(files or {})
+    if measuring and settings.journal == "totals" and "journal" not in paths:
+        scratch = Path(tempfile.mkdtemp(prefix="tokbt-chunk-"))
+        paths["journal"] = scratch / "journal.parquet"
+    outputs = Outputs(
+        journal=str(paths["journal"]) if "journal" in paths else None,
+        positions=str(paths["positions"]) if "positions" in paths else None,
+        events=str(paths["events"]) if "events" in paths else None,
+        keep_journal_rows=settings.journal == "rows" or measuring,
+        keep_positions=settings.positions,
+    )
+    engine = Engine(
+        source,
+        _make_strategy(strategy, params),
+        broker=settings.broker,
+        ledger=settings.ledger,
+        engine=settings.engine,
+        outputs=outputs,
+    ).run(progress)
+    try:
+        part = _collect(
+            engine, journal=files is None and settings.journal == "rows", rest=files is None
+        )
+        metrics = None
+        if settings.metrics is not None:
+            journal: Any = (
+                pq.ParquetFile(paths["journal"]).iter_batches()
+                if "journal" in paths and Path(paths["journal"]).exists()
+                else engine.ledger.journal.to_arrow()
+            )
+            metrics = measure(run_frame(engine), journal, part["all_events"], settings.metrics)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return ChunkRun(engine, metrics, part)
+
+
 def _run(
     sources: Iterator[MarketSource],
     n_paths: int,
@@ -226,6 +348,7 @@ def _run(
     out_dir = Path(out) if out is not None else None
     work = Path(tempfile.mkdtemp(prefix="tokbt-run-")) if out_dir is not None else None
     parts: list[dict[str, Any]] = []
+    measured: list[PathResults] = []
     fingerprints: list[dict[str, str]] = []
     done = 0
     for n, source in enumerate(sources):
@@ -235,23 +358,14 @@ def _run(
             if progress is not None:
                 progress(min(base + events * width, total), total)
 
-        outputs = Outputs(
-            journal=None if work is None else str(work / f"journal-{n:05d}.parquet"),
-            positions=None if work is None else str(work / f"positions-{n:05d}.parquet"),
-            events=None if work is None else str(work / f"events-{n:05d}.parquet"),
-            keep_journal_rows=settings.journal == "rows",
-            keep_positions=settings.positions,
-        )
-        engine = Engine(
-            source,
-            _make_strategy(strategy, params),
-            broker=settings.broker,
-            ledger=settings.ledger,
-            engine=settings.engine,
-            outputs=outputs,
-        ).run(advance)
+        files = None
+        if work is not None:
+            files = {k: work / f"{k}-{n:05d}.parquet" for k in ("journal", "positions", "events")}
+        chunk = run_chunk(source, strategy, params, settings, files, advance)
         done += width * len(source.events)
-        parts.append(_collect(engine, keep=work is None))
+        parts.append(chunk.part)
+        if chunk.metrics is not None:
+            measured.append(chunk.metrics)
         fingerprints.append(source.fingerprint())
     record = {
         "tokbt": tokbt.__version__,
@@ -268,26 +382,30 @@ def _run(
         "numpy": np.__version__,
     }
     result = _assemble(parts, record)
+    if measured:
+        result = dataclasses.replace(result, metrics=PathResults.concat(measured))
     if out_dir is not None and work is not None:
         _write(result, out_dir, work, len(parts))
         result.out = out_dir
     return result
 
 
-def _collect(engine: Engine, *, keep: bool) -> dict[str, Any]:
+def _collect(engine: Engine, *, journal: bool, rest: bool) -> dict[str, Any]:
+    """Close the engine's logs; per-path totals, and the rows that are kept in memory."""
+    rows = journal
     ledger = engine.ledger
-    journal = ledger.journal
+    journal_log = ledger.journal
     ledger.events.close()
     if ledger.positions_log is not None:
         ledger.positions_log.close()
-    journal.close()
+    journal_log.close()
     raw = ledger.events.to_arrow()
-    events = raw if keep else EVENT_SCHEMA.empty_table()
-    totals = {name: journal.net(kind=kind) for name, kind in _TOTALS}
+    events = raw if rest else EVENT_SCHEMA.empty_table()
+    totals = {name: journal_log.net(kind=kind) for name, kind in _TOTALS}
     futures = totals["variation_margin"] + totals["final_settlement"]
-    counts = _event_counts(raw, journal.path_ids)
+    counts = _event_counts(raw, journal_log.path_ids)
     table = {
-        "path": journal.path_ids,
+        "path": journal_log.path_ids,
         **totals,
         "futures_pnl": futures,
         "roll_pnl": ledger.roll_pnl,
@@ -297,13 +415,14 @@ def _collect(engine: Engine, *, keep: bool) -> dict[str, Any]:
         **counts,
     }
     return {
-        "journal": journal.to_arrow() if keep else JOURNAL_SCHEMA.empty_table(),
+        "journal": journal_log.to_arrow() if rows else JOURNAL_SCHEMA.empty_table(),
         "positions": (
             ledger.positions_log.to_arrow()
-            if keep and ledger.positions_log
+            if rest and ledger.positions_log
             else POSITION_SCHEMA.empty_table()
         ),
         "events": events,
+        "all_events": raw,
         "paths": pa.table(table),
         "final_positions": ledger.positions.copy(),
         "contracts": ledger.contracts,

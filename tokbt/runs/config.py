@@ -22,14 +22,22 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tokbt.engine import BrokerConfig, EngineConfig
 from tokbt.errors import TokbtError
 from tokbt.ledger import LedgerConfig
 from tokbt.market.config_errors import describe
+from tokbt.metrics.path import metric_sets
 
 
 class ConfigError(TokbtError):
@@ -99,6 +107,18 @@ class RunSettings(_Config):
     positions: bool = Field(
         True, description="Keep the daily position log (one row per path, contract and day)."
     )
+    metrics: str | None = Field(
+        "default",
+        description="Metric set measured on every path (tokbt.metrics.metric_sets()); "
+        "None measures nothing.",
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_set(cls, value: str | None) -> str | None:
+        if value is not None and value not in metric_sets():
+            raise ValueError(f"no metric set {value!r}; known: {', '.join(metric_sets())}")
+        return value
 
 
 class BacktestConfig(RunSettings):
@@ -108,8 +128,11 @@ class BacktestConfig(RunSettings):
     strategy: StrategyConfig
 
 
-def load_config(path: str | Path) -> BacktestConfig:
-    """Read and validate a backtest TOML file; ``ConfigError`` names the file and field."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_toml(path: str | Path, model: type[M]) -> M:
+    """Read a TOML file into ``model``; ``ConfigError`` names the file and the field."""
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text())
@@ -118,6 +141,11 @@ def load_config(path: str | Path) -> BacktestConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     try:
-        return BacktestConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{p}: {describe(exc)}") from None
+
+
+def load_config(path: str | Path) -> BacktestConfig:
+    """Read and validate a backtest TOML file; ``ConfigError`` names the file and field."""
+    return load_toml(path, BacktestConfig)

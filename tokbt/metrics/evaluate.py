@@ -1,0 +1,131 @@
+"""From the per-path results of several policies on the same paths to an ``Evaluation``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from tokbt.metrics.evaluation import PATH_METRICS, QUANTILE_COLUMNS, Evaluation
+from tokbt.metrics.path import PathResults
+from tokbt.metrics.stats import Floats, Resamples, Sample, summarise_and_compare
+
+_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def _paths_frame(policy: str, result: PathResults) -> pd.DataFrame:
+    n = result.frame.n_paths
+    frame = {"policy": np.full(n, policy, dtype=object), "path": result.frame.path_ids}
+    extra = sorted(set(result.columns) - set(PATH_METRICS))
+    for name in [*PATH_METRICS, *extra]:
+        frame[name] = np.asarray(result.columns.get(name, np.full(n, np.nan)), np.float64)
+    return pd.DataFrame(frame)
+
+
+def _monthly_frame(policy: str, result: PathResults) -> pd.DataFrame:
+    tokens = result.monthly["tokens"]
+    paths, months = np.nonzero(tokens > 0)
+    return pd.DataFrame(
+        {
+            "policy": np.full(len(paths), policy, dtype=object),
+            "path": result.frame.path_ids[paths],
+            "month": result.frame.months[months].astype("datetime64[ns]"),
+            "tokens": tokens[paths, months],
+            "unhedged_cost": result.monthly["unhedged_cost"][paths, months],
+            "hedged_cost": result.monthly["hedged_cost"][paths, months],
+        }
+    )
+
+
+def _series_frame(policy: str, result: PathResults) -> pd.DataFrame:
+    days = result.frame.days.astype("datetime64[ns]")
+    parts = []
+    for name, values in result.daily.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # days where every path is NaN
+            stats = [np.nanmean(values, axis=1), *np.nanquantile(values, _QUANTILES, axis=1)]
+        frame = pd.DataFrame({"policy": policy, "series": name, "day": days})
+        for column, stat in zip(QUANTILE_COLUMNS, stats, strict=True):
+            frame[column] = stat
+        parts.append(frame)
+    return pd.concat(parts, ignore_index=True) if parts else _empty_series()
+
+
+def _empty_series() -> pd.DataFrame:
+    frame = pd.DataFrame({"policy": [], "series": [], "day": np.array([], "datetime64[ns]")})
+    for column in QUANTILE_COLUMNS:
+        frame[column] = np.array([], np.float64)
+    return frame.astype({"policy": object, "series": object})
+
+
+def _unit(result: PathResults, cost: str) -> Floats:
+    tokens = result.monthly["tokens"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tokens > 0, result.monthly[cost] / tokens, np.nan)
+
+
+def _sample(result: PathResults) -> Sample:
+    n = result.frame.n_paths
+    columns = {name: result.columns.get(name, np.full(n, np.nan)) for name in PATH_METRICS}
+    return Sample(columns, _unit(result, "hedged_cost"), _unit(result, "unhedged_cost"))
+
+
+def sweep_frame(sweep: Mapping[str, Mapping[str, float]] | None) -> pd.DataFrame:
+    """The ``sweep`` frame from ``{policy: {param: value}}`` (empty when ``None``)."""
+    rows = [
+        (policy, param, float(value))
+        for policy, params in (sweep or {}).items()
+        for param, value in sorted(params.items())
+    ]
+    frame = pd.DataFrame(rows, columns=["policy", "param", "value"])
+    return frame.astype({"policy": object, "param": object, "value": np.float64})
+
+
+def evaluate(
+    results: Mapping[str, PathResults],
+    *,
+    baseline: str | None = None,
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+    sweep: Mapping[str, Mapping[str, float]] | None = None,
+) -> Evaluation:
+    """Summaries, intervals and paired comparisons of policies run on the same paths.
+
+    Args:
+        results: per policy label (in display order), its ``PathResults``.
+        baseline: the policy the others are compared with (default: the first).
+        confidence: level of every interval.
+        resamples: bootstrap resamples (the same resamples for every policy).
+        seed: the bootstrap's seed (intervals are reproducible).
+        sweep: the parameter values of policies that come from a sweep.
+    """
+    policies = tuple(results)
+    if not policies:
+        raise ValueError("evaluate needs at least one policy")
+    base = baseline or policies[0]
+    if base not in results:
+        raise ValueError(f"baseline {base!r} is not one of the policies {policies}")
+    ids = results[policies[0]].frame.path_ids
+    for policy, result in results.items():
+        if not np.array_equal(result.frame.path_ids, ids):
+            raise ValueError(f"policy {policy!r} was run on other paths than {policies[0]!r}")
+    samples = {p: _sample(r) for p, r in results.items()}
+    months = samples[policies[0]].months
+    draws = Resamples.draw(len(ids), months, resamples, seed)
+    summary, comparisons = summarise_and_compare(samples, base, draws, confidence)
+    return Evaluation(
+        policies=policies,
+        baseline=base,
+        paths=pd.concat([_paths_frame(p, r) for p, r in results.items()], ignore_index=True),
+        monthly=pd.concat([_monthly_frame(p, r) for p, r in results.items()], ignore_index=True),
+        series=pd.concat([_series_frame(p, r) for p, r in results.items()], ignore_index=True),
+        summary=summary,
+        comparisons=comparisons,
+        sweep=sweep_frame({k: v for k, v in (sweep or {}).items() if k in results}),
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )

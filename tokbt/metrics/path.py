@@ -1,0 +1,517 @@
+"""Per-path metrics: objects with lifecycle hooks, registered into named metric sets.
+
+A metric sees a run the way zipline's metrics see a simulation: ``start(frame)``
+once, then ``journal(rows)`` and ``events(rows)`` for each batch of rows in time
+order, then ``finish()``, which returns its per-path columns (``daily()`` and
+``monthly()`` add ``(n_days, n_paths)`` / ``(n_paths, n_months)`` arrays). It reads
+the journal and events only — never the ledger or the strategy — so the same
+numbers come from a run in memory, from its Parquet files, or from the store.
+
+Sign conventions: journal amounts are cash *into* the enterprise's accounts;
+the metrics report costs as positive USD paid and P&L as positive USD gained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, TypeAlias, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from tokbt.ledger.journal import ACCOUNTS, KINDS, Account, EntryKind
+from tokbt.metrics.rows import (
+    EventRows,
+    Floats,
+    JournalRows,
+    RunFrame,
+    decode_events,
+    decode_journal,
+)
+
+_K = {k: i for i, k in enumerate(KINDS)}
+_A = {a: i for i, a in enumerate(ACCOUNTS)}
+_HEDGE_KINDS = (
+    EntryKind.VARIATION_MARGIN,
+    EntryKind.FINAL_SETTLEMENT,
+    EntryKind.FEE,
+    EntryKind.INTEREST,
+)
+_TRANSFERS = (EntryKind.DEPOSIT, EntryKind.MARGIN_CALL, EntryKind.WITHDRAWAL)
+_TRADES = (EntryKind.FILL, EntryKind.LIQUIDATION, EntryKind.FINAL_SETTLEMENT)
+
+
+def _is(rows: JournalRows, kinds: Iterable[EntryKind]) -> npt.NDArray[np.bool_]:
+    return np.isin(rows.kind, [_K[k] for k in kinds])
+
+
+def _qty(rows: JournalRows) -> Floats:
+    return np.nan_to_num(rows.qty)
+
+
+def _per_path(rows: JournalRows, mask: npt.NDArray[np.bool_], values: Floats, n: int) -> Floats:
+    return np.asarray(np.bincount(rows.path[mask], weights=values[mask], minlength=n), np.float64)
+
+
+def _per_day(
+    rows: JournalRows, mask: npt.NDArray[np.bool_], values: Floats, frame: RunFrame
+) -> Floats:
+    """``(n_days, n_paths)`` sums of ``values`` over the rows in ``mask``."""
+    n_days, n = len(frame.days), frame.n_paths
+    flat = rows.day[mask] * n + rows.path[mask]
+    sums = np.bincount(flat, weights=values[mask], minlength=n_days * n)
+    return np.asarray(sums, np.float64).reshape(n_days, n)
+
+
+class Metric:
+    """A per-path measure of a run (see the module docstring for the lifecycle).
+
+    Subclasses set ``columns`` (the per-path columns ``finish`` returns) and
+    override the hooks they need; ``start`` keeps the frame as ``self.frame``.
+    """
+
+    columns: ClassVar[tuple[str, ...]] = ()
+    frame: RunFrame
+
+    def start(self, frame: RunFrame) -> None:
+        """Called once before any rows, with what the run knows besides its journal."""
+        self.frame = frame
+
+    def journal(self, rows: JournalRows) -> None:
+        """Called for each batch of journal rows, in time order."""
+
+    def events(self, rows: EventRows) -> None:
+        """Called for each batch of event rows, in time order."""
+
+    def finish(self) -> dict[str, Floats]:
+        """Per-path columns ``(n_paths,)``, named as in ``columns``."""
+        return {}
+
+    def daily(self) -> dict[str, Floats]:
+        """Daily series ``(n_days, n_paths)`` (value at each day's end)."""
+        return {}
+
+    def monthly(self) -> dict[str, Floats]:
+        """Monthly values ``(n_paths, n_months)``."""
+        return {}
+
+
+class Spend(Metric):
+    """Tokens, unhedged and hedged cost, unit costs, fees, funding cost, budget.
+
+    ``hedged_cost = unhedged_cost − futures_pnl + fees + funding_cost`` where
+    ``futures_pnl`` is every variation-margin and final-settlement flow. The
+    budget prices the plan at the first price paid for tokens on each path.
+    """
+
+    columns = (
+        "tokens",
+        "unhedged_cost",
+        "hedged_cost",
+        "unit_cost_unhedged",
+        "unit_cost_hedged",
+        "futures_pnl",
+        "fees",
+        "funding_cost",
+        "budget",
+        "overrun",
+    )
+
+    def start(self, frame: RunFrame) -> None:
+        super().start(frame)
+        n = frame.n_paths
+        self.sums = {k: np.zeros(n) for k in KINDS}
+        self.tokens = np.zeros(n)
+        self.first_day = np.full(n, np.iinfo(np.int64).max)
+        self.first_price = np.full(n, np.nan)
+
+    def journal(self, rows: JournalRows) -> None:
+        n = self.frame.n_paths
+        for kind in (EntryKind.CONSUMPTION, *_HEDGE_KINDS):
+            self.sums[kind] += _per_path(rows, rows.kind == _K[kind], rows.amount, n)
+        spend = rows.where(kind=EntryKind.CONSUMPTION)
+        self.tokens += _per_path(rows, rows.kind == _K[EntryKind.CONSUMPTION], _qty(rows), n)
+        self._first_price(rows, spend[rows.qty[spend] > 0])
+
+    def _first_price(self, rows: JournalRows, bought: npt.NDArray[np.intp]) -> None:
+        order = bought[np.lexsort((rows.day[bought], rows.path[bought]))]
+        paths, first = np.unique(rows.path[order], return_index=True)
+        rows_first = order[first]
+        earlier = rows.day[rows_first] < self.first_day[paths]
+        self.first_day[paths[earlier]] = rows.day[rows_first[earlier]]
+        self.first_price[paths[earlier]] = rows.price[rows_first[earlier]]
+
+    def finish(self) -> dict[str, Floats]:
+        s = self.sums
+        futures = s[EntryKind.VARIATION_MARGIN] + s[EntryKind.FINAL_SETTLEMENT]
+        fees, funding = -s[EntryKind.FEE], -s[EntryKind.INTEREST]
+        unhedged = -s[EntryKind.CONSUMPTION]
+        hedged = unhedged - futures + fees + funding
+        with np.errstate(divide="ignore", invalid="ignore"):
+            unit_u = np.where(self.tokens > 0, unhedged / self.tokens, np.nan)
+            unit_h = np.where(self.tokens > 0, hedged / self.tokens, np.nan)
+        budget = self.frame.plan_tokens * self.first_price
+        return {
+            "tokens": self.tokens.copy(),
+            "unhedged_cost": unhedged,
+            "hedged_cost": hedged,
+            "unit_cost_unhedged": unit_u,
+            "unit_cost_hedged": unit_h,
+            "futures_pnl": futures,
+            "fees": fees,
+            "funding_cost": funding,
+            "budget": budget,
+            "overrun": hedged - budget,
+        }
+
+
+class Attribution(Metric):
+    """Futures P&L split by what happened to each contract, basis P&L, realised ratio.
+
+    * ``roll_pnl``: every flow of the contracts closed out before their final
+      settlement (rolled, rebalanced away, liquidated) on that path;
+    * ``variation_margin`` and ``final_settlement``: the flows of every other
+      contract (held to final settlement or still open at the end), so
+      ``variation_margin + final_settlement + roll_pnl = futures_pnl``;
+    * ``basis_pnl``: of the delivered P&L, what comes from the final
+      settlement price differing from the spend-weighted price paid for tokens
+      over the contract's delivery period: ``Σ tokens delivered × (FSP − p̄)``;
+    * ``hedge_ratio``: tokens delivered by futures held to final settlement /
+      tokens consumed.
+    """
+
+    columns = ("variation_margin", "final_settlement", "roll_pnl", "basis_pnl", "hedge_ratio")
+
+    def start(self, frame: RunFrame) -> None:
+        super().start(frame)
+        n, k, d = frame.n_paths, len(frame.contracts), len(frame.days)
+        self.vm = np.zeros(n * k)
+        self.final = np.zeros(n * k)
+        self.delivered = np.zeros(n * k)
+        self.final_price = np.full(n * k, np.nan)
+        self.traded = np.zeros(n * k)
+        self.touched = np.zeros(n * k, dtype=bool)
+        self.last_trade = np.full(n * k, -1)
+        self.spend = np.zeros((d, n))
+        self.tokens = np.zeros((d, n))
+
+    def journal(self, rows: JournalRows) -> None:
+        n, k = self.frame.n_paths, len(self.frame.contracts)
+        cell = rows.path * k + rows.contract
+        size = n * k
+
+        def add(mask: npt.NDArray[np.bool_], values: Floats) -> Floats:
+            mask = mask & (rows.contract >= 0)
+            return np.asarray(np.bincount(cell[mask], weights=values[mask], minlength=size), float)
+
+        vm = rows.kind == _K[EntryKind.VARIATION_MARGIN]
+        fs = rows.kind == _K[EntryKind.FINAL_SETTLEMENT]
+        trade = _is(rows, (EntryKind.FILL, EntryKind.LIQUIDATION))
+        qty = np.nan_to_num(rows.qty)
+        self.vm += add(vm, rows.amount)
+        self.final += add(fs, rows.amount)
+        self.delivered += add(fs, -qty)
+        self.traded += add(trade, qty)
+        self.touched |= add(trade | fs | vm, np.ones(len(qty))) > 0
+        traded = np.flatnonzero(trade & (rows.contract >= 0))
+        np.maximum.at(self.last_trade, cell[traded], rows.day[traded])
+        settled = np.flatnonzero(fs & (qty != 0) & (rows.contract >= 0))
+        self.final_price[cell[settled]] = rows.price[settled]
+        use = rows.kind == _K[EntryKind.CONSUMPTION]
+        self.spend -= _per_day(rows, use, rows.amount, self.frame)
+        self.tokens += _per_day(rows, use, np.nan_to_num(rows.qty), self.frame)
+
+    def finish(self) -> dict[str, Floats]:
+        n, k = self.frame.n_paths, len(self.frame.contracts)
+        delivered = self.delivered.reshape(n, k)
+        flat = np.isclose(self.traded.reshape(n, k), 0.0, atol=1e-9)
+        closed = self.touched.reshape(n, k) & (delivered == 0) & flat & ~self._cascaded()
+        vm, final = self.vm.reshape(n, k), self.final.reshape(n, k)
+        tokens_delivered = delivered * self.frame.multiplier
+        consumed = self.tokens.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(consumed > 0, tokens_delivered.sum(axis=1) / consumed, np.nan)
+        return {
+            "variation_margin": np.where(closed, 0.0, vm).sum(axis=1),
+            "final_settlement": np.where(closed, 0.0, final).sum(axis=1),
+            "roll_pnl": np.where(closed, vm + final, 0.0).sum(axis=1),
+            "basis_pnl": self._basis(tokens_delivered),
+            "hedge_ratio": ratio,
+        }
+
+    def _cascaded(self) -> npt.NDArray[np.bool_]:
+        """``(n, k)``: a quarter or year traded on its last trading day was carried into
+        its months (EEX cascading), not closed out."""
+        frame = self.frame
+        n, k = frame.n_paths, len(frame.contracts)
+        ltd = (frame.cascade_day - frame.days[0]).astype(np.int64)  # NaT: very negative
+        cascades = ~np.isnat(frame.cascade_day)
+        last = self.last_trade.reshape(n, k)
+        return np.asarray(cascades[None, :] & (last >= ltd[None, :]) & (last >= 0))
+
+    def _basis(self, tokens_delivered: Floats) -> Floats:
+        frame = self.frame
+        n, k = frame.n_paths, len(frame.contracts)
+        if k == 0:
+            return np.zeros(n)
+        first = frame.days[0]
+        lo = np.clip((frame.delivery_start - first).astype(np.int64), 0, len(frame.days))
+        hi = np.clip((frame.delivery_end - first).astype(np.int64) + 1, 0, len(frame.days))
+        cum_spend = np.vstack([np.zeros(n), np.cumsum(self.spend, axis=0)])
+        cum_tokens = np.vstack([np.zeros(n), np.cumsum(self.tokens, axis=0)])
+        spend = (cum_spend[hi] - cum_spend[lo]).T  # (n, k)
+        tokens = (cum_tokens[hi] - cum_tokens[lo]).T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            paid = spend / tokens
+        gap = self.final_price.reshape(n, k) - paid
+        use = (tokens_delivered != 0) & (tokens > 0) & np.isfinite(gap)
+        return np.asarray(np.where(use, tokens_delivered * gap, 0.0).sum(axis=1), np.float64)
+
+
+class Funding(Metric):
+    """Margin posted, funding need, credit drawn and the hedge's drawdown, day by day.
+
+    * ``margin_posted``: the margin account's balance;
+    * ``funding_need``: net cash moved into the margin account from operating
+      cash and the credit line (deposits, margin calls, minus withdrawals);
+    * ``hedge_pnl``: cumulative futures P&L − fees − funding cost;
+    * ``peak_*``: the largest value over the run (0 if never positive);
+      ``max_drawdown``: the largest fall of ``hedge_pnl`` from its running peak.
+    """
+
+    columns = ("peak_margin", "peak_funding", "peak_credit", "max_drawdown")
+
+    def start(self, frame: RunFrame) -> None:
+        super().start(frame)
+        shape = (len(frame.days), frame.n_paths)
+        self.margin, self.funding = np.zeros(shape), np.zeros(shape)
+        self.credit, self.hedge = np.zeros(shape), np.zeros(shape)
+
+    def journal(self, rows: JournalRows) -> None:
+        margin = rows.account == _A[Account.MARGIN]
+        self.margin += _per_day(rows, margin, rows.amount, self.frame)
+        self.funding += _per_day(rows, margin & _is(rows, _TRANSFERS), rows.amount, self.frame)
+        self.credit += _per_day(rows, rows.account == _A[Account.CREDIT], rows.amount, self.frame)
+        self.hedge += _per_day(rows, _is(rows, _HEDGE_KINDS), rows.amount, self.frame)
+
+    def daily(self) -> dict[str, Floats]:
+        return {
+            "margin_posted": np.cumsum(self.margin, axis=0),
+            "funding_need": np.cumsum(self.funding, axis=0),
+            "hedge_pnl": np.cumsum(self.hedge, axis=0),
+        }
+
+    def finish(self) -> dict[str, Floats]:
+        series = self.daily()
+        zero = np.zeros((1, self.frame.n_paths))
+        hedge = np.vstack([zero, series["hedge_pnl"]])
+        drawdown = np.maximum.accumulate(hedge, axis=0) - hedge
+        return {
+            "peak_margin": np.vstack([zero, series["margin_posted"]]).max(axis=0),
+            "peak_funding": np.vstack([zero, series["funding_need"]]).max(axis=0),
+            "peak_credit": -np.vstack([zero, np.cumsum(self.credit, axis=0)]).min(axis=0),
+            "max_drawdown": drawdown.max(axis=0),
+        }
+
+
+class HedgeRatio(Metric):
+    """The hedge ratio day by day: futures tokens held at the day's end / tokens
+    consumed over the rest of the run (ex post; NaN once nothing is left to consume)."""
+
+    def start(self, frame: RunFrame) -> None:
+        super().start(frame)
+        shape = (len(frame.days), frame.n_paths)
+        self.held, self.tokens = np.zeros(shape), np.zeros(shape)
+
+    def journal(self, rows: JournalRows) -> None:
+        trades = _is(rows, _TRADES) & (rows.contract >= 0)
+        self.held += _per_day(rows, trades, np.nan_to_num(rows.qty), self.frame)
+        use = rows.kind == _K[EntryKind.CONSUMPTION]
+        self.tokens += _per_day(rows, use, np.nan_to_num(rows.qty), self.frame)
+
+    def daily(self) -> dict[str, Floats]:
+        held = np.cumsum(self.held, axis=0) * self.frame.multiplier
+        remaining = self.tokens.sum(axis=0) - np.cumsum(self.tokens, axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(remaining > 1e-9, held / remaining, np.nan)
+        return {"hedge_ratio": ratio}
+
+
+class MarginEvents(Metric):
+    """Margin calls issued and forced liquidations, per path."""
+
+    columns = ("margin_calls", "liquidations")
+
+    def start(self, frame: RunFrame) -> None:
+        super().start(frame)
+        self.counts = {c: np.zeros(frame.n_paths) for c in self.columns}
+
+    def events(self, rows: EventRows) -> None:
+        n = self.frame.n_paths
+        for column, event in (("margin_calls", "margin_call"), ("liquidations", "liquidation")):
+            hit = rows.path[rows.event == event]
+            self.counts[column] += np.bincount(hit, minlength=n)
+
+    def finish(self) -> dict[str, Floats]:
+        return {c: v.copy() for c, v in self.counts.items()}
+
+
+class MonthlyCost(Metric):
+    """Tokens, unhedged and hedged cost per calendar month (hedge accounting).
+
+    A contract's variation margin, final settlement and fees count in the month
+    its delivery starts (the month it hedges), whenever the cash moved; interest
+    and fees without a contract count in the month they occur.
+    """
+
+    def start(self, frame: RunFrame) -> None:
+        super().start(frame)
+        shape = (frame.n_paths, len(frame.months))
+        self.tokens, self.spend, self.flows = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        self.day_month = frame.month_of_day()
+        self.contract_month = frame.delivery_month()
+
+    def journal(self, rows: JournalRows) -> None:
+        n_months = len(self.frame.months)
+        month = self.day_month[rows.day]
+        with_contract = rows.contract >= 0
+        month = np.where(with_contract, self.contract_month[np.maximum(rows.contract, 0)], month)
+        cell = rows.path * n_months + month
+        size = self.tokens.size
+
+        def add(mask: npt.NDArray[np.bool_], values: Floats) -> Floats:
+            sums = np.bincount(cell[mask], weights=values[mask], minlength=size)
+            return np.asarray(sums, np.float64).reshape(self.tokens.shape)
+
+        use = rows.kind == _K[EntryKind.CONSUMPTION]
+        self.tokens += add(use, np.nan_to_num(rows.qty))
+        self.spend -= add(use, rows.amount)
+        self.flows += add(_is(rows, _HEDGE_KINDS), rows.amount)
+
+    def monthly(self) -> dict[str, Floats]:
+        return {
+            "tokens": self.tokens.copy(),
+            "unhedged_cost": self.spend.copy(),
+            "hedged_cost": self.spend - self.flows,
+        }
+
+
+# -- metric sets -------------------------------------------------------------------------
+
+MetricFactory = Callable[[], Metric]
+_SETS: dict[str, list[MetricFactory]] = {}
+M = TypeVar("M", bound=type[Metric])
+
+
+def register(*sets: str) -> Callable[[M], M]:
+    """Class decorator: add a ``Metric`` subclass to the named metric sets."""
+
+    def add(cls: M) -> M:
+        for name in sets:
+            _SETS.setdefault(name, []).append(cls)
+        return cls
+
+    return add
+
+
+def metric_set(name: str) -> list[Metric]:
+    """Fresh instances of the metrics of set ``name``; ``KeyError`` lists the known sets."""
+    try:
+        return [factory() for factory in _SETS[name]]
+    except KeyError:
+        raise KeyError(f"no metric set {name!r}; known: {', '.join(sorted(_SETS))}") from None
+
+
+def metric_sets() -> list[str]:
+    """Names of the registered metric sets."""
+    return sorted(_SETS)
+
+
+_COSTS: tuple[type[Metric], ...] = (Spend, MonthlyCost, MarginEvents)
+_HEDGE: tuple[type[Metric], ...] = (Attribution, Funding, HedgeRatio)
+for _cls in _COSTS:
+    register("default", "costs")(_cls)
+for _cls in _HEDGE:
+    register("default")(_cls)
+
+
+# -- running a set ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathResults:
+    """What a metric set measured on some paths of a run.
+
+    Attributes:
+        frame: the run frame (its ``path_ids`` are the rows of every array).
+        columns: per-path columns ``(n_paths,)``.
+        daily: daily series ``(n_days, n_paths)``.
+        monthly: monthly arrays ``(n_paths, n_months)``.
+    """
+
+    frame: RunFrame
+    columns: dict[str, Floats]
+    daily: dict[str, Floats]
+    monthly: dict[str, Floats]
+
+    @staticmethod
+    def concat(parts: Sequence[PathResults]) -> PathResults:
+        """The results of several chunks of paths of one run (same days), paths in order."""
+        first = parts[0]
+        if any(not np.array_equal(p.frame.days, first.frame.days) for p in parts):
+            raise ValueError("chunks of one run must share the run's days")
+        ids = np.concatenate([p.frame.path_ids for p in parts])
+        plan = np.concatenate([p.frame.plan_tokens for p in parts])
+        frame = RunFrame(
+            ids,
+            first.frame.days,
+            first.frame.contracts,
+            first.frame.multiplier,
+            first.frame.delivery_start,
+            first.frame.delivery_end,
+            plan,
+            first.frame.cascade_day,
+        )
+        return PathResults(
+            frame,
+            {c: np.concatenate([p.columns[c] for p in parts]) for c in first.columns},
+            {s: np.concatenate([p.daily[s] for p in parts], axis=1) for s in first.daily},
+            {m: np.concatenate([p.monthly[m] for p in parts]) for m in first.monthly},
+        )
+
+
+Batches: TypeAlias = pa.Table | Iterable[pa.RecordBatch]
+
+
+def _batches(rows: Batches) -> Iterable[pa.RecordBatch | pa.Table]:
+    return [rows] if isinstance(rows, pa.Table) else rows
+
+
+def measure(
+    frame: RunFrame,
+    journal: Batches,
+    events: Batches | None = None,
+    metrics: str | Sequence[Metric] = "default",
+) -> PathResults:
+    """Run a metric set (a name, or metric objects) over a run's journal and events."""
+    chosen = metric_set(metrics) if isinstance(metrics, str) else list(metrics)
+    for metric in chosen:
+        metric.start(frame)
+    for batch in _batches(journal):
+        rows = decode_journal(batch, frame)
+        for metric in chosen:
+            metric.journal(rows)
+    for batch in _batches(events if events is not None else []):
+        event_rows = decode_events(batch, frame)
+        for metric in chosen:
+            metric.events(event_rows)
+    columns: dict[str, Floats] = {}
+    daily: dict[str, Floats] = {}
+    monthly: dict[str, Floats] = {}
+    for metric in chosen:
+        columns.update(metric.finish())
+        daily.update(metric.daily())
+        monthly.update(metric.monthly())
+    return PathResults(frame, columns, daily, monthly)

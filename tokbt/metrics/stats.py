@@ -1,0 +1,275 @@
+"""Across-path metrics with bootstrap confidence intervals, and paired policy comparisons.
+
+Every summary metric is a function of a *resample*: an ``(B, n)`` array of
+path positions (or, for a single recorded path, of month positions). The
+point value uses the identity resample; the interval is the percentile
+bootstrap over ``B`` resamples drawn from a seeded generator. A paired
+comparison evaluates two policies on the *same* resamples — the paths are
+the same, so their noise cancels — and gives a verdict only when the
+interval of the difference excludes zero.
+
+Definitions (``h`` hedged and ``u`` unhedged horizon cost per path):
+
+* ``vr_std = 1 − sd(h)/sd(u)``, ``he_var = 1 − var(h)/var(u)`` (ddof 1), so on
+  the same sample ``he_var = 1 − (1 − vr_std)²``;
+* ``vr_std_monthly``/``he_var_monthly``: the same of monthly unit cost over time,
+  the over-time variances (ddof 1) of each path pooled by their mean;
+* ``p95_cost``: the 95th percentile of ``h`` (linear interpolation, numpy's default);
+* ``cvar95_cost``: the mean of the worst ``⌈0.05 n⌉`` costs;
+* ``budget_at_risk``: the 95th percentile of ``h − budget``; ``p_overrun``: the
+  share of paths with ``h > budget``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tokbt.metrics.evaluation import SUMMARY_METRICS
+
+Floats = npt.NDArray[np.float64]
+Resample = npt.NDArray[np.int64]
+Statistic = Callable[["Sample", Resample], Floats]
+
+BLOCK_MONTHS = 3
+"""Block length of the moving-block bootstrap over the months of a single path."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One policy's per-path values (``columns``) and monthly unit costs ``(n, months)``."""
+
+    columns: Mapping[str, Floats]
+    unit_hedged: Floats
+    unit_unhedged: Floats
+
+    @property
+    def n(self) -> int:
+        """Number of paths."""
+        return len(self.columns["hedged_cost"])
+
+    @property
+    def months(self) -> int:
+        """Number of months."""
+        return int(self.unit_hedged.shape[1])
+
+    def take(self, column: str, idx: Resample) -> Floats:
+        """``column`` at the resampled path positions, ``(B, n)``."""
+        return np.asarray(self.columns[column][idx])
+
+
+def _sd(x: Floats) -> Floats:
+    return np.asarray(np.std(x, axis=1, ddof=1)) if x.shape[1] > 1 else np.full(len(x), np.nan)
+
+
+def _ratio(top: Floats, bottom: Floats) -> Floats:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(bottom > 0, top / bottom, np.nan)
+
+
+def cvar(x: Floats, level: float = 0.95) -> Floats:
+    """Mean of the worst ``⌈(1 − level)·n⌉`` values of each row of ``x`` ``(B, n)``."""
+    k = max(1, math.ceil((1 - level) * x.shape[1] - 1e-9))
+    worst = np.partition(x, x.shape[1] - k, axis=1)[:, x.shape[1] - k :]
+    return np.asarray(worst.mean(axis=1))
+
+
+def _pooled_var(unit: Floats, idx: Resample) -> Floats:
+    """Mean over resampled paths of each path's variance over months (ddof 1)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a path with one month has no variance
+        per_path = np.nanvar(unit, axis=1, ddof=1) if unit.shape[1] > 1 else np.zeros(len(unit))
+        return np.asarray(np.nanmean(per_path[idx], axis=1))
+
+
+def _monthly(sample: Sample, idx: Resample, power: float) -> Floats:
+    if sample.n == 1:  # one path: idx resamples months
+        h, u = sample.unit_hedged[0][idx], sample.unit_unhedged[0][idx]
+        with np.errstate(invalid="ignore"):
+            vh, vu = np.nanvar(h, axis=1, ddof=1), np.nanvar(u, axis=1, ddof=1)
+    else:
+        vh, vu = _pooled_var(sample.unit_hedged, idx), _pooled_var(sample.unit_unhedged, idx)
+    return 1 - _ratio(vh, vu) ** power
+
+
+def _mean(column: str) -> Statistic:
+    return lambda s, idx: np.asarray(s.take(column, idx).mean(axis=1))
+
+
+def _share_positive(column: str) -> Statistic:
+    """Share of the paths where ``column`` is defined that have it above zero (NaN if none)."""
+
+    def share(s: Sample, idx: Resample) -> Floats:
+        values = s.take(column, idx)
+        defined = np.isfinite(values).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(defined > 0, (values > 0).sum(axis=1) / defined, np.nan)
+
+    return share
+
+
+def _q95(column: str) -> Statistic:
+    return lambda s, idx: np.asarray(np.quantile(s.take(column, idx), 0.95, axis=1))
+
+
+STATISTICS: dict[str, Statistic] = {
+    "mean_cost": _mean("hedged_cost"),
+    "sd_cost": lambda s, idx: _sd(s.take("hedged_cost", idx)),
+    "vr_std": lambda s, idx: (
+        1 - _ratio(_sd(s.take("hedged_cost", idx)), _sd(s.take("unhedged_cost", idx)))
+    ),
+    "he_var": lambda s, idx: (
+        1 - _ratio(_sd(s.take("hedged_cost", idx)), _sd(s.take("unhedged_cost", idx))) ** 2
+    ),
+    "vr_std_monthly": lambda s, idx: _monthly(s, idx, 0.5),
+    "he_var_monthly": lambda s, idx: _monthly(s, idx, 1.0),
+    "mean_unit_cost": _mean("unit_cost_hedged"),
+    "p95_cost": _q95("hedged_cost"),
+    "cvar95_cost": lambda s, idx: cvar(s.take("hedged_cost", idx)),
+    "budget_at_risk": _q95("overrun"),
+    "p_overrun": _share_positive("overrun"),
+    "mean_futures_pnl": _mean("futures_pnl"),
+    "mean_roll_pnl": _mean("roll_pnl"),
+    "mean_fees": _mean("fees"),
+    "mean_funding_cost": _mean("funding_cost"),
+    "p95_peak_funding": _q95("peak_funding"),
+    "mean_margin_calls": _mean("margin_calls"),
+    "p_liquidation": _share_positive("liquidations"),
+    "mean_hedge_ratio": _mean("hedge_ratio"),
+}
+"""How each of ``SUMMARY_METRICS`` is computed from a resample."""
+
+_MONTHLY = ("vr_std_monthly", "he_var_monthly")
+assert list(STATISTICS) == list(SUMMARY_METRICS), "every summary metric needs a statistic"
+
+
+def path_resamples(n: int, resamples: int, rng: np.random.Generator) -> Resample:
+    """``(resamples, n)`` path positions drawn with replacement."""
+    return rng.integers(0, n, size=(resamples, n), dtype=np.int64)
+
+
+def block_resamples(months: int, resamples: int, rng: np.random.Generator) -> Resample:
+    """``(resamples, months)`` month positions of a moving-block bootstrap
+    (blocks of ``BLOCK_MONTHS`` consecutive months, wrapped around the end)."""
+    block = min(BLOCK_MONTHS, max(months, 1))
+    n_blocks = -(-months // block)
+    starts = rng.integers(0, months, size=(resamples, n_blocks), dtype=np.int64)
+    idx = (starts[:, :, None] + np.arange(block)[None, None, :]) % max(months, 1)
+    return idx.reshape(resamples, -1)[:, :months]
+
+
+@dataclass(frozen=True)
+class Resamples:
+    """The identity and bootstrap resamples shared by every policy of an evaluation."""
+
+    point: Resample
+    boot: Resample
+    monthly_point: Resample
+    monthly_boot: Resample
+
+    @classmethod
+    def draw(cls, n: int, months: int, resamples: int, seed: int) -> Resamples:
+        """Resamples of ``n`` paths (and of ``months`` months when ``n == 1``)."""
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x70CB7]))
+        ident = np.arange(n, dtype=np.int64)[None]
+        if n > 1:
+            boot = path_resamples(n, resamples, rng)
+            return cls(ident, boot, ident, boot)
+        months_ident = np.arange(months, dtype=np.int64)[None]
+        return cls(
+            ident, np.zeros((0, 1), np.int64), months_ident, block_resamples(months, resamples, rng)
+        )
+
+    def for_metric(self, metric: str) -> tuple[Resample, Resample]:
+        """``(point, bootstrap)`` resamples of one metric (empty bootstrap: no interval)."""
+        if metric in _MONTHLY:
+            return self.monthly_point, self.monthly_boot
+        return self.point, self.boot
+
+
+def _interval(values: Floats, confidence: float) -> tuple[float, float]:
+    """Percentile interval; NaN without resamples or when over 10 % of them are undefined."""
+    finite = values[np.isfinite(values)]
+    if len(values) == 0 or len(finite) < max(10, 0.9 * len(values)):
+        return math.nan, math.nan
+    tail = (1 - confidence) / 2
+    lo, hi = np.quantile(finite, [tail, 1 - tail])
+    return float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class _Values:
+    """A statistic of one policy at the identity and at every bootstrap resample."""
+
+    point: float
+    boot: Floats
+
+
+def _values(samples: Mapping[str, Sample], draws: Resamples) -> dict[str, dict[str, _Values]]:
+    out: dict[str, dict[str, _Values]] = {}
+    for policy, sample in samples.items():
+        out[policy] = {}
+        for metric, stat in STATISTICS.items():
+            point, boot = draws.for_metric(metric)
+            values = stat(sample, boot) if len(boot) else np.empty(0)
+            out[policy][metric] = _Values(float(stat(sample, point)[0]), values)
+    return out
+
+
+def summarise(samples: Mapping[str, Sample], draws: Resamples, confidence: float) -> pd.DataFrame:
+    """The ``summary`` frame: every policy × metric with its bootstrap interval."""
+    return _summary(_values(samples, draws), confidence)
+
+
+def _summary(values: dict[str, dict[str, _Values]], confidence: float) -> pd.DataFrame:
+    rows = [
+        (policy, metric, v.point, *_interval(v.boot, confidence))
+        for policy, metrics in values.items()
+        for metric, v in metrics.items()
+    ]
+    return pd.DataFrame(rows, columns=["policy", "metric", "value", "lo", "hi"])
+
+
+def _verdict(metric: str, lo: float, hi: float) -> str:
+    better = SUMMARY_METRICS[metric].better
+    if better == "none" or not (lo > 0 or hi < 0):
+        return ""
+    improved = (lo > 0) == (better == "higher")
+    return "better" if improved else "worse"
+
+
+def compare(
+    samples: Mapping[str, Sample], baseline: str, draws: Resamples, confidence: float
+) -> pd.DataFrame:
+    """The ``comparisons`` frame: ``policy − baseline`` per metric on the same resamples."""
+    return _comparisons(_values(samples, draws), baseline, confidence)
+
+
+def _comparisons(
+    values: dict[str, dict[str, _Values]], baseline: str, confidence: float
+) -> pd.DataFrame:
+    rows = []
+    for policy, metrics in values.items():
+        if policy == baseline:
+            continue
+        for metric, v in metrics.items():
+            base = values[baseline][metric]
+            lo, hi = _interval(v.boot - base.boot, confidence)
+            verdict = _verdict(metric, lo, hi) if math.isfinite(lo) else ""
+            rows.append((policy, baseline, metric, v.point - base.point, lo, hi, verdict))
+    columns = ["policy", "baseline", "metric", "diff", "lo", "hi", "verdict"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def summarise_and_compare(
+    samples: Mapping[str, Sample], baseline: str, draws: Resamples, confidence: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(summary, comparisons)`` from one pass of the bootstrap."""
+    values = _values(samples, draws)
+    return _summary(values, confidence), _comparisons(values, baseline, confidence)
