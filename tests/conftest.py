@@ -131,3 +131,12 @@ def assert_same_blocks(a: MarketBlock, b: MarketBlock) -> None:
         assert getattr(a, kind).keys() == getattr(b, kind).keys()
         for f, arr in getattr(a, kind).items():
             assert_identical(arr, getattr(b, kind)[f], f"{kind}.{f}")
+
+
+@pytest.fixture(autouse=True)
+def _private_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test writes ./tokbt.duckdb: the default store is a fresh file per test (a test
+    may still set TOKBT_STORE or pass --store)."""
+    monkeypatch.setenv("TOKBT_STORE", str(tmp_path_factory.mktemp("store") / "tokbt.duckdb"))

@@ -10,6 +10,8 @@ from tokbt.runs.config import (
     StrategyConfig,
     load_config,
 )
+from tokbt.runs.store import RunStore
+from tokbt.runs.stored import StoredRun
 
 __all__ = [
     "BacktestConfig",
@@ -17,7 +19,9 @@ __all__ = [
     "MarketConfig",
     "Result",
     "RunSettings",
+    "RunStore",
     "SimulateMarket",
+    "StoredRun",
     "StrategyConfig",
     "backtest",
     "load_config",
