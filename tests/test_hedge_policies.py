@@ -9,11 +9,8 @@ tokens a day, so a month is about 30 contracts of 1,000 M tokens.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -451,17 +448,3 @@ def test_horizon_constants_are_the_calendar() -> None:
     day = DECISION_DAY.date()
     months = [(day.year * 12 + day.month - 1 + k) for k in range(1, MONTHS + 1)]
     assert tuple(f"TPI-{m // 12}-{m % 12 + 1:02d}" for m in months) == HORIZON
-
-
-def test_the_comparison_example_runs(tmp_path: Path) -> None:
-    """``examples/policies/compare_policies.py`` on a small market writes its table."""
-    script = Path(__file__).parents[1] / "examples" / "policies" / "compare_policies.py"
-    out = tmp_path / "table.csv"
-    args = "--paths 30 --days 200 --start 20 --months 4 --policies no_hedge,static,layered"
-    subprocess.run(
-        [sys.executable, str(script), *args.split(), "--csv", str(out)], check=True, timeout=300
-    )
-    table = pd.read_csv(out, index_col="policy")
-    assert list(table.index) == ["no_hedge", "static", "layered"]
-    assert table.loc["no_hedge", "VR_std"] == 0.0
-    assert table.loc["static", "VR_std"] != 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -607,8 +608,14 @@ def backtest_cmd(
     config: Annotated[Path, typer.Argument(help="Backtest config (TOML; see the README).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the run's outputs.")],
     store: StoreOpt = None,
+    record: Annotated[
+        bool, typer.Option("--record/--no-record", help="Save the run in the run store.")
+    ] = True,
 ) -> None:
-    """Replay a dataset or simulation through a strategy; write journal, positions, record."""
+    """Replay a dataset or simulation through a strategy; write journal, positions, record.
+
+    The run and its metrics are also saved in the run store ('tokbt runs ls').
+    """
     from tokbt.runs import load_config, run_config
 
     try:
@@ -620,9 +627,80 @@ def backtest_cmd(
                 bar.update(task, completed=done, total=total)
 
             result = run_config(cfg, store=store, out=out, progress=progress)
+        run_id = _save(result.stored(), store) if record and result.metrics is not None else None
     except (TokbtError, ValueError) as exc:
         raise _fail(exc) from None
     _print_backtest(result)
+    if run_id:
+        console.print(f"saved as run [bold]{run_id}[/] — 'tokbt report {run_id} --out FILE.html'")
+
+
+def _save(run: Any, store: Path | None) -> str:
+    """Save ``run`` in the run store; its id."""
+    from tokbt.runs.store import RunStore
+
+    with RunStore(store) as rs:
+        return str(rs.save(run).run_id)
+
+
+@app.command("compare")
+def compare_cmd(
+    config: Annotated[Path, typer.Argument(help="Comparison config (TOML; see the README).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the reports.")],
+    store: StoreOpt = None,
+) -> None:
+    """Run several hedge policies on the same paths; save the run and write its reports.
+
+    Writes OUT/report.html (self-contained), OUT/summary.md and OUT/summary.json.
+    """
+    from tokbt.report import write_report
+    from tokbt.runs.compare import compare, load_compare_config
+
+    try:
+        cfg = load_compare_config(config)
+        label = "{task.completed:,.0f}/{task.total:,.0f} policy-path-events"
+        with _progress("comparing", label) as bar:
+            task = bar.add_task("run", total=1)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            run = compare(cfg, store=store, progress=progress)
+        run_id = _save(run, store)
+        run = dataclasses.replace(run, run_id=run_id)
+        written = [write_report(run, out / name) for name in _REPORTS]
+    except (TokbtError, ValueError) as exc:
+        raise _fail(exc) from None
+    _print_summary(run.evaluation)
+    _print_comparisons(run.evaluation)
+    console.print(f"saved as run [bold]{run_id}[/]; reports: {', '.join(map(str, written))}")
+
+
+_REPORTS = ("report.html", "summary.md", "summary.json")
+
+
+@app.command("report")
+def report_cmd(
+    run_id: Annotated[str, typer.Argument(help="Run id or a unique prefix (4+ characters).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Report file: .html, .md or .json.")
+    ] = Path("report.html"),
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="html, md or json [default: from --out].")
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Write the report of a saved run: self-contained HTML, Markdown or JSON."""
+    from tokbt.report import report_format, write_report
+    from tokbt.runs.store import RunStore
+
+    try:
+        with RunStore(store, read_only=True) as rs:
+            run = rs.load(run_id)
+        path = write_report(run, out, report_format(out, fmt))
+    except (TokbtError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(f"report of run {run.run_id} written to {path}")
 
 
 def _print_backtest(result: Any) -> None:
@@ -713,6 +791,248 @@ def contracts(
         f"{product.initial_margin:.0%}, maintenance = initial / {product.maintenance_ratio:g}, "
         f"final settlement: {product.final_settlement.value}"
     )
+
+
+# -- runs ------------------------------------------------------------------------------
+
+runs_app = typer.Typer(help="Saved runs: list, show and delete them.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+RunIdArg = Annotated[str, typer.Argument(help="Run id or a unique prefix (4+ characters).")]
+
+
+@runs_app.command("ls")
+def runs_ls(store: StoreOpt = None) -> None:
+    """List the saved runs, newest first, with the policy of the best VR_std.
+
+    'tokbt runs show ID' gives the rest of a run's record (tokbt version, inputs, params).
+    """
+    from tokbt.runs.store import RunStore
+
+    path = default_store_path(store)
+    if not path.exists():
+        console.print(f"no store at {path} yet: save a run first")
+        return
+    try:
+        with RunStore(path, read_only=True) as rs:
+            listing = rs.runs()
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    if listing.empty:
+        console.print(f"store {path} holds no runs")
+        return
+    table = Table(title=f"runs in {path}", box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0))
+    table.add_column("run", no_wrap=True)
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("market", width=16, overflow="fold")
+    table.add_column("policies", width=16, overflow="fold")
+    for col in ("paths", "seed", "seconds"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("best", max_width=12, overflow="fold")
+    table.add_column("VR_std", justify="right", no_wrap=True)
+    for row in listing.to_dict("records"):
+        table.add_row(
+            escape(str(row["run_id"])),
+            f"{row['created']:%Y-%m-%d %H:%M}",
+            _text_or_dash(row["kind"]),
+            _text_or_dash(row["market"]),
+            escape(_policy_list(str(row["policies"]))),
+            _text_or_dash(row["n_paths"], "{:,.0f}"),
+            _text_or_dash(row["seed"], "{:.0f}"),
+            _text_or_dash(row["seconds"], "{:,.1f}"),
+            _text_or_dash(row["best"]),
+            _text_or_dash(row["best_vr_std"], "{:.1%}"),
+        )
+    console.print(table)
+
+
+def _policy_list(joined: str, limit: int = 36) -> str:
+    """``joined`` (comma-joined labels), cut to about ``limit`` characters with a count."""
+    labels = joined.split(", ")
+    shown: list[str] = []
+    for label in labels:
+        if shown and len(", ".join([*shown, label])) > limit:
+            return f"{', '.join(shown)} … ({len(labels)} in all)"
+        shown.append(label)
+    return joined
+
+
+def _text_or_dash(value: Any, fmt: str = "{}") -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    return escape(fmt.format(value))
+
+
+@runs_app.command("show")
+def runs_show(run_id: RunIdArg, store: StoreOpt = None) -> None:
+    """The run's record, its summary metrics with confidence intervals and the comparisons."""
+    from tokbt.runs.store import RunStore
+
+    try:
+        with RunStore(store, read_only=True) as rs:
+            run = rs.load(run_id)
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    _print_record(run.run_id, run.record, run.evaluation)
+    _print_summary(run.evaluation)
+    _print_comparisons(run.evaluation)
+
+
+def _print_record(run_id: str, rec: dict[str, Any], ev: Any) -> None:
+    import json
+
+    from tokbt.runs.store import market_name
+
+    def show(line: str) -> None:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+
+    show(
+        f"run {run_id} · {rec.get('kind', '?')} · created {rec.get('created', '?')} · "
+        f"tokbt {rec.get('tokbt', '?')}"
+    )
+    market = rec.get("market")
+    show(
+        f"seed {rec.get('seed')} · {rec.get('paths', '?')} paths · market "
+        f"{market_name(market) or '?'} {json.dumps(market, separators=(', ', ': '))}"
+    )
+    inputs = rec.get("inputs")
+    if isinstance(inputs, dict) and all(not isinstance(v, dict | list) for v in inputs.values()):
+        show("inputs: " + ", ".join(f"{k} {v}" for k, v in inputs.items()))
+    elif isinstance(inputs, list):
+        show("inputs:")
+        for part in inputs:
+            show(f"  {json.dumps(part)}")
+    elif inputs:
+        show(f"inputs: {json.dumps(inputs)}")
+    show(f"policies (baseline {ev.baseline}):")
+    policies = rec.get("policies")
+    if isinstance(policies, list):
+        for p in policies:
+            if isinstance(p, dict):
+                params = json.dumps(p.get("params", {}))
+                show(f"  {p.get('label', '?')}: {p.get('strategy', '?')} {params}")
+    elif "strategy" in rec:
+        show(f"  {rec['strategy']} {json.dumps(rec.get('params', {}))}")
+    seconds = rec.get("seconds")
+    if isinstance(seconds, dict):
+        show("seconds: " + ", ".join(f"{k} {v:,.2f}" for k, v in seconds.items()))
+    elif seconds is not None:
+        show(f"seconds: {seconds}")
+    show(f"intervals: {ev.confidence:.0%} bootstrap, {ev.resamples:,} resamples, seed {ev.seed}")
+
+
+def _metric_text(value: float, lo: float, hi: float, unit: str, *, signed: bool = False) -> str:
+    def num(v: float) -> str:
+        if np.isnan(v):
+            return "n/a"
+        sign = "+" if signed else ""
+        if unit in {"fraction", "probability"}:
+            return f"{v:{sign}.1%}"
+        if unit == "USD" and abs(v) >= 100:
+            return f"{v:{sign},.0f}"
+        return f"{v:{sign},.4g}"
+
+    if np.isnan(lo) or np.isnan(hi):
+        return num(value)
+    return f"{num(value)} [{num(lo)}, {num(hi)}]"
+
+
+def _metric_rows(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    from tokbt.metrics.evaluation import SUMMARY_METRICS
+
+    metrics = [str(m) for m in dict.fromkeys(frame["metric"])]
+    return [(m, SUMMARY_METRICS[m].label if m in SUMMARY_METRICS else m) for m in metrics]
+
+
+def _print_summary(ev: Any) -> None:
+    from rich.text import Text
+
+    from tokbt.metrics.evaluation import SUMMARY_METRICS
+
+    summary: pd.DataFrame = ev.summary
+    cells = {(r["policy"], r["metric"]): r for r in summary.to_dict("records")}
+    rows = _metric_rows(summary)
+    columns = []
+    for policy in ev.policies:
+        texts = []
+        for metric, _ in rows:
+            unit = SUMMARY_METRICS[metric].unit if metric in SUMMARY_METRICS else ""
+            r = cells.get((policy, metric))
+            texts.append(
+                Text("" if r is None else _metric_text(r["value"], r["lo"], r["hi"], unit))
+            )
+        columns.append((str(policy), texts))
+    title = f"summary: value [lo, hi] ({ev.confidence:.0%} interval)"
+    _print_grid(title, [label for _, label in rows], columns)
+
+
+def _print_comparisons(ev: Any) -> None:
+    from rich.text import Text
+
+    from tokbt.metrics.evaluation import SUMMARY_METRICS
+
+    comparisons: pd.DataFrame = ev.comparisons
+    if comparisons.empty:
+        return
+    cells = {(r["policy"], r["metric"]): r for r in comparisons.to_dict("records")}
+    rows = _metric_rows(comparisons)
+    colour = {"better": "green", "worse": "red"}
+    columns = []
+    for policy in dict.fromkeys(comparisons["policy"]):
+        texts = []
+        for metric, _ in rows:
+            unit = SUMMARY_METRICS[metric].unit if metric in SUMMARY_METRICS else ""
+            r = cells.get((policy, metric))
+            if r is None:
+                texts.append(Text(""))
+                continue
+            text = Text(_metric_text(r["diff"], r["lo"], r["hi"], unit, signed=True))
+            verdict = "" if pd.isna(r["verdict"]) else str(r["verdict"])
+            if verdict:
+                text.append(f" {verdict}", style=colour.get(verdict, ""))
+            texts.append(text)
+        columns.append((str(policy), texts))
+    title = f"paired differences policy − {ev.baseline}: diff [lo, hi] verdict"
+    _print_grid(title, [label for _, label in rows], columns)
+
+
+def _print_grid(title: str, labels: list[str], columns: list[tuple[str, list[Any]]]) -> None:
+    """Rows ``labels`` × ``columns`` (of ``rich.text.Text`` cells), in tables that fit the width."""
+    from rich.text import Text
+
+    label_width = max(len(x) for x in ["metric", *labels])
+    budget = max(console.width - label_width - 4, 1)
+    groups: list[list[tuple[str, list[Any]]]] = []
+    used = 0
+    for header, texts in columns:
+        width = max(len(header), *(t.cell_len for t in texts)) + 2
+        if not groups or used + width > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append((header, texts))
+        used += width
+    for k, group in enumerate(groups):
+        table = Table(title=Text(title) if k == 0 else None, box=box.SIMPLE_HEAD)
+        table.add_column("metric", no_wrap=True)
+        for header, _ in group:
+            table.add_column(Text(header), justify="right", no_wrap=True)
+        for i, label in enumerate(labels):
+            table.add_row(Text(label), *(texts[i] for _, texts in group))
+        console.print(table)
+
+
+@runs_app.command("rm")
+def runs_rm(run_id: RunIdArg, store: StoreOpt = None) -> None:
+    """Delete a saved run from every run table."""
+    from tokbt.runs.store import RunStore
+
+    try:
+        with RunStore(store) as rs:
+            deleted = rs.delete(run_id)
+    except TokbtError as exc:
+        raise _fail(exc) from None
+    console.print(f"deleted run {deleted}")
 
 
 if __name__ == "__main__":  # pragma: no cover
