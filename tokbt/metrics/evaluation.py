@@ -3,7 +3,9 @@
 An ``Evaluation`` holds one or more *policies* (hedge strategies, or one
 strategy at several parameter settings) evaluated on the same paths, as plain
 pandas frames so that a report can be drawn from it and the run store can keep
-it exactly (every float is ``float64``; the store gives back equal frames).
+it exactly (every float is ``float64``; the store gives back equal frames, with
+the dtypes they were saved with: labels are pandas' string columns, ``object`` or
+``str`` by the pandas version, and timestamps ``datetime64[ns]`` or ``[us]``).
 
 Frames (column order as listed; rows sorted as stated):
 
