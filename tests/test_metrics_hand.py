@@ -291,3 +291,32 @@ def test_results_show_as_html_tables_in_jupyter() -> None:
     assert "<table" in html
     assert "VR_std" in html
     assert "rolling" in run.evaluation._repr_html_()
+
+
+def test_the_bootstrap_in_small_blocks_gives_the_same_intervals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Memory is bounded by drawing resamples in blocks; the intervals do not change."""
+    from evaluation_fixtures import synthetic_evaluation
+
+    from tokbt.metrics import stats
+    from tokbt.metrics.path import PathResults
+
+    source = synthetic_evaluation(n_paths=300, policies=("a", "b"), months=6, seed=4)
+    frame = RunFrame.build(np.arange(300), "2026-01-01", "2026-06-30")
+    results = {}
+    for policy in ("a", "b"):
+        rows = source.paths[source.paths.policy == policy]
+        columns = {c: rows[c].to_numpy() for c in rows.columns if c not in ("policy", "path")}
+        monthly = source.monthly[source.monthly.policy == policy]
+        arrays = {
+            c: monthly[c].to_numpy().reshape(300, 6)
+            for c in ("tokens", "unhedged_cost", "hedged_cost")
+        }
+        results[policy] = PathResults(frame, columns, {}, arrays)
+    whole = evaluate(results, resamples=500, seed=3)
+    monkeypatch.setattr(stats, "BLOCK_VALUES", 7 * 300)  # 7 resamples per block
+    blocked = evaluate(results, resamples=500, seed=3)
+    assert whole.equals(blocked)
+    draws = stats.Resamples.draw(300, 6, 500, 3)
+    assert draws.boot.shape == (500, 300)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,33 +164,65 @@ def block_resamples(months: int, resamples: int, rng: np.random.Generator) -> Re
     return idx.reshape(resamples, -1)[:, :months]
 
 
+BLOCK_VALUES = 4_000_000
+"""Resampled positions drawn at once: the bootstrap's memory bound (32 MB of int64)."""
+
+
 @dataclass(frozen=True)
 class Resamples:
-    """The identity and bootstrap resamples shared by every policy of an evaluation."""
+    """The identity and bootstrap resamples shared by every policy of an evaluation.
 
-    point: Resample
-    boot: Resample
-    monthly_point: Resample
-    monthly_boot: Resample
+    Resamples are drawn in blocks of at most ``BLOCK_VALUES`` positions from a
+    generator seeded afresh for every pass, so memory stays bounded however many
+    paths there are, and every pass (every policy, every metric) sees the same
+    resamples — the same numbers as one draw of the whole ``(resamples, n)`` array.
+    """
+
+    n: int
+    months: int
+    resamples: int
+    seed: int
 
     @classmethod
     def draw(cls, n: int, months: int, resamples: int, seed: int) -> Resamples:
         """Resamples of ``n`` paths (and of ``months`` months when ``n == 1``)."""
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x70CB7]))
-        ident = np.arange(n, dtype=np.int64)[None]
-        if n > 1:
-            boot = path_resamples(n, resamples, rng)
-            return cls(ident, boot, ident, boot)
-        months_ident = np.arange(months, dtype=np.int64)[None]
-        return cls(
-            ident, np.zeros((0, 1), np.int64), months_ident, block_resamples(months, resamples, rng)
-        )
+        return cls(n, months, resamples, seed)
 
-    def for_metric(self, metric: str) -> tuple[Resample, Resample]:
-        """``(point, bootstrap)`` resamples of one metric (empty bootstrap: no interval)."""
-        if metric in _MONTHLY:
-            return self.monthly_point, self.monthly_boot
-        return self.point, self.boot
+    @property
+    def point(self) -> Resample:
+        """The identity resample of the paths, ``(1, n)``."""
+        return np.arange(self.n, dtype=np.int64)[None]
+
+    @property
+    def boot(self) -> Resample:
+        """All bootstrap resamples of the paths at once, ``(resamples, n)``; empty for one path."""
+        return self._all(monthly=False)
+
+    def _all(self, *, monthly: bool) -> Resample:
+        width = self.months if monthly else self.n
+        blocks = list(self.blocks(monthly=monthly))
+        return np.vstack(blocks) if blocks else np.zeros((0, max(width, 1)), np.int64)
+
+    def blocks(self, *, monthly: bool = False) -> Iterator[Resample]:
+        """The bootstrap resamples in blocks of rows: of paths, or (``monthly`` and one
+        path) of months by moving blocks. Nothing for one path's cross-path metrics."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x70CB7]))
+        if self.n == 1 and not monthly:
+            return
+        width = self.months if self.n == 1 else self.n
+        if self.n == 1:
+            yield block_resamples(self.months, self.resamples, rng)
+            return
+        rows = max(1, BLOCK_VALUES // max(width, 1))
+        for lo in range(0, self.resamples, rows):
+            yield path_resamples(width, min(rows, self.resamples - lo), rng)
+
+    def for_metric(self, metric: str) -> tuple[Resample, Iterator[Resample]]:
+        """``(point, bootstrap blocks)`` of one metric (no blocks: no interval)."""
+        monthly = metric in _MONTHLY
+        if monthly and self.n == 1:
+            return np.arange(self.months, dtype=np.int64)[None], self.blocks(monthly=True)
+        return self.point, self.blocks(monthly=monthly)
 
 
 def _interval(values: Floats, confidence: float) -> tuple[float, float]:
@@ -216,8 +248,9 @@ def _values(samples: Mapping[str, Sample], draws: Resamples) -> dict[str, dict[s
     for policy, sample in samples.items():
         out[policy] = {}
         for metric, stat in STATISTICS.items():
-            point, boot = draws.for_metric(metric)
-            values = stat(sample, boot) if len(boot) else np.empty(0)
+            point, blocks = draws.for_metric(metric)
+            parts = [stat(sample, block) for block in blocks]
+            values = np.concatenate(parts) if parts else np.empty(0)
             out[policy][metric] = _Values(float(stat(sample, point)[0]), values)
     return out
 
