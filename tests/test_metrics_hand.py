@@ -320,3 +320,29 @@ def test_the_bootstrap_in_small_blocks_gives_the_same_intervals(
     assert whole.equals(blocked)
     draws = stats.Resamples.draw(300, 6, 500, 3)
     assert draws.boot.shape == (500, 300)
+
+
+def test_unit_cost_vr_divides_out_the_quantity() -> None:
+    """VR_std of the unit cost is 1 − sd(h/q)/sd(u/q) across paths (numpy)."""
+    from tokbt.metrics.path import PathResults
+
+    rng = np.random.default_rng(8)
+    n = 400
+    tokens = rng.lognormal(7, 0.5, n)
+    unit_u = rng.normal(10, 2, n)
+    unit_h = 0.4 * unit_u + rng.normal(6, 0.3, n)
+    frame = RunFrame.build(np.arange(n), "2026-01-01", "2026-02-28")
+    columns = {
+        "tokens": tokens,
+        "unhedged_cost": tokens * unit_u,
+        "hedged_cost": tokens * unit_h,
+        "unit_cost_unhedged": unit_u,
+        "unit_cost_hedged": unit_h,
+    }
+    monthly = {k: np.ones((n, 2)) for k in ("tokens", "unhedged_cost", "hedged_cost")}
+    ev = evaluate({"p": PathResults(frame, columns, {}, monthly)}, resamples=50)
+    got = ev.summary.set_index("metric")["value"]
+    expected = 1 - np.std(unit_h, ddof=1) / np.std(unit_u, ddof=1)
+    assert got["vr_std_unit"] == pytest.approx(expected, rel=1e-12)
+    assert got["he_var_unit"] == pytest.approx(1 - (1 - expected) ** 2, rel=1e-12)
+    assert got["vr_std"] != pytest.approx(expected, rel=1e-3)  # quantity risk is in the cost

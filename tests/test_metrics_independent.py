@@ -545,7 +545,8 @@ def _results(
     rng = np.random.default_rng(seed)
     last = (np.datetime64("2026-01", "M") + months).astype("datetime64[D]") - 1
     frame = RunFrame.build(np.arange(n), "2026-01-01", last)
-    cols = {name: rng.normal(1e6, 1e5, n) for name in PATH_METRICS}
+    derived = ("unit_cost_var_hedged", "unit_cost_var_unhedged")  # from the monthly arrays
+    cols = {name: rng.normal(1e6, 1e5, n) for name in PATH_METRICS if name not in derived}
     cols.update(columns)
     if monthly is None:
         tokens = rng.uniform(1e3, 2e3, (n, months))

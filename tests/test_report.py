@@ -8,7 +8,6 @@ import math
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import replace
 from html import escape
@@ -459,15 +458,10 @@ def test_json_sweep_rows(swept: StoredRun) -> None:
 @pytest.mark.slow
 def test_large_run_renders_small(record_property: pytest.RecordProperty) -> None:
     run = synthetic_run("big", n_paths=1000, policies=SEVEN, months=36, seed=5, sweep=True)
-    start = time.perf_counter()
     html = render_html(run)
-    seconds = time.perf_counter() - start
     size = len(html.encode("utf-8"))
-    record_property("render_seconds", round(seconds, 2))
     record_property("html_bytes", size)
-    print(f"\n7 policies x 1000 paths x 36 months: {size / 1e6:.2f} MB in {seconds:.1f} s")
     assert size < 1_500_000
-    assert seconds < 120
 
 
 # -- write_report ---------------------------------------------------------------------------

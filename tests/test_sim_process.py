@@ -174,3 +174,27 @@ def test_persistent_expectations_ignore_future_regimes_until_they_start() -> Non
         assert a.expected_index(log_s0, 0.1, k, d) == pytest.approx(
             b.expected_index(log_s0, 0.1, k, d), rel=1e-12
         )
+
+
+def test_the_expected_plan_is_the_consumption_path_without_shocks() -> None:
+    """With no noise and no price response, realised consumption is the expected plan —
+    regime growth included — while the trend plan misses the explosion."""
+    from tokbt.sim import SimPlan, load_scenario, simulate_paths
+
+    quiet = {"consumption.noise_sigma": 0.0, "regimes.0.price_link": 0.0}
+    expected = load_scenario("demand_explosion", quiet | {"consumption.plan": "expected"})
+    chunk = simulate_paths(SimPlan.build(expected, 800, 3), range(3))
+    tokens = chunk.consumption.tokens
+    plan = np.broadcast_to(chunk.consumption.plan, tokens.shape)
+    np.testing.assert_allclose(tokens, plan, rtol=1e-12)
+    trend = load_scenario("demand_explosion", quiet)
+    trend_plan = simulate_paths(SimPlan.build(trend, 800, 3), range(3)).consumption.plan
+    assert trend_plan[-1] < 0.5 * chunk.consumption.plan[-1]
+
+
+def test_the_last_day_fixing_preset() -> None:
+    from tokbt.market import FinalSettlementRule, load_spec
+
+    spec = load_spec("tpi_month_fixing")
+    assert spec.final_settlement is FinalSettlementRule.LAST_DAY_FIXING
+    assert spec.multiplier == load_spec("tpi_month").multiplier

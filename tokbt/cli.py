@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import shutil
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -671,12 +672,171 @@ def compare_cmd(
         written = [write_report(run, out / name) for name in _REPORTS]
     except (TokbtError, ValueError) as exc:
         raise _fail(exc) from None
-    _print_summary(run.evaluation)
-    _print_comparisons(run.evaluation)
+    _print_headline(run.evaluation, run_id)
     console.print(f"saved as run [bold]{run_id}[/]; reports: {', '.join(map(str, written))}")
 
 
 _REPORTS = ("report.html", "summary.md", "summary.json")
+
+
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="local (processes on this machine) or dask.")
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="Worker processes [default: every core].", show_default=False),
+]
+
+
+def _executor(name: str, address: str | None, workers: int | None, retries: int) -> Any:
+    if name == "local":
+        from tokbt.runs.mc import LocalExecutor
+
+        return LocalExecutor(workers=workers, retries=retries)
+    if name == "dask":
+        from tokbt.runs.dask import DaskExecutor
+
+        return DaskExecutor(address=address, workers=workers, retries=retries)
+    raise ValueError(f"--executor {name!r}: use local or dask")
+
+
+def _run_mc(cfg: Any, out: Path, executor: Any, resume: bool, store: Path | None) -> Any:
+    """Run a Monte Carlo config with a progress bar, save it, write its reports."""
+    from tokbt.report import write_report
+    from tokbt.runs.mc import monte_carlo
+
+    with _progress(
+        "simulating and replaying", "{task.completed:,.0f}/{task.total:,.0f} chunks"
+    ) as bar:
+        task = bar.add_task("run", total=1)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        run = monte_carlo(cfg, out, executor=executor, resume=resume, progress=progress)
+    run = dataclasses.replace(run, run_id=_save(run, store))
+    written = [write_report(run, out / name) for name in _REPORTS]
+    return run, written
+
+
+@app.command("mc")
+def mc_cmd(
+    config: Annotated[Path, typer.Argument(help="Monte Carlo config (TOML; see the README).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for chunks and reports.")],
+    paths: Annotated[
+        int | None,
+        typer.Option("--paths", help="Paths (overrides the config).", show_default=False),
+    ] = None,
+    executor: ExecutorOpt = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="Dask scheduler, tcp://host:port.")
+    ] = None,
+    workers: WorkersOpt = None,
+    resume: Annotated[
+        bool, typer.Option("--resume/--fresh", help="Keep chunks an interrupted run wrote.")
+    ] = True,
+    store: StoreOpt = None,
+) -> None:
+    """Monte Carlo in seeded path chunks on local processes or Dask; resumable.
+
+    Writes per-path metrics to OUT/cell-*/paths-*.parquet, then OUT/report.html,
+    summary.md and summary.json, and saves the run in the run store.
+    """
+    from tokbt.runs.mc import load_mc_config, with_paths
+
+    try:
+        cfg = load_mc_config(config)
+        if paths is not None:
+            cfg = with_paths(cfg, paths)
+        run, written = _run_mc(
+            cfg, out, _executor(executor, address, workers, cfg.retries), resume, store
+        )
+    except (TokbtError, ValueError, RuntimeError) as exc:
+        raise _fail(exc) from None
+    _print_headline(run.evaluation, run.run_id)
+    console.print(f"saved as run [bold]{run.run_id}[/]; reports: {', '.join(map(str, written))}")
+
+
+def _clear_demo(out: Path) -> None:
+    """The demo starts afresh: remove the chunks and manifest an earlier demo left in ``out``."""
+    for cell in out.glob("cell-*"):
+        shutil.rmtree(cell)
+    (out / "manifest.json").unlink(missing_ok=True)
+
+
+@app.command("paper")
+def paper_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")] = Path(
+        "docs/paper"
+    ),
+    paths: Annotated[int, typer.Option("--paths", help="Paths per scenario.")] = 10_000,
+    sensitivity_paths: Annotated[
+        int, typer.Option("--sensitivity-paths", help="Paths per sensitivity level.")
+    ] = 2_000,
+    work: Annotated[
+        Path, typer.Option("--work", help="Folder for the chunk files (resumable).")
+    ] = Path("tokbt-paper"),
+    workers: WorkersOpt = None,
+) -> None:
+    """The paper's experiment: scenarios × policies on 10,000 paths, and its sensitivity.
+
+    Writes OUT/results.md (the tables, the paper's facts and tokbt's assumptions),
+    OUT/results.json and OUT/sensitivity.png. Interrupted, it resumes from WORK.
+    """
+    from tokbt.runs.mc import LocalExecutor
+    from tokbt.runs.paper import run_paper, write_paper
+
+    try:
+        with _progress(
+            "{task.description}", "{task.completed:,.0f}/{task.total:,.0f} chunks"
+        ) as bar:
+            task = bar.add_task("run", total=1)
+
+            def progress(step: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description=step)
+
+            result = run_paper(
+                work,
+                paths=paths,
+                sensitivity_paths=sensitivity_paths,
+                executor=LocalExecutor(workers=workers),
+                progress=progress,
+            )
+        written = write_paper(result, out)
+    except (TokbtError, ValueError, RuntimeError) as exc:
+        raise _fail(exc) from None
+    console.print(f"written: {', '.join(map(str, written))}")
+
+
+@app.command("demo")
+def demo_cmd(
+    paths: Annotated[int, typer.Option("--paths", help="Simulated paths.")] = 2000,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the run.")] = Path(
+        "tokbt-demo"
+    ),
+    workers: WorkersOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """The main job: simulate the demand explosion, hedge it five ways, report.
+
+    Runs none / static 1:1 / minimum-variance / rolling / layered on the same
+    simulated paths (36 months), saves the run in the DuckDB store and writes
+    OUT/report.html.
+    """
+    from tokbt.runs.mc import LocalExecutor, demo_config, with_paths
+
+    started = time.perf_counter()
+    _clear_demo(out)
+    try:
+        cfg = with_paths(demo_config(), paths)
+        run, written = _run_mc(cfg, out, LocalExecutor(workers=workers), False, store)
+    except (TokbtError, ValueError, RuntimeError) as exc:
+        raise _fail(exc) from None
+    _print_headline(run.evaluation, run.run_id)
+    console.print(
+        f"{paths:,} paths × 5 policies in {time.perf_counter() - started:.0f} s; saved as run "
+        f"[bold]{run.run_id}[/] in {default_store_path(store)}; open {written[0]}"
+    )
 
 
 @app.command("report")
@@ -965,6 +1125,48 @@ def _print_summary(ev: Any) -> None:
         columns.append((str(policy), texts))
     title = f"summary: value [lo, hi] ({ev.confidence:.0%} interval)"
     _print_grid(title, [label for _, label in rows], columns)
+
+
+HEADLINE = (
+    "vr_std",
+    "he_var",
+    "vr_std_unit",
+    "vr_std_monthly",
+    "mean_cost",
+    "cvar95_cost",
+    "p95_peak_funding",
+    "mean_margin_calls",
+    "mean_roll_pnl",
+)
+"""The metrics of the one-screen table of ``compare``, ``mc`` and ``demo``."""
+
+
+def _print_headline(ev: Any, run_id: str) -> None:
+    """Policies × the headline metrics, VR_std with its interval; where the rest is."""
+    from tokbt.metrics.evaluation import SUMMARY_METRICS
+
+    cells = {(r["policy"], r["metric"]): r for r in ev.summary.to_dict("records")}
+    table = Table(
+        title=f"per policy ({ev.confidence:.0%} interval of VR_std; all metrics: "
+        f"tokbt runs show {run_id})",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("policy", no_wrap=True)
+    for metric in HEADLINE:
+        table.add_column(SUMMARY_METRICS[metric].label, justify="right", no_wrap=True)
+    for policy in ev.policies:
+        row = [escape(str(policy))]
+        for metric in HEADLINE:
+            r = cells.get((policy, metric))
+            unit = SUMMARY_METRICS[metric].unit
+            if r is None:
+                row.append("-")
+            elif metric == "vr_std":
+                row.append(_metric_text(r["value"], r["lo"], r["hi"], unit))
+            else:
+                row.append(_metric_text(r["value"], np.nan, np.nan, unit))
+        table.add_row(*row)
+    console.print(table)
 
 
 def _print_comparisons(ev: Any) -> None:

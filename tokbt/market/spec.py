@@ -299,7 +299,18 @@ SCU_MONTH = ContractSpec(
 H100-equivalent GPU-hour. Size (1,000 GPU-hours) and tick ($0.01) are **[assumption]**s;
 all other terms as ``TPI_MONTH``."""
 
-PRESETS: dict[str, ContractSpec] = {"tpi_month": TPI_MONTH, "scu_month": SCU_MONTH}
+TPI_MONTH_FIXING = ContractSpec(
+    name="Token Price Index month future, last-day fixing",
+    final_settlement=FinalSettlementRule.LAST_DAY_FIXING,
+)
+"""``TPI_MONTH`` settled on the index of its last trading day instead of the delivery-month
+average: the settlement-rule alternative of the paper experiment's sensitivity."""
+
+PRESETS: dict[str, ContractSpec] = {
+    "tpi_month": TPI_MONTH,
+    "tpi_month_fixing": TPI_MONTH_FIXING,
+    "scu_month": SCU_MONTH,
+}
 
 
 def load_spec(name_or_path: str) -> ContractSpec:

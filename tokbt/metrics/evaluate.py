@@ -10,7 +10,13 @@ import pandas as pd
 
 from tokbt.metrics.evaluation import PATH_METRICS, QUANTILE_COLUMNS, Evaluation
 from tokbt.metrics.path import PathResults
-from tokbt.metrics.stats import Floats, Resamples, Sample, summarise_and_compare
+from tokbt.metrics.stats import (
+    Floats,
+    Resamples,
+    Sample,
+    over_time_variance,
+    summarise_and_compare,
+)
 
 _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -24,8 +30,8 @@ def _paths_frame(policy: str, result: PathResults) -> pd.DataFrame:
     return pd.DataFrame(frame)
 
 
-def _monthly_frame(policy: str, result: PathResults) -> pd.DataFrame:
-    tokens = result.monthly["tokens"]
+def _monthly_frame(policy: str, result: PathResults, limit: int | None) -> pd.DataFrame:
+    tokens = result.monthly["tokens"][:limit]
     paths, months = np.nonzero(tokens > 0)
     return pd.DataFrame(
         {
@@ -39,17 +45,26 @@ def _monthly_frame(policy: str, result: PathResults) -> pd.DataFrame:
     )
 
 
+def series_frame(policy: str, name: str, days: np.ndarray, values: Floats) -> pd.DataFrame:
+    """The ``series`` rows of one policy's series ``values`` ``(days, paths)``: the mean and
+    quantiles across paths of each day (NaN-aware)."""
+    values = np.ascontiguousarray(values)  # a sum's rounding depends on the memory layout
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # days where every path is NaN
+        stats = [np.nanmean(values, axis=1), *np.nanquantile(values, _QUANTILES, axis=1)]
+    frame = pd.DataFrame(
+        {"policy": policy, "series": name, "day": np.asarray(days).astype("datetime64[ns]")}
+    )
+    for column, stat in zip(QUANTILE_COLUMNS, stats, strict=True):
+        frame[column] = stat
+    return frame
+
+
 def _series_frame(policy: str, result: PathResults) -> pd.DataFrame:
-    days = result.frame.days.astype("datetime64[ns]")
-    parts = []
-    for name, values in result.daily.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # days where every path is NaN
-            stats = [np.nanmean(values, axis=1), *np.nanquantile(values, _QUANTILES, axis=1)]
-        frame = pd.DataFrame({"policy": policy, "series": name, "day": days})
-        for column, stat in zip(QUANTILE_COLUMNS, stats, strict=True):
-            frame[column] = stat
-        parts.append(frame)
+    parts = [
+        series_frame(policy, name, result.frame.days, values)
+        for name, values in result.daily.items()
+    ]
     return pd.concat(parts, ignore_index=True) if parts else _empty_series()
 
 
@@ -69,7 +84,12 @@ def _unit(result: PathResults, cost: str) -> Floats:
 def _sample(result: PathResults) -> Sample:
     n = result.frame.n_paths
     columns = {name: result.columns.get(name, np.full(n, np.nan)) for name in PATH_METRICS}
-    return Sample(columns, _unit(result, "hedged_cost"), _unit(result, "unhedged_cost"))
+    for side in ("hedged", "unhedged"):
+        if f"unit_cost_var_{side}" not in result.columns:
+            columns[f"unit_cost_var_{side}"] = over_time_variance(_unit(result, f"{side}_cost"))
+    if n == 1:
+        return Sample(columns, _unit(result, "hedged_cost"), _unit(result, "unhedged_cost"))
+    return Sample(columns, np.empty((n, 0)), np.empty((n, 0)))
 
 
 def sweep_frame(sweep: Mapping[str, Mapping[str, float]] | None) -> pd.DataFrame:
@@ -91,6 +111,7 @@ def evaluate(
     resamples: int = 1000,
     seed: int = 0,
     sweep: Mapping[str, Mapping[str, float]] | None = None,
+    monthly_paths: int | None = None,
 ) -> Evaluation:
     """Summaries, intervals and paired comparisons of policies run on the same paths.
 
@@ -101,6 +122,8 @@ def evaluate(
         resamples: bootstrap resamples (the same resamples for every policy).
         seed: the bootstrap's seed (intervals are reproducible).
         sweep: the parameter values of policies that come from a sweep.
+        monthly_paths: keep the ``monthly`` rows of the first N paths only (a bound on
+            the frame for large runs; the monthly metrics use every path).
     """
     policies = tuple(results)
     if not policies:
@@ -120,7 +143,9 @@ def evaluate(
         policies=policies,
         baseline=base,
         paths=pd.concat([_paths_frame(p, r) for p, r in results.items()], ignore_index=True),
-        monthly=pd.concat([_monthly_frame(p, r) for p, r in results.items()], ignore_index=True),
+        monthly=pd.concat(
+            [_monthly_frame(p, r, monthly_paths) for p, r in results.items()], ignore_index=True
+        ),
         series=pd.concat([_series_frame(p, r) for p, r in results.items()], ignore_index=True),
         summary=summary,
         comparisons=comparisons,

@@ -75,6 +75,18 @@ PATH_METRICS: dict[str, MetricInfo] = {
     "unit_cost_hedged": MetricInfo(
         "unit cost, hedged", "USD / 1M tokens", "lower", "Hedged cost / tokens."
     ),
+    "unit_cost_var_hedged": MetricInfo(
+        "over-time variance of monthly unit cost, hedged",
+        "(USD / 1M tokens)²",
+        "lower",
+        "Variance over months (ddof 1) of the hedged monthly unit cost.",
+    ),
+    "unit_cost_var_unhedged": MetricInfo(
+        "over-time variance of monthly unit cost, unhedged",
+        "(USD / 1M tokens)²",
+        "lower",
+        "Variance over months (ddof 1) of the unhedged monthly unit cost.",
+    ),
     "futures_pnl": MetricInfo(
         "futures P&L",
         "USD",
@@ -186,6 +198,19 @@ SUMMARY_METRICS: dict[str, MetricInfo] = {
         "fraction",
         "higher",
         "Ederington 1 − Var_hedged/Var_unhedged of horizon cost across paths.",
+    ),
+    "vr_std_unit": MetricInfo(
+        "VR_std unit cost",
+        "fraction",
+        "higher",
+        "1 − σ/σ across paths of the horizon unit cost (USD per 1M tokens): the price "
+        "risk, with the quantity risk divided out.",
+    ),
+    "he_var_unit": MetricInfo(
+        "HE_var unit cost",
+        "fraction",
+        "higher",
+        "1 − Var/Var across paths of the horizon unit cost.",
     ),
     "vr_std_monthly": MetricInfo(
         "VR_std monthly",

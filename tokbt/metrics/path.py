@@ -30,6 +30,7 @@ from tokbt.metrics.rows import (
     decode_events,
     decode_journal,
 )
+from tokbt.metrics.stats import over_time_variance
 
 _K = {k: i for i, k in enumerate(KINDS)}
 _A = {a: i for i, a in enumerate(ACCOUNTS)}
@@ -359,7 +360,8 @@ class MarginEvents(Metric):
 
 
 class MonthlyCost(Metric):
-    """Tokens, unhedged and hedged cost per calendar month (hedge accounting).
+    """Tokens, unhedged and hedged cost per calendar month (hedge accounting), and each
+    path's variance over months (ddof 1) of its monthly unit cost, hedged and unhedged.
 
     A contract's variation margin, final settlement and fees count in the month
     its delivery starts (the month it hedges), whenever the cash moved; interest
@@ -389,6 +391,17 @@ class MonthlyCost(Metric):
         self.tokens += add(use, np.nan_to_num(rows.qty))
         self.spend -= add(use, rows.amount)
         self.flows += add(_is(rows, _HEDGE_KINDS), rows.amount)
+
+    columns = ("unit_cost_var_hedged", "unit_cost_var_unhedged")
+
+    def finish(self) -> dict[str, Floats]:
+        monthly = self.monthly()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            unit = {
+                side: np.where(self.tokens > 0, monthly[f"{side}_cost"] / self.tokens, np.nan)
+                for side in ("hedged", "unhedged")
+            }
+        return {f"unit_cost_var_{side}": over_time_variance(u) for side, u in unit.items()}
 
     def monthly(self) -> dict[str, Floats]:
         return {

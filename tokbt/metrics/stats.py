@@ -12,6 +12,8 @@ Definitions (``h`` hedged and ``u`` unhedged horizon cost per path):
 
 * ``vr_std = 1 − sd(h)/sd(u)``, ``he_var = 1 − var(h)/var(u)`` (ddof 1), so on
   the same sample ``he_var = 1 − (1 − vr_std)²``;
+* ``vr_std_unit``/``he_var_unit``: the same of the horizon unit cost (USD per 1M
+  tokens) across paths — the price risk with the quantity risk divided out;
 * ``vr_std_monthly``/``he_var_monthly``: the same of monthly unit cost over time,
   the over-time variances (ddof 1) of each path pooled by their mean;
 * ``p95_cost``: the 95th percentile of ``h`` (linear interpolation, numpy's default);
@@ -43,7 +45,8 @@ BLOCK_MONTHS = 3
 
 @dataclass(frozen=True)
 class Sample:
-    """One policy's per-path values (``columns``) and monthly unit costs ``(n, months)``."""
+    """One policy's per-path values (``columns``, with each path's over-time variance of
+    monthly unit cost) and, for a single path, its monthly unit costs ``(1, months)``."""
 
     columns: Mapping[str, Floats]
     unit_hedged: Floats
@@ -80,11 +83,20 @@ def cvar(x: Floats, level: float = 0.95) -> Floats:
     return np.asarray(worst.mean(axis=1))
 
 
-def _pooled_var(unit: Floats, idx: Resample) -> Floats:
-    """Mean over resampled paths of each path's variance over months (ddof 1)."""
+def over_time_variance(unit: Floats) -> Floats:
+    """Each path's variance over months (ddof 1) of ``unit`` ``(n, months)``, NaN-aware;
+    NaN for a path with fewer than two months."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a path with one month has no variance
-        per_path = np.nanvar(unit, axis=1, ddof=1) if unit.shape[1] > 1 else np.zeros(len(unit))
+        if unit.shape[1] < 2:
+            return np.full(len(unit), np.nan)
+        return np.asarray(np.nanvar(unit, axis=1, ddof=1))
+
+
+def _pooled_var(per_path: Floats, idx: Resample) -> Floats:
+    """Mean over resampled paths of each path's variance over months."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.asarray(np.nanmean(per_path[idx], axis=1))
 
 
@@ -94,7 +106,8 @@ def _monthly(sample: Sample, idx: Resample, power: float) -> Floats:
         with np.errstate(invalid="ignore"):
             vh, vu = np.nanvar(h, axis=1, ddof=1), np.nanvar(u, axis=1, ddof=1)
     else:
-        vh, vu = _pooled_var(sample.unit_hedged, idx), _pooled_var(sample.unit_unhedged, idx)
+        vh = _pooled_var(sample.columns["unit_cost_var_hedged"], idx)
+        vu = _pooled_var(sample.columns["unit_cost_var_unhedged"], idx)
     return 1 - _ratio(vh, vu) ** power
 
 
@@ -126,6 +139,13 @@ STATISTICS: dict[str, Statistic] = {
     ),
     "he_var": lambda s, idx: (
         1 - _ratio(_sd(s.take("hedged_cost", idx)), _sd(s.take("unhedged_cost", idx))) ** 2
+    ),
+    "vr_std_unit": lambda s, idx: (
+        1 - _ratio(_sd(s.take("unit_cost_hedged", idx)), _sd(s.take("unit_cost_unhedged", idx)))
+    ),
+    "he_var_unit": lambda s, idx: (
+        1
+        - _ratio(_sd(s.take("unit_cost_hedged", idx)), _sd(s.take("unit_cost_unhedged", idx))) ** 2
     ),
     "vr_std_monthly": lambda s, idx: _monthly(s, idx, 0.5),
     "he_var_monthly": lambda s, idx: _monthly(s, idx, 1.0),

@@ -27,6 +27,7 @@ PERCENT_UNITS = frozenset({"fraction", "probability"})
 MAIN_METRICS = (
     "vr_std",
     "he_var",
+    "vr_std_unit",
     "vr_std_monthly",
     "mean_cost",
     "sd_cost",
@@ -44,8 +45,8 @@ MAIN_METRICS = (
 """The summary metrics of the main tables, in column order (the rest are in the full table)."""
 
 MAIN_GROUPS = (
-    ("Cost and risk", MAIN_METRICS[:9]),
-    ("Cash, margin and trading costs", MAIN_METRICS[9:]),
+    ("Cost and risk", MAIN_METRICS[:10]),
+    ("Cash, margin and trading costs", MAIN_METRICS[10:]),
 )
 """``MAIN_METRICS`` split into the two main summary tables (a title and the metrics of each)."""
 

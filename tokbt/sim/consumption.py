@@ -35,8 +35,11 @@ def simulate_consumption(
     the ``price_link``: while it is on, consumption moves with each price
     shock (a demand surge lifts both); the response accumulates and stays
     when β switches off, so consumption has no jump at a regime's edges. ε
-    is a stationary AR(1). The plan is ``q0·exp(growth·t_d)``: base growth,
-    no regime, no noise — what the treasury forecast at the start.
+    is a stationary AR(1). The plan is ``q0·exp(growth·t_d)`` (``plan =
+    "trend"``: base growth, no regime, no noise — what the treasury forecast at
+    the start), or with ``plan = "expected"`` the expected path
+    ``q0·exp(Σ g_Q,j Δ)``: every regime's demand growth, no price response, no noise
+    — a treasury that saw the demand explosion coming.
     """
     n_days = log_index.shape[1]
     t = (np.arange(n_days) + 1) * DT_DAY
@@ -46,8 +49,8 @@ def simulate_consumption(
     response = np.cumsum(daily.price_link[:n_days] * shocks, axis=1)
     noise = _ar1(params.noise_sigma, params.noise_phi, paths, n_days, seed)
     tokens = np.exp(log_trend + response + noise)
-    plan = params.q0 * np.exp(params.growth * t)
-    return Consumption(tokens, plan)
+    trend = params.q0 * np.exp(params.growth * t)
+    return Consumption(tokens, np.exp(log_trend) if params.plan == "expected" else trend)
 
 
 def _ar1(sigma: float, phi: float, paths: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -145,6 +145,11 @@ class ConsumptionParams(_Config):
     price_link: float = Field(
         0.0, description="β: elasticity to the price's deviation from its base path."
     )
+    plan: Literal["trend", "expected"] = Field(
+        "trend",
+        description="The forecast hedged against: the base growth only (trend), or the "
+        "expected path with every regime's demand growth (expected) [assumption].",
+    )
 
 
 class Scenario(_Config):
