@@ -18,6 +18,7 @@ def test_the_main_runs_follow_the_paper_setting() -> None:
         ("baseline", "trend"),
         ("demand_explosion", "trend"),
         ("demand_explosion", "expected"),
+        ("demand_explosion", "expected, schedule curve"),
         ("supply_shock", "trend"),
         ("price_war", "trend"),
     ]
@@ -25,7 +26,10 @@ def test_the_main_runs_follow_the_paper_setting() -> None:
         sim = config.market.simulate
         assert sim is not None
         assert (sim.paths, sim.horizon_days) == (10_000, 1095)
-        assert sim.overrides == {"consumption.plan": plan}
+        assert sim.overrides["consumption.plan"] == plan.split(",")[0]
+        assert sim.overrides.get("curve.expectations", "persistent") == (
+            "schedule" if "schedule" in plan else "persistent"
+        )
         assert [p.key for p in config.policies] == list(paper.POLICIES)
         hedged = [p for p in config.policies if p.name != "no_hedge"]
         assert all(p.params == {"start": paper.START, "months": paper.MONTHS} for p in hedged)

@@ -754,7 +754,19 @@ def mc_cmd(
     except (TokbtError, ValueError, RuntimeError) as exc:
         raise _fail(exc) from None
     _print_headline(run.evaluation, run.run_id)
+    _print_failures(run.record)
     console.print(f"saved as run [bold]{run.run_id}[/]; reports: {', '.join(map(str, written))}")
+
+
+def _print_failures(record: dict[str, Any]) -> None:
+    """The chunks that failed an attempt (and were retried), if any."""
+    for failure in record.get("chunks", {}).get("failures", []):
+        lo, hi = failure["paths"]
+        err_console.print(
+            f"[yellow]retried:[/] cell {failure['cell']}, paths {lo}-{hi - 1}: "
+            f"{escape(failure['error'])}",
+            highlight=False,
+        )
 
 
 def _clear_demo(out: Path) -> None:

@@ -453,9 +453,10 @@ def _files(out: Path, cell: int) -> list[Path]:
     return files
 
 
-def _read(files: Sequence[Path], columns: Sequence[str]) -> pa.Table:
-    """``columns`` of every chunk file, in path order."""
-    return pa.concat_tables(pq.read_table(f, columns=list(columns)) for f in files)
+def _read(files: Sequence[Path], columns: Sequence[str], label: str | None = None) -> pa.Table:
+    """``columns`` of every chunk file (of policy ``label`` only, if given), in path order."""
+    where = None if label is None else [("policy", "==", label)]
+    return pa.concat_tables(pq.read_table(f, columns=list(columns), filters=where) for f in files)
 
 
 def read_cell(out: Path, cell: int, *, monthly_paths: int | None = None) -> dict[str, PathResults]:
@@ -469,17 +470,14 @@ def read_cell(out: Path, cell: int, *, monthly_paths: int | None = None) -> dict
     schema = pq.read_schema(files[0])
     days = np.array(json.loads((schema.metadata or {})[b"days"]), dtype="datetime64[D]")
     scalars = [n for n in schema.names if not n.startswith(("monthly_", "series_"))]
-    table = _read(files, scalars)
-    labels = list(dict.fromkeys(table.column("policy").to_pylist()))
+    labels = list(dict.fromkeys(pq.read_table(files[0], columns=["policy"])["policy"].to_pylist()))
     head = _head(files, schema, monthly_paths)
     out_: dict[str, PathResults] = {}
-    for label in labels:
-        rows = _of(table, label)
+    for label in labels:  # one policy at a time: the run's table is never held whole
+        rows = _read(files, scalars, label)
         ids = rows.column("path").to_numpy()
         columns = {n: rows.column(n).to_numpy() for n in scalars if n not in ("policy", "path")}
-        months = head.filter(
-            pa.array(head.column("policy").to_numpy(zero_copy_only=False) == label)
-        )
+        months = _of(head, label)
         monthly = {m: _matrix(months.column(f"monthly_{m}")) for m in MONTHLY}
         out_[label] = PathResults(_month_end_frame(ids, days), columns, {}, monthly)
     return out_

@@ -62,7 +62,9 @@ ASSUMPTIONS = {
     "consumption": "1bn tokens/day at the start, +50 %/yr trend, AR(1) noise 5 %",
     "plan hedged": "`trend` (the treasury's +50 %/yr forecast) or `expected` (the expected "
     "path including the explosion's demand growth)",
-    "futures curve": "model-implied expectations, no risk premium, basis noise 1 % (AR 0.9)",
+    "futures curve": "model-implied expectations, no risk premium, basis noise 1 % (AR 0.9); "
+    "`persistent` (default): priced with today's dynamics held constant, so a regime's "
+    "start and end are surprises; `schedule`: the market knows the regime calendar",
     "policies": f"start after {START} exchange days, hedge {MONTHS} delivery months; "
     "static 1:1, min-variance h* on 60 days, rolling front-month stack, layered ladder",
     "costs": "fee 0.50/contract, half-spread 1 tick + 0.5/month, funding 5 %/yr, margin "
@@ -93,6 +95,11 @@ SENSITIVITY: dict[str, tuple[str, str, list[Any]]] = {
         "policies.static.params.months",
         [6, 12, 24, 33],
     ),
+    "curve expectations": (
+        "what the futures curve knows of the regime",
+        "market.simulate.overrides.curve.expectations",
+        ["persistent", "schedule"],
+    ),
     "settlement rule": (
         "final settlement",
         "market.simulate.overrides.contract",
@@ -105,7 +112,12 @@ SENSITIVITY: dict[str, tuple[str, str, list[Any]]] = {
 HORIZON_DAYS = 1095
 
 
-def _base(scenario: str, paths: int, plan: str, policies: tuple[str, ...]) -> dict[str, Any]:
+def _base(
+    scenario: str, paths: int, plan: str, policies: tuple[str, ...], curve: str = "persistent"
+) -> dict[str, Any]:
+    overrides = {"consumption.plan": plan}
+    if curve != "persistent":
+        overrides["curve.expectations"] = curve
     return {
         "chunk_paths": 250,
         "baseline": "no_hedge",
@@ -115,7 +127,7 @@ def _base(scenario: str, paths: int, plan: str, policies: tuple[str, ...]) -> di
                 "paths": paths,
                 "horizon_days": HORIZON_DAYS,
                 "seed": 2603,
-                "overrides": {"consumption.plan": plan},
+                "overrides": overrides,
             }
         },
         "broker": {"fee_per_contract": 0.5},
@@ -131,12 +143,21 @@ def _base(scenario: str, paths: int, plan: str, policies: tuple[str, ...]) -> di
 
 
 def main_runs(paths: int) -> list[tuple[str, str, McConfig]]:
-    """``(scenario, plan, config)`` of the main table."""
+    """``(scenario, variant, config)`` of the main table: every scenario hedging the trend
+    plan; the demand explosion also with the expected plan, on the default curve and on a
+    curve that knows the regime calendar (``schedule``)."""
     runs = [
         (s, "trend", McConfig.model_validate(_base(s, paths, "trend", POLICIES))) for s in SCENARIOS
     ]
-    expected = McConfig.model_validate(_base("demand_explosion", paths, "expected", POLICIES))
-    runs.insert(2, ("demand_explosion", "expected", expected))
+    explosion = [
+        ("expected", _base("demand_explosion", paths, "expected", POLICIES)),
+        (
+            "expected, schedule curve",
+            _base("demand_explosion", paths, "expected", POLICIES, "schedule"),
+        ),
+    ]
+    for k, (variant, data) in enumerate(explosion):
+        runs.insert(2 + k, ("demand_explosion", variant, McConfig.model_validate(data)))
     return runs
 
 
@@ -184,9 +205,8 @@ def run_paper(
     main, sens = [], []
     for scenario, plan, config in main_runs(paths):
         step = f"{scenario} ({plan} plan)"
-        run = monte_carlo(
-            config, work / f"{scenario}-{plan}", executor=executor, progress=_tell(progress, step)
-        )
+        folder = work / f"{scenario}-{plan.replace(', ', '-').replace(' ', '_')}"
+        run = monte_carlo(config, folder, executor=executor, progress=_tell(progress, step))
         main += _rows(run.evaluation, {"scenario": scenario, "plan": plan})
     for factor, config in sensitivity_runs(sensitivity_paths):
         run = monte_carlo(
