@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from evaluation_fixtures import synthetic_run
 
+from tokbt.metrics.evaluation import SUMMARY_METRICS
 from tokbt.report import write_report
 
 pytestmark = pytest.mark.browser
@@ -104,7 +105,7 @@ def test_details_open_without_javascript(browser: Any, report: Path) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(report.as_uri(), wait_until="load")
-    summary = page.locator("details > summary", has_text="All 19 metrics")
+    summary = page.locator("details > summary", has_text=f"All {len(SUMMARY_METRICS)} metrics")
     table = page.locator("details table.summary")
     assert not table.is_visible()
     summary.click()
