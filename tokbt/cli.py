@@ -1140,17 +1140,21 @@ def _print_summary(ev: Any) -> None:
 
 
 HEADLINE = (
-    "vr_std",
-    "he_var",
-    "vr_std_unit",
-    "vr_std_monthly",
-    "mean_cost",
-    "cvar95_cost",
-    "p95_peak_funding",
-    "mean_margin_calls",
-    "mean_roll_pnl",
+    ("vr_std", "VR_std [CI]"),
+    ("he_var", "HE_var"),
+    ("vr_std_unit", "VR unit cost"),
+    ("vr_std_monthly", "VR monthly"),
+    ("cvar95_cost", "CVaR95 cost"),
+    ("p95_peak_funding", "p95 funding"),
+    ("mean_margin_calls", "calls/path"),
 )
-"""The metrics of the one-screen table of ``compare``, ``mc`` and ``demo``."""
+"""The metrics (and short headers) of the one-screen table of ``compare``, ``mc``, ``demo``."""
+
+
+def _headline_cell(value: float, lo: float, hi: float, unit: str) -> str:
+    if unit == "USD":
+        return "-" if np.isnan(value) else f"{value / 1e6:,.1f} M"
+    return _metric_text(value, lo, hi, unit)
 
 
 def _print_headline(ev: Any, run_id: str) -> None:
@@ -1159,24 +1163,21 @@ def _print_headline(ev: Any, run_id: str) -> None:
 
     cells = {(r["policy"], r["metric"]): r for r in ev.summary.to_dict("records")}
     table = Table(
-        title=f"per policy ({ev.confidence:.0%} interval of VR_std; all metrics: "
-        f"tokbt runs show {run_id})",
+        title=f"per policy ({ev.confidence:.0%} interval; every metric: tokbt runs show {run_id})",
         box=box.SIMPLE_HEAD,
     )
     table.add_column("policy", no_wrap=True)
-    for metric in HEADLINE:
-        table.add_column(SUMMARY_METRICS[metric].label, justify="right", no_wrap=True)
+    for _, header in HEADLINE:
+        table.add_column(header, justify="right", no_wrap=True)
     for policy in ev.policies:
         row = [escape(str(policy))]
-        for metric in HEADLINE:
+        for metric, _ in HEADLINE:
             r = cells.get((policy, metric))
-            unit = SUMMARY_METRICS[metric].unit
             if r is None:
                 row.append("-")
-            elif metric == "vr_std":
-                row.append(_metric_text(r["value"], r["lo"], r["hi"], unit))
-            else:
-                row.append(_metric_text(r["value"], np.nan, np.nan, unit))
+                continue
+            lo, hi = (r["lo"], r["hi"]) if metric == "vr_std" else (np.nan, np.nan)
+            row.append(_headline_cell(r["value"], lo, hi, SUMMARY_METRICS[metric].unit))
         table.add_row(*row)
     console.print(table)
 
