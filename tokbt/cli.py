@@ -654,7 +654,6 @@ def compare_cmd(
 
     Writes OUT/report.html (self-contained), OUT/summary.md and OUT/summary.json.
     """
-    from tokbt.report import write_report
     from tokbt.runs.compare import compare, load_compare_config
 
     try:
@@ -667,16 +666,22 @@ def compare_cmd(
                 bar.update(task, completed=done, total=total)
 
             run = compare(cfg, store=store, progress=progress)
-        run_id = _save(run, store)
-        run = dataclasses.replace(run, run_id=run_id)
-        written = [write_report(run, out / name) for name in _REPORTS]
+        run, written = _save_and_report(run, out, store)
     except (TokbtError, ValueError) as exc:
         raise _fail(exc) from None
-    _print_headline(run.evaluation, run_id)
-    console.print(f"saved as run [bold]{run_id}[/]; reports: {', '.join(map(str, written))}")
+    _print_headline(run.evaluation, run.run_id)
+    console.print(f"saved as run [bold]{run.run_id}[/]; reports: {', '.join(map(str, written))}")
 
 
 _REPORTS = ("report.html", "summary.md", "summary.json")
+
+
+def _save_and_report(run: Any, out: Path, store: Path | None) -> tuple[Any, list[Path]]:
+    """Save ``run`` in the run store, then write its ``_REPORTS`` into ``out``."""
+    from tokbt.report import write_report
+
+    run = dataclasses.replace(run, run_id=_save(run, store))
+    return run, [write_report(run, out / name) for name in _REPORTS]
 
 
 ExecutorOpt = Annotated[
@@ -702,7 +707,6 @@ def _executor(name: str, address: str | None, workers: int | None, retries: int)
 
 def _run_mc(cfg: Any, out: Path, executor: Any, resume: bool, store: Path | None) -> Any:
     """Run a Monte Carlo config with a progress bar, save it, write its reports."""
-    from tokbt.report import write_report
     from tokbt.runs.mc import monte_carlo
 
     with _progress(
@@ -714,9 +718,7 @@ def _run_mc(cfg: Any, out: Path, executor: Any, resume: bool, store: Path | None
             bar.update(task, completed=done, total=total)
 
         run = monte_carlo(cfg, out, executor=executor, resume=resume, progress=progress)
-    run = dataclasses.replace(run, run_id=_save(run, store))
-    written = [write_report(run, out / name) for name in _REPORTS]
-    return run, written
+    return _save_and_report(run, out, store)
 
 
 @app.command("mc")

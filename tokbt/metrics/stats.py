@@ -216,12 +216,8 @@ class Resamples:
     @property
     def boot(self) -> Resample:
         """All bootstrap resamples of the paths at once, ``(resamples, n)``; empty for one path."""
-        return self._all(monthly=False)
-
-    def _all(self, *, monthly: bool) -> Resample:
-        width = self.months if monthly else self.n
-        blocks = list(self.blocks(monthly=monthly))
-        return np.vstack(blocks) if blocks else np.zeros((0, max(width, 1)), np.int64)
+        blocks = list(self.blocks())
+        return np.vstack(blocks) if blocks else np.zeros((0, max(self.n, 1)), np.int64)
 
     def blocks(self, *, monthly: bool = False) -> Iterator[Resample]:
         """The bootstrap resamples in blocks of rows: of paths, or (``monthly`` and one
@@ -275,11 +271,6 @@ def _values(samples: Mapping[str, Sample], draws: Resamples) -> dict[str, dict[s
     return out
 
 
-def summarise(samples: Mapping[str, Sample], draws: Resamples, confidence: float) -> pd.DataFrame:
-    """The ``summary`` frame: every policy × metric with its bootstrap interval."""
-    return _summary(_values(samples, draws), confidence)
-
-
 def _summary(values: dict[str, dict[str, _Values]], confidence: float) -> pd.DataFrame:
     rows = [
         (policy, metric, v.point, *_interval(v.boot, confidence))
@@ -295,13 +286,6 @@ def _verdict(metric: str, lo: float, hi: float) -> str:
         return ""
     improved = (lo > 0) == (better == "higher")
     return "better" if improved else "worse"
-
-
-def compare(
-    samples: Mapping[str, Sample], baseline: str, draws: Resamples, confidence: float
-) -> pd.DataFrame:
-    """The ``comparisons`` frame: ``policy − baseline`` per metric on the same resamples."""
-    return _comparisons(_values(samples, draws), baseline, confidence)
 
 
 def _comparisons(

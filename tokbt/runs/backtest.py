@@ -148,15 +148,32 @@ Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` in path·events while a backtest runs."""
 
 
-def _simulated(sim: SimulateMarket, chunk_paths: int) -> Iterator[MarketSource]:
-    scenario = load_scenario(sim.scenario, sim.overrides)
-    plan = SimPlan.build(
-        scenario,
+def build_plan(sim: SimulateMarket) -> SimPlan:
+    """The simulation plan of a ``[market.simulate]`` table (calendar, contracts, curves)."""
+    return SimPlan.build(
+        load_scenario(sim.scenario, sim.overrides),
         sim.horizon_days,
         sim.seed,
         steps_per_day=sim.steps_per_day,
         bars_per_day=sim.bars_per_day,
     )
+
+
+def chunk_progress(
+    progress: Progress | None, base: int, width: int, total: int
+) -> Callable[[int], None]:
+    """The engine's per-event callback for a chunk of ``width`` paths whose work starts at
+    ``base`` path·events of ``total``: reports ``progress(done, total)``."""
+
+    def advance(events: int) -> None:
+        if progress is not None:
+            progress(min(base + events * width, total), total)
+
+    return advance
+
+
+def _simulated(sim: SimulateMarket, chunk_paths: int) -> Iterator[MarketSource]:
+    plan = build_plan(sim)
     for lo in range(0, sim.paths, chunk_paths):
         yield SimMarket(plan, simulate_paths(plan, range(lo, min(lo + chunk_paths, sim.paths))))
 
@@ -353,11 +370,7 @@ def _run(
     done = 0
     for n, source in enumerate(sources):
         width, total = len(source.path_ids), n_paths * len(source.events)
-
-        def advance(events: int, base: int = done, width: int = width, total: int = total) -> None:
-            if progress is not None:
-                progress(min(base + events * width, total), total)
-
+        advance = chunk_progress(progress, done, width, total)
         files = None
         if work is not None:
             files = {k: work / f"{k}-{n:05d}.parquet" for k in ("journal", "positions", "events")}

@@ -37,7 +37,7 @@ import datetime as dt
 import itertools
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -50,7 +50,7 @@ from tokbt.data import BarStore
 from tokbt.data.frames import MarketSource
 from tokbt.metrics.evaluate import evaluate
 from tokbt.metrics.path import PathResults
-from tokbt.runs.backtest import Progress, _path_ids, _simulated, _stored, run_chunk
+from tokbt.runs.backtest import Progress, _path_ids, _simulated, _stored, chunk_progress, run_chunk
 from tokbt.runs.config import MarketConfig, RunSettings, _Config, load_toml
 from tokbt.runs.stored import StoredRun
 from tokbt.strategy import create, resolve
@@ -200,7 +200,7 @@ def _compare(
         width, events = len(source.path_ids), len(source.events)
         for policy, _ in policies:
             tick = time.perf_counter()
-            advance = _advance(progress, done, width, len(policies) * n_paths * events)
+            advance = chunk_progress(progress, done, width, len(policies) * n_paths * events)
             chunk = run_chunk(source, strategies[policy.key], policy.params, config, None, advance)
             seconds[policy.key] += time.perf_counter() - tick
             assert chunk.metrics is not None
@@ -221,14 +221,6 @@ def _compare(
     record = _record(config, policies, fingerprints, seconds, started, n_paths)
     journal = pa.concat_tables(journals) if journals else None
     return StoredRun("", record, evaluation, journal)
-
-
-def _advance(progress: Progress | None, base: int, width: int, total: int) -> Callable[[int], None]:
-    def advance(events: int) -> None:
-        if progress is not None:
-            progress(min(base + events * width, total), total)
-
-    return advance
 
 
 def _record(

@@ -47,11 +47,11 @@ from tokbt.metrics.evaluate import evaluate, series_frame
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import PathResults
 from tokbt.metrics.rows import RunFrame
-from tokbt.runs.backtest import run_chunk
-from tokbt.runs.compare import CompareConfig, PolicyConfig
-from tokbt.runs.config import ConfigError, load_toml
+from tokbt.runs.backtest import build_plan, run_chunk
+from tokbt.runs.compare import CompareConfig
+from tokbt.runs.config import ConfigError, SimulateMarket, load_toml
 from tokbt.runs.stored import StoredRun
-from tokbt.sim import SimMarket, SimPlan, load_scenario
+from tokbt.sim import SimMarket, SimPlan
 from tokbt.sim.simulate import simulate_paths
 from tokbt.strategy import create, resolve
 
@@ -192,14 +192,8 @@ def jobs(config: McConfig, out: Path) -> list[Job]:
 
 @lru_cache(maxsize=4)
 def _plan(simulate: str) -> SimPlan:
-    sim = json.loads(simulate)
-    return SimPlan.build(
-        load_scenario(sim["scenario"], sim["overrides"]),
-        sim["horizon_days"],
-        sim["seed"],
-        steps_per_day=sim["steps_per_day"],
-        bars_per_day=sim["bars_per_day"],
-    )
+    """``build_plan`` of a ``[market.simulate]`` table given as JSON, cached per process."""
+    return build_plan(SimulateMarket.model_validate_json(simulate))
 
 
 def run_job(job: Job) -> str:
@@ -211,7 +205,7 @@ def run_job(job: Job) -> str:
     config = CompareConfig.model_validate_json(job.config)
     sim = config.market.simulate
     assert sim is not None
-    plan = _plan(json.dumps(sim.model_dump(mode="json"), sort_keys=True))
+    plan = _plan(sim.model_dump_json())
     source = SimMarket(plan, simulate_paths(plan, range(job.lo, job.hi)))
     tables = []
     for policy, _ in config.expanded():
@@ -248,10 +242,7 @@ def _table(label: str, result: PathResults) -> pa.Table:
     ends = _month_ends(frame)
     for name, values in result.daily.items():
         columns[f"series_{name}"] = _lists(values[ends].T)
-    metadata = {
-        "months": json.dumps([str(m) for m in frame.months]),
-        "days": json.dumps([str(d) for d in frame.days[ends]]),
-    }
+    metadata = {"days": json.dumps([str(d) for d in frame.days[ends]])}  # the month ends
     return pa.table(columns).replace_schema_metadata(metadata)
 
 
@@ -586,9 +577,15 @@ def _record(
         "tokbt": tokbt.__version__,
         "seed": sim.seed,
         "config": config.model_dump(mode="json"),
-        "inputs": {
-            "simulation": f"scenario {sim.scenario}, seed {sim.seed}, paths 0-{sim.paths - 1}"
-        },
+        "inputs": [
+            {
+                "cell": cell.label,
+                "simulation": _plan(cell_sim.model_dump_json()).digest,
+                "paths": f"0-{cell_sim.paths - 1}",
+            }
+            for cell in cells(config)
+            if (cell_sim := cell.config.market.simulate) is not None
+        ],
         "market": config.market.model_dump(mode="json", exclude_none=True),
         "policies": [
             {"label": p.key, "strategy": p.name, "params": p.params} for p, _ in config.expanded()
@@ -608,7 +605,6 @@ __all__ = [
     "Job",
     "LocalExecutor",
     "McConfig",
-    "PolicyConfig",
     "cells",
     "demo_config",
     "evaluate_chunks",
