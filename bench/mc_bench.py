@@ -12,9 +12,11 @@ Jobs, each in a fresh child process:
 * ``local-10k`` — 10,000 paths on every core (``LocalExecutor``);
 * ``local-100k`` — 100,000 paths on every core.
 
-Reported: wall seconds, path·days·policies per second, the parent's peak RSS (it reads
-the chunk files and evaluates) and the largest worker's peak RSS. Memory is bounded when
-the 100k run's peaks stay within 2× of the 10k run's.
+Each job then does what ``tokbt mc`` does with the run: saves it in a run store, loads it
+back and writes its HTML report. Reported: wall seconds of the run (simulate, replay,
+measure, evaluate) and of save + report, path·days·policies per second, the parent's peak
+RSS (it reads the chunk files, evaluates, saves and reports) and the largest worker's peak
+RSS. Memory is bounded when the 100k run's peaks stay within 2× of the 10k run's.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ DAYS, POLICIES = 1095, 5
 
 def child(args: argparse.Namespace) -> None:
     """Run one job in this process and print its result."""
+    from tokbt.report import write_report
     from tokbt.runs.mc import LocalExecutor, demo_config, monte_carlo, with_paths
+    from tokbt.runs.store import RunStore
 
     common.reset_peak_rss()
     start_rss = common.rss_mb()
@@ -49,9 +53,15 @@ def child(args: argparse.Namespace) -> None:
     config = with_paths(demo_config(), paths)
     data = config.model_dump(mode="json")
     data["market"]["simulate"]["horizon_days"] = args.days
+    config = type(config).model_validate(data)
     t0 = time.perf_counter()
-    monte_carlo(type(config).model_validate(data), out, executor=LocalExecutor(workers=workers))
+    run = monte_carlo(config, out, executor=LocalExecutor(workers=workers))
     seconds = time.perf_counter() - t0
+    with RunStore(Path(args.store)) as store:  # then what `tokbt mc` does with the run
+        run = store.save(run)
+    with RunStore(Path(args.store), read_only=True) as store:
+        write_report(store.load(run.run_id), out.parent / "report.html")
+    total = time.perf_counter() - t0
     shutil.rmtree(out, ignore_errors=True)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     common.print_result(
@@ -59,6 +69,7 @@ def child(args: argparse.Namespace) -> None:
             "job": args.job,
             "paths": paths,
             "seconds": seconds,
+            "save_report_seconds": total - seconds,
             "days": args.days,
             "path_days_policies_per_s": paths * args.days * POLICIES / seconds,
             "peak_rss_mb": common.peak_rss_mb(),
@@ -75,6 +86,7 @@ def report(out: dict[str, Any]) -> str:
             r["job"],
             f"{r['paths']:,}",
             common.seconds_cell(r),
+            f"{r['save_report_seconds']:.1f}",
             common.si(r["path_days_policies_per_s"]),
             f"{r['peak_rss_mb']:.0f}",
             f"{r['worker_peak_rss_mb']:.0f}",
@@ -82,7 +94,8 @@ def report(out: dict[str, Any]) -> str:
         ]
         for r in out["rows"]
     ]
-    head = ["job", "paths", "seconds", "path·days·policies/s", "parent RSS MB", "worker RSS MB"]
+    head = ["job", "paths", "seconds", "save+report s", "path·days·policies/s", "parent RSS MB"]
+    head.append("worker RSS MB")
     return "\n".join(
         [
             common.machine_line(out["machine"]),
@@ -118,6 +131,7 @@ def main() -> None:
                 "job": job,
                 "paths": best["paths"],
                 **common.seconds_summary(res),
+                "save_report_seconds": min(r["save_report_seconds"] for r in res),
                 "path_days_policies_per_s": max(r["path_days_policies_per_s"] for r in res),
                 **common.rss_summary(res),
                 "worker_peak_rss_mb": max(r["worker_peak_rss_mb"] for r in res),

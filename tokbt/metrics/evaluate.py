@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,13 +22,26 @@ from tokbt.metrics.stats import (
 _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def _paths_frame(policy: str, result: PathResults) -> pd.DataFrame:
-    n = result.frame.n_paths
-    frame = {"policy": np.full(n, policy, dtype=object), "path": result.frame.path_ids}
-    extra = sorted(set(result.columns) - set(PATH_METRICS))
+def _paths_frame(results: Mapping[str, PathResults]) -> pd.DataFrame:
+    """One row per policy and path; each column built once from the per-policy arrays (no
+    per-policy frames to concatenate: a 100k-path run's frame is the largest object)."""
+    lengths = [r.frame.n_paths for r in results.values()]
+    extra = sorted({c for r in results.values() for c in r.columns} - set(PATH_METRICS))
+
+    def column(name: str) -> Floats:
+        parts = [
+            r.columns.get(name, np.full(n, np.nan))
+            for r, n in zip(results.values(), lengths, strict=True)
+        ]
+        return np.concatenate(parts, dtype=np.float64, casting="unsafe") if parts else np.empty(0)
+
+    frame: dict[str, Any] = {
+        "policy": np.repeat(np.array(list(results), dtype=object), lengths),
+        "path": np.concatenate([r.frame.path_ids for r in results.values()]),
+    }
     for name in [*PATH_METRICS, *extra]:
-        frame[name] = np.asarray(result.columns.get(name, np.full(n, np.nan)), np.float64)
-    return pd.DataFrame(frame)
+        frame[name] = column(name)
+    return pd.DataFrame(frame, copy=False)
 
 
 def _monthly_frame(policy: str, result: PathResults, limit: int | None) -> pd.DataFrame:
@@ -142,7 +156,7 @@ def evaluate(
     return Evaluation(
         policies=policies,
         baseline=base,
-        paths=pd.concat([_paths_frame(p, r) for p, r in results.items()], ignore_index=True),
+        paths=_paths_frame(results),
         monthly=pd.concat(
             [_monthly_frame(p, r, monthly_paths) for p, r in results.items()], ignore_index=True
         ),

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -184,8 +184,9 @@ def block_resamples(months: int, resamples: int, rng: np.random.Generator) -> Re
     return idx.reshape(resamples, -1)[:, :months]
 
 
-BLOCK_VALUES = 4_000_000
-"""Resampled positions drawn at once: the bootstrap's memory bound (32 MB of int64)."""
+BLOCK_VALUES = 500_000
+"""Resampled positions drawn at once: the bootstrap's memory bound (4 MB of int64, and
+8 MB for each column gathered at them)."""
 
 
 @dataclass(frozen=True)
@@ -233,12 +234,22 @@ class Resamples:
         for lo in range(0, self.resamples, rows):
             yield path_resamples(width, min(rows, self.resamples - lo), rng)
 
-    def for_metric(self, metric: str) -> tuple[Resample, Iterator[Resample]]:
-        """``(point, bootstrap blocks)`` of one metric (no blocks: no interval)."""
-        monthly = metric in _MONTHLY
-        if monthly and self.n == 1:
-            return np.arange(self.months, dtype=np.int64)[None], self.blocks(monthly=True)
-        return self.point, self.blocks(monthly=monthly)
+    def for_metric(self, metric: str) -> Resample:
+        """The identity resample of one metric: of the months for one path's monthly
+        metrics, of the paths otherwise."""
+        if metric in _MONTHLY and self.n == 1:
+            return np.arange(self.months, dtype=np.int64)[None]
+        return self.point
+
+    def passes(self) -> Iterator[tuple[Resample, tuple[str, ...]]]:
+        """``(block, metrics)``: every bootstrap block once, with the metrics it serves —
+        every metric's path blocks, or for one path its monthly metrics' month blocks."""
+        if self.n == 1:
+            for block in self.blocks(monthly=True):
+                yield block, _MONTHLY
+            return
+        for block in self.blocks():
+            yield block, tuple(STATISTICS)
 
 
 def _interval(values: Floats, confidence: float) -> tuple[float, float]:
@@ -259,16 +270,47 @@ class _Values:
     boot: Floats
 
 
+@dataclass(frozen=True, eq=False)
+class _Gathered(Sample):
+    """A ``Sample`` that gathers each column once at its ``block``: the statistics of one
+    resample block share their ``take``s."""
+
+    block: Resample
+    taken: dict[str, Floats] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, sample: Sample, block: Resample) -> _Gathered:
+        """``sample`` gathering at ``block``."""
+        return cls(sample.columns, sample.unit_hedged, sample.unit_unhedged, block)
+
+    def take(self, column: str, idx: Resample) -> Floats:
+        """``column`` at ``idx``, gathered once when ``idx`` is the block."""
+        if idx is not self.block:
+            return super().take(column, idx)
+        if column not in self.taken:
+            self.taken[column] = super().take(column, idx)
+        return self.taken[column]
+
+
 def _values(samples: Mapping[str, Sample], draws: Resamples) -> dict[str, dict[str, _Values]]:
-    out: dict[str, dict[str, _Values]] = {}
-    for policy, sample in samples.items():
-        out[policy] = {}
-        for metric, stat in STATISTICS.items():
-            point, blocks = draws.for_metric(metric)
-            parts = [stat(sample, block) for block in blocks]
-            values = np.concatenate(parts) if parts else np.empty(0)
-            out[policy][metric] = _Values(float(stat(sample, point)[0]), values)
-    return out
+    """Every statistic of every policy at the identity and at every resample: one pass
+    over the resample blocks, each block drawn once and each column gathered once."""
+    boot: dict[str, dict[str, list[Floats]]] = {p: {m: [] for m in STATISTICS} for p in samples}
+    for block, metrics in draws.passes():
+        for policy, sample in samples.items():
+            gathered = _Gathered.of(sample, block)
+            for metric in metrics:
+                boot[policy][metric].append(STATISTICS[metric](gathered, block))
+    return {
+        policy: {
+            metric: _Values(
+                float(stat(sample, draws.for_metric(metric))[0]),
+                np.concatenate(boot[policy][metric]) if boot[policy][metric] else np.empty(0),
+            )
+            for metric, stat in STATISTICS.items()
+        }
+        for policy, sample in samples.items()
+    }
 
 
 def _summary(values: dict[str, dict[str, _Values]], confidence: float) -> pd.DataFrame:

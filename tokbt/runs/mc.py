@@ -506,11 +506,7 @@ def series_quantiles(out: Path, cell: int, label: str, key: str) -> pd.DataFrame
     names = [n for n in schema.names if n.startswith("series_")]
     parts = []
     for name in names:
-        table = _read(files, ["policy", name])
-        mine = table.filter(
-            pa.array(table.column("policy").to_numpy(zero_copy_only=False) == label)
-        )
-        values = _matrix(mine.column(name)).T
+        values = _matrix(_read(files, [name], label).column(name)).T
         parts.append(series_frame(key, name.removeprefix("series_"), days, values))
     return pd.concat(parts, ignore_index=True)
 

@@ -322,20 +322,21 @@ class RunStore(Closing):
         return _restore_dtypes(frame, layout)
 
     def _load_paths(self, run_id: str, columns: list[str]) -> pd.DataFrame:
+        """The wide ``paths`` frame from its long rows, one metric at a time (a sort of
+        every row at once would hold the whole run in DuckDB's memory)."""
         metrics = columns[2:]
-        long = self.con.execute(
-            "SELECT policy, path, value FROM run_paths WHERE run_id = ? "
-            "ORDER BY position, list_position(?, metric)",
-            [run_id, metrics],
+        keys = self.con.execute(
+            "SELECT policy, path FROM run_paths WHERE run_id = ? AND metric = ? ORDER BY position",
+            [run_id, metrics[0]],
         ).df()
-        n = len(long) // len(metrics)
-        values = long["value"].to_numpy(dtype=np.float64).reshape(n, len(metrics))
-        first = long.iloc[:: len(metrics)].reset_index(drop=True)
-        frame = pd.DataFrame({"policy": first["policy"], "path": first["path"]})
-        for k, metric in enumerate(metrics):
-            frame[metric] = values[:, k]
-        frame.columns = pd.Index(columns)
-        return frame
+        frame = {"policy": keys["policy"].to_numpy(dtype=object), "path": keys["path"].to_numpy()}
+        for metric in metrics:
+            values = self.con.execute(
+                "SELECT value FROM run_paths WHERE run_id = ? AND metric = ? ORDER BY position",
+                [run_id, metric],
+            ).fetchnumpy()["value"]
+            frame[metric] = np.ma.filled(np.ma.asarray(values, np.float64), np.nan)
+        return pd.DataFrame(frame, copy=False)
 
     def _load_journal(self, run_id: str) -> pa.Table:
         select = ", ".join(f'"{c}"' for c in RUN_JOURNAL_SCHEMA.names)
@@ -461,14 +462,18 @@ class RunStore(Closing):
         )
 
     def _insert(self, table: str, run_id: str, source: pa.Table) -> None:
-        """Append ``source`` (the table's columns but ``run_id``) to ``table`` for ``run_id``."""
+        """Append ``source`` (the table's columns but ``run_id``) to ``table`` for ``run_id``;
+        ``run_paths`` takes the wide ``paths`` rows and stores one row per metric."""
         self.con.register(_SOURCE, source)
-        try:
-            self.con.execute(
-                f"INSERT INTO {table} BY NAME "
-                f"SELECT CAST(? AS VARCHAR) AS run_id, * FROM {_SOURCE}",
-                [run_id],
+        select = f"SELECT CAST(? AS VARCHAR) AS run_id, * FROM {_SOURCE}"
+        if table == "run_paths":
+            select = (
+                "SELECT CAST(? AS VARCHAR) AS run_id, policy, path, metric, value, position "
+                f"FROM {_SOURCE} UNPIVOT INCLUDE NULLS "
+                "(value FOR metric IN (COLUMNS(* EXCLUDE (policy, path, position))))"
             )
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME {select}", [run_id])
         finally:
             self.con.unregister(_SOURCE)
 
@@ -550,24 +555,10 @@ def _layout(ev: Evaluation) -> dict[str, list[list[str]]]:
 
 
 def _frame_source(ev: Evaluation, name: str) -> pa.Table:
-    """The rows of frame ``name`` as its table's columns (but ``run_id``), with ``position``."""
+    """The rows of frame ``name`` with ``position`` (``paths`` wide: ``_insert`` unpivots it)."""
     frame: pd.DataFrame = getattr(ev, name)
-    n = len(frame)
-    if name != "paths":
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        return table.append_column("position", pa.array(np.arange(n, dtype=np.int32)))
-    metrics = [str(c) for c in frame.columns[2:]]
-    m = len(metrics)
-    values = frame.iloc[:, 2:].to_numpy(dtype=np.float64).ravel()  # row by row
-    return pa.table(
-        {
-            "policy": pa.array(np.repeat(frame["policy"].to_numpy(dtype=object), m), pa.string()),
-            "path": pa.array(np.repeat(frame["path"].to_numpy(dtype=np.int64), m)),
-            "metric": pa.array(np.tile(np.array(metrics, dtype=object), n), pa.string()),
-            "value": pa.array(values, from_pandas=True),
-            "position": pa.array(np.repeat(np.arange(n, dtype=np.int32), m)),
-        }
-    )
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table.append_column("position", pa.array(np.arange(len(frame), dtype=np.int32)))
 
 
 def _journal_source(journal: pa.Table) -> pa.Table:
