@@ -77,7 +77,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import common
 
@@ -96,10 +96,21 @@ if TYPE_CHECKING:  # imported where used, so the parent process stays light
 
 HEDGE_BASELINE, HEDGE_TOKBT = "hedge_numba", "hedge_tokbt"
 STRIP_BASELINE, STRIP_TOKBT = "strip_numba", "strip_tokbt"
-JOBS = (HEDGE_BASELINE, HEDGE_TOKBT, STRIP_BASELINE, STRIP_TOKBT)
+HEDGE_COMPILED, STRIP_COMPILED = "hedge_compiled", "strip_compiled"
+JOBS = (
+    HEDGE_BASELINE,
+    HEDGE_TOKBT,
+    HEDGE_COMPILED,
+    STRIP_BASELINE,
+    STRIP_TOKBT,
+    STRIP_COMPILED,
+)
 """The benchmarked jobs, in the order they run (and are printed)."""
-WORKLOADS = {"hedge": (HEDGE_BASELINE, HEDGE_TOKBT), "strip": (STRIP_BASELINE, STRIP_TOKBT)}
-"""Each workload's (baseline, tokbt) jobs."""
+WORKLOADS = {
+    "hedge": (HEDGE_BASELINE, HEDGE_TOKBT, HEDGE_COMPILED),
+    "strip": (STRIP_BASELINE, STRIP_TOKBT, STRIP_COMPILED),
+}
+"""Each workload's jobs: its numba baseline first, then tokbt's Python and compiled engines."""
 PROFILE_JOB = "profile"
 PROFILE_TOP = 25
 """Functions listed per workload by ``--profile``."""
@@ -470,6 +481,66 @@ def hedge_numba(cfg: Config) -> dict[str, Any]:
 
 def hedge_tokbt(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict[str, Any]:
     """The ``hedge_tokbt`` job: tables and ``TableMarket`` (timed apart), then ``backtest``."""
+    stats: dict[str, int] = {}
+
+    def strategy(code: str) -> tuple[Any, dict[str, Any]]:
+        params = {"contract": code, "window": cfg.window, "exposure": cfg.exposure}
+        return RollingHedge, {**params, "stats": stats}
+
+    return _hedge_job(cfg, strategy, run_settings(), lambda: stats["orders"], profile)
+
+
+def compiled_hedge_strategy() -> Any:
+    """``strategies/min_variance_kernel``'s ``MinVarianceKernel`` (the same rolling hedge as
+    a numba decision kernel), keeping its final order count in ``orders``."""
+    from strategies.min_variance_kernel import ORDERS, MinVarianceKernel
+
+    class CountingMinVariance(MinVarianceKernel):
+        """``MinVarianceKernel`` that records the orders its kernel counted."""
+
+        orders: ClassVar[list[int]] = []
+
+        def finish(self, state: FloatArray) -> None:
+            CountingMinVariance.orders.append(int(state[ORDERS]))
+
+    return CountingMinVariance
+
+
+def compile_compiled(strategy: Any) -> float:
+    """Seconds to compile (or load from numba's cache) the compiled engine's loop and
+    ``strategy``'s kernel, before any timer starts."""
+    t0 = time.perf_counter()
+    import tokbt.engine.kernels  # noqa: F401  (the loop is compiled or loaded on import)
+    from tokbt.engine.compiled import compiled_kernel
+
+    compiled_kernel(strategy, strategy.decision_kernel())
+    return time.perf_counter() - t0
+
+
+def hedge_compiled(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict[str, Any]:
+    """The ``hedge_compiled`` job: ``hedge_tokbt`` with the hedge as a kernel strategy
+    (``MinVarianceKernel``) on the compiled engine; numba compile time timed apart."""
+    cls = compiled_hedge_strategy()
+    settings = run_settings().model_copy(update={"runner": "compiled"})
+
+    def strategy(code: str) -> tuple[Any, dict[str, Any]]:
+        return cls, {"contract": code, "window": cfg.window, "exposure": cfg.exposure}
+
+    compile_seconds = compile_compiled(cls(window=cfg.window))
+    result = _hedge_job(cfg, strategy, settings, lambda: cls.orders[-1], profile)
+    result["compile_seconds"] = compile_seconds
+    return result
+
+
+def _hedge_job(
+    cfg: Config,
+    strategy: Callable[[str], tuple[Any, dict[str, Any]]],
+    settings: RunSettings,
+    orders: Callable[[], int],
+    profile: cProfile.Profile | None,
+) -> dict[str, Any]:
+    """Tables and ``TableMarket`` (timed apart), then ``backtest`` of ``strategy(code)``
+    (a class and its parameters) with ``settings``; ``orders()`` counts its orders."""
     import numpy as np
 
     from tokbt.data import Kind, TableMarket
@@ -478,7 +549,6 @@ def hedge_tokbt(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict
     start_rss = common.peak_rss_mb()
     spec, code = hedge_spec(cfg.bars)
     series = hedge_series(cfg)
-    settings = run_settings()
 
     def work() -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -488,16 +558,10 @@ def hedge_tokbt(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict
         market = TableMarket(spec, tables, name="hedge", bar_seconds=bar_seconds)
         t2 = time.perf_counter()
         source = TimedSource(market)
-        stats: dict[str, int] = {}
-        params = {
-            "contract": code,
-            "window": cfg.window,
-            "exposure": cfg.exposure,
-            "stats": stats,
-        }
+        cls, params = strategy(code)
         if profile is not None:
             profile.enable()
-        result = backtest(source, RollingHedge, params=params, config=settings)
+        result = backtest(source, cls, params=params, config=settings)
         if profile is not None:
             profile.disable()
         t3 = time.perf_counter()
@@ -506,7 +570,7 @@ def hedge_tokbt(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict
             "variation_margin": paths["variation_margin"][0],
             "equity_change": paths["equity_change"][0],
             "position": float(np.asarray(result.final_positions).sum()),
-            "orders": stats["orders"],
+            "orders": orders(),
             "margin_calls": paths["margin_calls"][0],
         }
         return {
@@ -589,13 +653,38 @@ def _strip_chunks(cfg: Config, plan: SimPlan) -> Iterator[tuple[SimChunk, float]
 def strip_tokbt(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict[str, Any]:
     """The ``strip_tokbt`` job: per chunk, simulate (timed apart), then ``backtest`` a
     ``SimMarket`` of it (journal totals only)."""
+    return _strip_job(cfg, StripHold, {}, run_settings(), profile)
+
+
+def strip_compiled(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict[str, Any]:
+    """The ``strip_compiled`` job: ``strip_tokbt`` with the strip as a kernel strategy
+    (``StaticKernel``, ``STRIP_QTY`` contracts of each month when it first lists) on the
+    compiled engine; numba compile time timed apart."""
+    from strategies.static_kernel import StaticKernel
+
+    params = {"contracts": STRIP_QTY}
+    settings = run_settings().model_copy(update={"runner": "compiled"})
+    compile_seconds = compile_compiled(StaticKernel(params))
+    result = _strip_job(cfg, StaticKernel, params, settings, profile)
+    result["compile_seconds"] = compile_seconds
+    return result
+
+
+def _strip_job(
+    cfg: Config,
+    strategy: Any,
+    params: dict[str, Any],
+    settings: RunSettings,
+    profile: cProfile.Profile | None,
+) -> dict[str, Any]:
+    """Per chunk, simulate (timed apart), then ``backtest`` ``strategy`` over a
+    ``SimMarket`` of it with ``settings``."""
     import numpy as np
 
     from tokbt.runs import backtest
     from tokbt.sim import SimMarket
 
     start_rss = common.peak_rss_mb()
-    settings = run_settings()
 
     def work() -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -609,7 +698,7 @@ def strip_tokbt(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict
             source = TimedSource(SimMarket(plan, chunk))
             if profile is not None:
                 profile.enable()
-            result: Result = backtest(source, StripHold, config=settings)
+            result: Result = backtest(source, strategy, params=params, config=settings)
             if profile is not None:
                 profile.disable()
             engine_s += time.perf_counter() - t0
@@ -956,8 +1045,10 @@ def job_profile(cfg: Config) -> dict[str, Any]:
 JOB_FUNCS: dict[str, Callable[[Config], dict[str, Any]]] = {
     HEDGE_BASELINE: hedge_numba,
     HEDGE_TOKBT: hedge_tokbt,
+    HEDGE_COMPILED: hedge_compiled,
     STRIP_BASELINE: strip_numba,
     STRIP_TOKBT: strip_tokbt,
+    STRIP_COMPILED: strip_compiled,
     PROFILE_JOB: job_profile,
 }
 
@@ -1010,9 +1101,9 @@ def summarise(runs: dict[str, list[dict[str, Any]]], cfg: Config) -> list[dict[s
     import statistics
 
     rows: list[dict[str, Any]] = []
-    for workload, (baseline, tokbt) in WORKLOADS.items():
+    for workload, jobs in WORKLOADS.items():
         part = []
-        for name in (baseline, tokbt):
+        for name in jobs:
             results = runs.get(name)
             if not results:
                 continue
@@ -1032,17 +1123,30 @@ def summarise(runs: dict[str, list[dict[str, Any]]], cfg: Config) -> list[dict[s
                     **common.rss_summary(results),
                 }
             )
-        rows += common.add_baseline_ratios(part, baseline)
+        rows += common.add_baseline_ratios(part, jobs[0])
     return rows
 
 
 def checks(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """The agreement checks of each workload whose two jobs ran (first run of each)."""
+    """The agreement checks, one per tokbt job that ran with its workload's baseline
+    (first run of each), keyed by the tokbt job."""
     out: dict[str, Any] = {}
-    for workload, (baseline, tokbt) in WORKLOADS.items():
-        if runs.get(baseline) and runs.get(tokbt):
-            check = check_hedge if workload == "hedge" else check_strip
-            out[workload] = check(runs[tokbt][0]["outcome"], runs[baseline][0]["outcome"])
+    for workload, (baseline, *tokbt_jobs) in WORKLOADS.items():
+        check = check_hedge if workload == "hedge" else check_strip
+        for job in tokbt_jobs:
+            if runs.get(baseline) and runs.get(job):
+                out[job] = check(runs[job][0]["outcome"], runs[baseline][0]["outcome"])
+    return out
+
+
+def speedups(summary: list[dict[str, Any]]) -> dict[str, float]:
+    """Per workload whose two tokbt jobs ran: the Python engine's seconds over the
+    compiled engine's (how many times faster the compiled path is)."""
+    seconds = {r["job"]: r["seconds"] for r in summary}
+    out = {}
+    for workload, (_baseline, python, compiled) in WORKLOADS.items():
+        if python in seconds and compiled in seconds and seconds[compiled] > 0:
+            out[workload] = seconds[python] / seconds[compiled]
     return out
 
 
@@ -1079,6 +1183,41 @@ def _breakdown(row: dict[str, Any]) -> str:
     return f"  {row['job']}: " + "; ".join(text)
 
 
+def _hedge_check(job: str, hedge: dict[str, Any]) -> list[str]:
+    """The report's lines of one hedge check (``job`` against the numba baseline)."""
+    t, n = hedge["tokbt"], hedge["numba"]
+    return [
+        f"{job} check: final P&L (variation margin) tokbt {t['variation_margin']:,.6f}, "
+        f"numba {n['variation_margin']:,.6f}; equity change {t['equity_change']:,.6f} / "
+        f"{n['equity_change']:,.6f}; orders {t['orders']:,} / {n['orders']:,} "
+        f"({n['fills']:,} fills); final position {t['position']:g} / {n['position']:g}; "
+        f"margin calls {t['margin_calls']} / {n['margin_calls']}: "
+        + ("agree" if hedge["agree"] else "DISAGREE")
+    ]
+
+
+def _strip_check(job: str, strip: dict[str, Any]) -> list[str]:
+    """The report's lines of one strip check (``job`` against the numba baseline)."""
+    return [
+        f"{job} check, path by path (money within "
+        f"{AGREE_ATOL:g} + {AGREE_RTOL:g} x |amount|, counts exactly): "
+        + ("agree" if strip["agree"] else "DISAGREE"),
+        common.format_table(
+            ["quantity", "tokbt mean", "numba mean", "max |diff|", "paths differing"],
+            [
+                [
+                    r["quantity"],
+                    f"{r['tokbt_mean']:,.4f}",
+                    f"{r['numba_mean']:,.4f}",
+                    f"{r['max_abs_diff']:.2e}",
+                    f"{r['paths_differing']:,} of {r['paths']:,}",
+                ]
+                for r in strip["rows"]
+            ],
+        ),
+    ]
+
+
 def report(out: dict[str, Any]) -> str:
     """The human-readable report of a run."""
     m, c = out["machine"], out["config"]
@@ -1111,40 +1250,11 @@ def report(out: dict[str, Any]) -> str:
         ]
         lines += ["", common.format_table(headers, body)]
         lines += [_breakdown(r) for r in rows]
-    check = out.get("checks", {})
-    hedge = check.get("hedge")
-    if hedge:
-        t, n = hedge["tokbt"], hedge["numba"]
-        lines += [
-            "",
-            f"hedge check: final P&L (variation margin) tokbt {t['variation_margin']:,.6f}, "
-            f"numba {n['variation_margin']:,.6f}; equity change {t['equity_change']:,.6f} / "
-            f"{n['equity_change']:,.6f}; orders {t['orders']:,} / {n['orders']:,} "
-            f"({n['fills']:,} fills); final position {t['position']:g} / {n['position']:g}; "
-            f"margin calls {t['margin_calls']} / {n['margin_calls']}: "
-            + ("agree" if hedge["agree"] else "DISAGREE"),
-        ]
-    strip = check.get("strip")
-    if strip:
-        lines += [
-            "",
-            "strip check, path by path (money within "
-            f"{AGREE_ATOL:g} + {AGREE_RTOL:g} x |amount|, counts exactly): "
-            + ("agree" if strip["agree"] else "DISAGREE"),
-            common.format_table(
-                ["quantity", "tokbt mean", "numba mean", "max |diff|", "paths differing"],
-                [
-                    [
-                        r["quantity"],
-                        f"{r['tokbt_mean']:,.4f}",
-                        f"{r['numba_mean']:,.4f}",
-                        f"{r['max_abs_diff']:.2e}",
-                        f"{r['paths_differing']:,} of {r['paths']:,}",
-                    ]
-                    for r in strip["rows"]
-                ],
-            ),
-        ]
+    for job, check in out.get("checks", {}).items():
+        lines += ["", *(_hedge_check if job.startswith("hedge") else _strip_check)(job, check)]
+    for workload, times in out.get("speedups", {}).items():
+        python, compiled = WORKLOADS[workload][1:]
+        lines += ["", f"{compiled} runs {times:,.1f}x faster than {python} (seconds, medians)"]
     profile = out.get("profile")
     if profile:
         for workload in WORKLOADS:
@@ -1192,11 +1302,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for results in runs.values():  # per-path outcomes are for the checks only
         for r in results:
             r.pop("outcome", None)
+    summary = summarise(runs, cfg)
     return {
         "machine": machine,
         "config": asdict(cfg),
         "repeat": args.repeat,
-        "summary": summarise(runs, cfg),
+        "summary": summary,
+        "speedups": speedups(summary),
         "checks": agreement,
         "profile": profile,
         "runs": runs,

@@ -80,7 +80,7 @@ def test_the_listing_is_at_most_30_lines_and_trades(listing: Path) -> None:
     assert fills.num_rows > 0
     assert (result.final_positions >= 0).all()
     # typed, frozen, validated parameters
-    with pytest.raises(PluginError, match=r"months: Input should be less than or equal to 12"):
+    with pytest.raises(PluginError, match=r"months: must be ≥ 1 and ≤ 12"):
         create(f"{listing}:SpikeGuard", {"months": 13})
 
 

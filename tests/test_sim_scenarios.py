@@ -34,7 +34,7 @@ def test_overrides_and_errors(tmp_path: Path) -> None:
     assert sc.regimes[0].trend == 1.0
     with pytest.raises(ValueError, match=r"spot\.kappa"):
         load_scenario("baseline", {"spot.kappa": -2})
-    with pytest.raises(ValueError, match=r"spot\.kapa: Extra inputs"):
+    with pytest.raises(ValueError, match=r"spot\.kapa: unknown key \(did you mean 'kappa'\?\)"):
         load_scenario("baseline", {"spot.kapa": 2})
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_overrides(["kappa"])

@@ -77,7 +77,8 @@ class Strategy:
         try:
             return cls.Params.model_validate(data)
         except ValidationError as exc:
-            raise PluginError(f"strategy {cls.label()!r}: bad parameter: {describe(exc)}") from None
+            problem = describe(exc, cls.Params)
+            raise PluginError(f"strategy {cls.label()!r}: bad parameter: {problem}") from None
 
     @classmethod
     def label(cls) -> str:

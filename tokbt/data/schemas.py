@@ -12,6 +12,8 @@ from enum import StrEnum
 
 import pyarrow as pa
 
+from tokbt.errors import DataError
+
 
 class Kind(StrEnum):
     """The kinds of bar a dataset holds."""
@@ -129,12 +131,17 @@ optional ``plan`` (the forecast a hedger hedges against), same unit."""
 SCHEMAS: dict[Kind, KindSchema] = {s.kind: s for s in (SPOT, FUTURES, CONSUMPTION)}
 
 
+class UnknownKindError(DataError, ValueError):
+    """A kind of bars that is not ``spot``, ``futures`` or ``consumption``."""
+
+
 def schema_for(kind: Kind | str) -> KindSchema:
-    """The schema of ``kind`` (``spot``, ``futures`` or ``consumption``)."""
+    """The schema of ``kind`` (``spot``, ``futures`` or ``consumption``);
+    ``UnknownKindError`` for any other value."""
     try:
         return SCHEMAS[Kind(kind)]
     except ValueError:
-        raise ValueError(
+        raise UnknownKindError(
             f"unknown kind {kind!r}; expected one of {', '.join(k.value for k in Kind)}"
         ) from None
 

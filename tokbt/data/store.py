@@ -24,9 +24,11 @@ A dataset part is stored in one of two ways (``dataset_parts.storage``):
 Either way a write is atomic: Parquet files are written to a fresh folder
 that the catalog references only once the transaction commits; rows bound
 for DuckDB tables wait in a temporary table until one final transaction
-moves them. A failed write leaves nothing. (Chunks are never held inside a
-long transaction: DuckDB keeps every Arrow table scanned in an open
-transaction alive until it ends, which made memory grow with the run.)
+moves them. A failed write leaves nothing; a write killed before its commit
+leaves only its unreferenced Parquet folder, which the next writable open
+removes. (Chunks are never held inside a long transaction: DuckDB keeps every
+Arrow table scanned in an open transaction alive until it ends, which made
+memory grow with the run.)
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from tokbt.data.validate import (
     check_staged,
     check_unchanged,
     configure,
+    reading,
     stage,
     stage_arrow,
     unstage,
@@ -71,6 +74,8 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
 StepCallback = Callable[[str], None]
+_WRITING: set[Path] = set()
+"""Parquet part folders a ``DatasetWriter`` of this process is writing (not yet in a catalog)."""
 
 
 def _no_step(_name: str) -> None:
@@ -174,6 +179,8 @@ class BarStore(Closing):
         if not read_only:
             self._create_schema()
         self._check_version()
+        if not read_only:
+            self._sweep_orphans()
 
     @property
     def parquet_root(self) -> Path:
@@ -227,6 +234,21 @@ class BarStore(Closing):
                 f"{SCHEMA_VERSION}: export its datasets with the tokbt that wrote it, or start a "
                 "new store"
             )
+
+    def _sweep_orphans(self) -> None:
+        """Remove Parquet part folders no dataset references: a write killed before its
+        commit leaves its folder behind. Safe on a writable open: DuckDB lets one process
+        at a time open a store for writing, and this process's writers are skipped."""
+        root = self.parquet_root
+        if not root.is_dir():
+            return
+        rows = self.con.execute(
+            "SELECT location FROM dataset_parts WHERE storage = 'parquet'"
+        ).fetchall()
+        keep = {(self.path.parent / r[0]).resolve() for r in rows} | _WRITING
+        for folder in root.glob("*/*"):
+            if folder.is_dir() and folder.resolve() not in keep:
+                shutil.rmtree(folder, ignore_errors=True)
 
     # -- catalog ---------------------------------------------------------------------
 
@@ -362,14 +384,14 @@ class BarStore(Closing):
             )
         return stored
 
-    def _refuse_overwrite(self, name: str, kind: Kind, replace: bool) -> None:
+    def _refuse_overwrite(self, name: str, kind: Kind, replace: bool, source: str = "") -> None:
         exists = self.con.execute(
             "SELECT 1 FROM dataset_parts WHERE dataset = ? AND kind = ?", [name, kind.value]
         ).fetchone()
         if exists and not replace:
             raise StoreError(
-                f"dataset {name!r} already has {kind} bars; use --replace (replace=True) "
-                "to overwrite them"
+                f"{source + ': ' if source else ''}dataset {name!r} already has {kind} bars; "
+                "use --replace (replace=True) to overwrite them"
             )
 
     def _part_locations(self, name: str) -> list[Path]:
@@ -478,7 +500,7 @@ class BarStore(Closing):
         hive_partitioning=true)`` in DuckDB or ``pyarrow.dataset`` read it back.
         """
         info = self.info(name)
-        wanted = [Kind(k) for k in kinds] if kinds is not None else list(info.parts)
+        wanted = [schema_for(k).kind for k in kinds] if kinds is not None else list(info.parts)
         written = []
         for kind in wanted:
             sql, params, _ = self._select(name, kind, None, None, None, None)
@@ -610,11 +632,11 @@ class DatasetWriter:
         tb: TracebackType | None,
     ) -> None:
         try:
-            unstage(self.con)
             if exc_type is not None:
                 self._abort()
                 return
             try:
+                unstage(self.con)
                 self._commit()
             except BaseException:
                 self._abort()
@@ -624,6 +646,8 @@ class DatasetWriter:
         finally:
             unstage(self.con)  # again: a rollback restores what was dropped inside it
             self._drop_pending()
+            for folder in self._folders.values():
+                _WRITING.discard(folder.resolve())
 
     def _pending(self, kind: Kind) -> str:
         return f"_tokbt_pending_{kind.value}"
@@ -672,14 +696,15 @@ class DatasetWriter:
         self.con.execute("COMMIT")
         self._in_transaction = False
 
-    def _begin_kind(self, kind: Kind) -> _PartStats:
+    def _begin_kind(self, kind: Kind, source: str = "") -> _PartStats:
         if kind in self._stats:
             if self.single:
                 raise StoreError("a single-append writer got a second append")
             return self._stats[kind]
-        self.store._refuse_overwrite(self.name, kind, self.replace)
+        self.store._refuse_overwrite(self.name, kind, self.replace, source)
         if self.storage == "parquet":
             folder = self.store.parquet_root / self.name / f"{kind.value}-{uuid.uuid4().hex[:12]}"
+            _WRITING.add(folder.resolve())
             folder.mkdir(parents=True)
             self._folders[kind] = folder
         elif not self.single:
@@ -701,16 +726,19 @@ class DatasetWriter:
         source = Path(path)
         step = on_step or _no_step
         if kind is not None:  # fail before reading a large file
-            self.store._refuse_overwrite(self.name, Kind(kind), self.replace)
+            self.store._refuse_overwrite(
+                self.name, schema_for(kind).kind, self.replace, str(source)
+            )
         step("stage")
         ks, src, rows = stage(self.con, source, kind, on_rows)
         sha256 = file_sha256(source)
         try:
-            report = check_staged(self.con, ks, src, rows, self.spec, step)
-            report.raise_for_errors()
-            stats = self._begin_kind(ks.kind)
-            step("insert")
-            self._store_staged(ks, src, stats, str(source), sha256)
+            with reading(src):
+                report = check_staged(self.con, ks, src, rows, self.spec, step)
+                report.raise_for_errors()
+                stats = self._begin_kind(ks.kind, str(source))
+                step("insert")
+                self._store_staged(ks, src, stats, str(source), sha256)
         finally:
             unstage(self.con)
             step("done")
@@ -733,7 +761,7 @@ class DatasetWriter:
         simulation: its config, seed and paths) instead of hashing the table.
         """
         ks = schema_for(kind)
-        stats = self._begin_kind(ks.kind)
+        stats = self._begin_kind(ks.kind, f"<{source}>")
         _, src, rows = stage_arrow(self.con, table, ks, label=f"<{source}>")
         try:
             report = ValidationReport(str(src.path), ks.kind, rows)

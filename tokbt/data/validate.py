@@ -11,9 +11,12 @@ staged rows. Rules, by id:
 ``extra_columns``          a column the kind does not define is present
 ``column_type``            a Parquet column has an incompatible type
 ``type``                   a CSV value does not parse as the column's type
+``naive_utc``              a CSV ``ts`` carries a UTC offset or time zone (``ts`` is naive UTC)
 ``required``               a required value is empty
 ``integer``                ``path`` is not a non-negative integer
 ``finite``                 a number is NaN or infinite
+``ts_range``               ``ts`` is not between 1900-01-01 and 2262-01-01 (exclusive)
+``whole_second``           ``ts`` has a fraction of a second (bar lengths are whole seconds)
 ``positive_price``         a price is <= 0
 ``non_negative``           volume, open interest or tokens < 0
 ``high_ge_low``            ``high < low``
@@ -58,6 +61,15 @@ _SOURCE = "_tokbt_source"
 _ORDER = "_tokbt_order"
 _EXAMPLES_PER_RULE = 3
 _BATCH_ROWS = 1 << 17
+TS_MIN = dt.datetime(1900, 1, 1)
+TS_MAX = dt.datetime(2262, 1, 1)
+"""Timestamps must lie in ``[TS_MIN, TS_MAX)``: inside what numpy, pandas (ns) and
+Python ``datetime`` all hold, so a stored bar can be read back by every consumer."""
+_TS_IN_RANGE = f"ts >= TIMESTAMP '{TS_MIN}' AND ts < TIMESTAMP '{TS_MAX}'"
+_DISTRUST = "statistics_propagation,filter_pushdown"
+"""Optimizers off while a Parquet file is read in place: both trust the footer's min/max
+statistics, and a file whose statistics lie would pass the rules (a filter proven always
+false by the statistics is dropped, a row group they exclude is skipped)."""
 
 
 @dataclass(frozen=True)
@@ -129,17 +141,18 @@ def _is_parquet(path: Path) -> bool:
 
 
 def _csv_header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        try:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel writes a BOM
             header = next(csv.reader(fh))
-        except StopIteration:
-            raise DataError(
-                f"{path}: empty file, expected a CSV header [rule: file_format]"
-            ) from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(
-                f"{path}: not a readable CSV file ({exc}) [rule: file_format]"
-            ) from None
+    except StopIteration:
+        raise DataError(f"{path}: empty file, expected a CSV header [rule: file_format]") from None
+    except (csv.Error, UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc}) [rule: file_format]") from None
+    if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+        raise DataError(
+            f"{path}: the header is one column {header[0]!r}: tokbt reads comma-separated "
+            "files [rule: file_format]"
+        )
     return [h.strip() for h in header]
 
 
@@ -172,13 +185,15 @@ class _Source:
 
 
 def _open_source(path: Path) -> _Source:
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file")
+    if not path.is_file():
+        raise DataError(f"{path}: not a file (a CSV or Parquet file of bars is expected)")
     try:
         if _is_parquet(path):
             schema = pq.ParquetFile(path).schema_arrow
             return _Source(path, False, list(schema.names), schema)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise DataError(
             f"{path}: not a readable Parquet file ({exc}) [rule: file_format]"
         ) from None
@@ -318,19 +333,21 @@ def _stage_source(
         for c in src.columns
         if c not in ks.columns
     ]
-    problems += _column_type_violations(src, ks)
     if len(set(src.columns)) != len(src.columns):
         dupes = sorted({c for c in src.columns if src.columns.count(c) > 1})
         problems.append(
             Violation(str(src.path), "extra_columns", f"duplicate column names {dupes}")
         )
+    else:  # a duplicated name has no single type to check
+        problems += _column_type_violations(src, ks)
     if problems:
         raise DataValidationError(str(src.path), problems)
 
     unstage(con)
-    _materialise(con, src, on_rows)
-    con.execute(f"CREATE TEMP VIEW {TYPED} AS SELECT {_typed_columns(ks, src)} FROM {STAGE}")
-    counted = con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()
+    with reading(src):
+        _materialise(con, src, on_rows)
+        con.execute(f"CREATE TEMP VIEW {TYPED} AS SELECT {_typed_columns(ks, src)} FROM {STAGE}")
+        counted = con.execute(f"SELECT count(*) FROM {STAGE}").fetchone()
     rows = int(counted[0]) if counted else 0
     if on_rows is not None and src.staged_as == "view":
         on_rows(rows)
@@ -344,7 +361,9 @@ def _materialise(
 
     Parquet files and Arrow tables are *views* (DuckDB streams them; nothing
     is copied). CSV text is parsed once into a temporary table, because every
-    rule would otherwise re-parse it.
+    rule would otherwise re-parse it. A Parquet file is first decoded once in a
+    throwaway database (``_check_decodes``), and read without trusting its
+    statistics (``_DISTRUST``) until ``unstage``.
     """
     if src.table is not None:
         rows = pa.array(np.arange(1, src.table.num_rows + 1, dtype=np.int64))
@@ -353,8 +372,10 @@ def _materialise(
         src.staged_as = "view"
         return
     if not src.is_csv:
+        _check_decodes(src.path)
         stat = src.path.stat()
         src.file_stat = (stat.st_size, stat.st_mtime_ns)
+        con.execute(f"SET disabled_optimizers = '{_DISTRUST}'")
         con.execute(
             f"CREATE TEMP VIEW {STAGE} AS SELECT * EXCLUDE (file_row_number), "
             f"file_row_number + 1 AS _row FROM read_parquet('{_sql_str(str(src.path))}', "
@@ -375,9 +396,34 @@ def _materialise(
     src.staged_as = "table"
 
 
+def _check_decodes(path: Path) -> None:
+    """Decode every page of a Parquet file in a throwaway DuckDB first: a corrupt page can
+    fail DuckDB's reader with an internal error, which invalidates the whole database
+    (here the throwaway one, not the store); ``DataError`` names the file."""
+    probe = duckdb.connect(":memory:")
+    try:
+        configure(probe)
+        probe.execute(f"SET disabled_optimizers = '{_DISTRUST}'")
+        probe.execute(f"SELECT max(hash(COLUMNS(*))) FROM read_parquet('{_sql_str(str(path))}')")
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{path}: not a readable Parquet file ({first}) [rule: file_format]"
+        ) from None
+    finally:
+        probe.close()
+
+
 def unstage(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop every temporary object staging created (safe to call at any time)."""
-    con.execute(f"DROP TABLE IF EXISTS {_ORDER}")
+    """Drop every temporary object staging created (safe to call at any time).
+
+    In an aborted transaction it does nothing: the caller rolls back, then unstages.
+    """
+    try:
+        con.execute(f"DROP TABLE IF EXISTS {_ORDER}")
+    except duckdb.TransactionException:
+        return
+    con.execute("RESET disabled_optimizers")
     con.execute(f"DROP VIEW IF EXISTS {TYPED}")
     kinds = con.execute(
         "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [STAGE]
@@ -386,6 +432,24 @@ def unstage(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP {'VIEW' if table_type == 'VIEW' else 'TABLE'} IF EXISTS {STAGE}")
     with contextlib.suppress(duckdb.Error):
         con.unregister(_SOURCE)
+
+
+@contextlib.contextmanager
+def reading(src: _Source) -> Iterator[None]:
+    """Turn a DuckDB error while a Parquet file is streamed into a ``DataError`` naming it.
+
+    A staged Parquet file is read by every later query (rules, the insert): a file whose
+    footer is sound but whose pages are corrupt fails only there.
+    """
+    try:
+        yield
+    except duckdb.Error as exc:
+        if src.is_csv or src.table is not None or isinstance(exc, duckdb.TransactionException):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(
+            f"{src.path}: not a readable Parquet file ({first}) [rule: file_format]"
+        ) from None
 
 
 def check_unchanged(src: _Source) -> None:
@@ -438,6 +502,33 @@ def _rules(ks: KindSchema, src: _Source) -> list[_Rule]:
             )
         if c in ks.required:
             rules.append(_Rule("required", c, f'"{c}" IS NULL', "'value is missing'", source=STAGE))
+    if src.is_csv and "ts" in present:
+        rules.append(
+            _Rule(
+                "naive_utc",
+                "ts",
+                # the regexp (a sign or letter after the date) spares most rows the slow cast
+                "regexp_matches(substr(ts, 11), '[-+A-SU-Ya-z]') "
+                "AND TRY_CAST(ts AS TIMESTAMPTZ) <> TRY_CAST(ts AS TIMESTAMP)",
+                "format('value ''{}'' has a UTC offset or time zone; write ts as naive UTC "
+                "(here {})', ts, CAST(TRY_CAST(ts AS TIMESTAMPTZ) AS TIMESTAMP))",
+                source=STAGE,
+            )
+        )
+    rules += [
+        _Rule(
+            "ts_range",
+            "ts",
+            f"ts IS NOT NULL AND NOT ({_TS_IN_RANGE})",
+            f"format('ts {{}} is outside [{TS_MIN:%Y-%m-%d}, {TS_MAX:%Y-%m-%d})', ts)",
+        ),
+        _Rule(
+            "whole_second",
+            "ts",
+            f"({_TS_IN_RANGE}) AND epoch_us(ts) % 1000000 <> 0",
+            "format('ts {} is not on a whole second (bar lengths are whole seconds)', ts)",
+        ),
+    ]
     rules.append(
         _Rule(
             "integer",
@@ -548,7 +639,7 @@ def _contract_rules(
     """
     spans = con.execute(
         f"SELECT contract, min(_row), count(*), min(CAST(ts AS DATE)), max(CAST(ts AS DATE)) "
-        f"FROM {TYPED} WHERE contract IS NOT NULL GROUP BY contract"
+        f"FROM {TYPED} WHERE contract IS NOT NULL AND {_TS_IN_RANGE} GROUP BY contract"
     ).fetchall()
     violations, early, late = [], [], []
     for code, first_row, count, first_day, last_day in spans:
@@ -716,6 +807,7 @@ def validate_file(
         try:
             configure(con, temp_dir=tmp)
             ks, src, rows = stage(con, path, kind, on_rows)
-            return check_staged(con, ks, src, rows, spec or TPI_MONTH)
+            with reading(src):
+                return check_staged(con, ks, src, rows, spec or TPI_MONTH)
         finally:
             con.close()

@@ -55,9 +55,12 @@ class _Decision:
 
 def against(price: Floats, side: Floats, tick: float, decimals: int) -> Floats:
     """``price`` on the tick grid, rounded against the order: buys (side > 0) up,
-    sells (side < 0) down; side 0 keeps the price. Same grid as ``round_to_tick``."""
+    sells (side < 0) down, never below one tick (prices are positive: a sell at the
+    tick floor fills at one tick whatever its spread); side 0 keeps the price. Same
+    grid as ``round_to_tick``."""
     units = price / tick
     n = np.where(side > 0, np.ceil(units - GRID_EPS), np.floor(units + GRID_EPS))
+    n = np.maximum(n, 1.0)
     return np.asarray(np.where(side != 0, np.round(n * tick, decimals), price))
 
 

@@ -39,7 +39,8 @@ class BrokerConfig(_Config):
     futures bar that starts at or after the decision; ``close`` fills it at the
     close of the bar visible at the decision (or the next one), right after
     ``on_bar``. Prices move by the spread, ``slippage_ticks`` and impact against
-    the order and are rounded to the tick against it (buys up, sells down).
+    the order and are rounded to the tick against it (buys up, sells down), never
+    below one tick.
     """
 
     fill: Literal["next_open", "close"] = Field("next_open", description="Fill rule.")

@@ -163,8 +163,15 @@ class Engine:
 
     def place(self, code: str, qty: npt.ArrayLike, *, target: bool = False) -> None:
         """Hand an order (``target``: a position to hold) to the broker; rejected with a
-        reason if the market lacks the contract."""
+        reason if the market lacks the contract. A NaN or infinite quantity is a
+        ``ValueError`` (a ``StrategyError`` once the hook that placed it is named)."""
         amounts = np.broadcast_to(np.asarray(qty, np.float64), (self.ledger.n_paths,)).copy()
+        bad = ~np.isfinite(amounts)
+        if bad.any():
+            paths = self.ledger.journal.path_ids[bad][:5].tolist()
+            raise ValueError(
+                f"order in {code}: quantity {amounts[bad][0]} is not finite on paths {paths}"
+            )
         c = self._codes.get(code)
         if c is None:
             self.ledger.spec.contract(code)  # a malformed code is a programming error: raise
@@ -238,16 +245,18 @@ class Engine:
     def _hook(self, name: str) -> Callable[..., Any] | None:
         return getattr(self.strategy, name, None)
 
-    def _call(self, hook: Callable[..., Any], *args: Any) -> None:
+    def _call(self, name: str, hook: Callable[..., Any], *args: Any) -> None:
+        """Run hook ``name``; anything it raises becomes a ``StrategyError`` naming the
+        strategy, the hook and the event (the original exception chained)."""
         try:
             hook(self.ctx, *args)
         except (LookAheadError, StrategyError):
             raise
         except Exception as exc:
             label = getattr(self.strategy, "name", None) or type(self.strategy).__name__
+            when = "before the first event" if np.isnat(self.now) else f"at {self.now}"
             raise StrategyError(
-                f"strategy {label!r} raised in {hook.__name__} at {self.now}: "
-                f"{type(exc).__name__}: {exc}"
+                f"strategy {label!r} raised in {name} {when}: {type(exc).__name__}: {exc}"
             ) from exc
 
     def _mark(self, i: int, phase: Phase) -> None:
@@ -261,13 +270,13 @@ class Engine:
         """
         on_start, on_end = self._hook("on_start"), self._hook("on_end")
         if on_start is not None:
-            self._call(on_start)
+            self._call("on_start", on_start)
         for block in self.source.market_blocks():
             self._run_block(block)
             if progress is not None:
                 progress(self.events_run)
         if on_end is not None:
-            self._call(on_end)
+            self._call("on_end", on_end)
         self.ledger.journal.flush()
         return self
 
@@ -312,7 +321,7 @@ class Engine:
                 self.consumed += tokens
             if on_bar is not None:
                 self._mark(pos, Phase.ON_BAR)
-                self._call(on_bar)
+                self._call("on_bar", on_bar)
             if fut and broker.active and at_close:
                 self._execute(pos, block, i, columns, at_close=True)
             if settle:
@@ -352,8 +361,8 @@ class Engine:
         on_call = self._hook("on_margin_call")
         if call is not None and on_call is not None:
             self._mark(pos, Phase.ON_MARGIN_CALL)
-            self._call(on_call, call)
+            self._call("on_margin_call", on_call, call)
         on_settle = self._hook("on_settle")
         if on_settle is not None:
             self._mark(pos, Phase.ON_SETTLE)
-            self._call(on_settle)
+            self._call("on_settle", on_settle)

@@ -289,10 +289,18 @@ class Ledger:
         self.book(ts, EntryKind.CONSUMPTION, Account.OPERATING, -spend, qty=tokens, price=price)
         self.spent += spend
 
-    def liquidate(self, ts: np.datetime64, paths: Mask, *, reason: str) -> None:
-        """Close every position of ``paths`` at its current mark (the settlement
-        price just booked), cancel their calls, and log why."""
-        held = self.positions * paths[:, None]
+    def liquidatable(self, day: dt.date) -> Mask:
+        """Paths holding a position in a contract still trading on ``day``: a contract
+        past its last trading day cannot be traded, only cash-settled."""
+        trading = self.last_trading_day >= np.datetime64(day, "D")
+        return np.asarray(((self.positions != 0) & trading).any(axis=1))
+
+    def liquidate(self, ts: np.datetime64, paths: Mask, *, day: dt.date, reason: str) -> None:
+        """Close every position of ``paths`` in the contracts still trading on ``day`` at
+        its current mark (the settlement price just booked), and log why; a position
+        past its last trading day is left to its final settlement."""
+        trading = self.last_trading_day >= np.datetime64(day, "D")
+        held = self.positions * paths[:, None] * trading[None, :]
         for c in np.flatnonzero((held != 0).any(axis=0)):
             qty = -held[:, c]
             self.journal.record(
@@ -331,6 +339,8 @@ class Ledger:
         self.margin.observe(contracts, settle)
         outcome = self.calls.process(self, ts, day)
         expired = self._final_settlement(ts, day, index)
+        if expired:
+            self._clear_covered_calls(ts)
         self._cascade(ts, day)
         self._sweep_and_repay(ts)
         self._log_positions(ts)
@@ -396,6 +406,22 @@ class Ledger:
             self.marks[:, c] = np.where(open_, price, self.marks[:, c])
             self.accrued[:, c] = 0.0
         return tuple(expired)
+
+    def _clear_covered_calls(self, ts: np.datetime64) -> None:
+        """After a final settlement, cancel the outstanding calls whose margin account now
+        covers the initial requirement of what is still held (a call issued on a last
+        trading day ends with the book it was for, when that book has paid its way)."""
+        outstanding = getattr(self.calls, "outstanding", None)
+        cancel = getattr(self.calls, "cancel", None)
+        if outstanding is None or cancel is None:
+            return
+        initial, _ = self.requirement()
+        covered = (np.asarray(outstanding) > 0) & (self.margin_balance >= initial - 1e-9)
+        if covered.any():
+            cancel(covered)
+            self.note_event(
+                ts, "margin_call_cancelled", covered, detail="covered after final settlement"
+            )
 
     def _cascade(self, ts: np.datetime64, day: dt.date) -> None:
         """Quarters and years become their component contracts at their last trading

@@ -10,6 +10,14 @@ is retried at each settlement; a call still unpaid at the settlement
 position of the path at that settlement's prices. A call is cleared when
 paid, or when the account again covers the initial requirement (for instance
 after the strategy reduced its positions in ``on_margin_call``).
+
+Calls and expiry: a contract past its last trading day cannot be traded, so a
+liquidation leaves its positions to their final settlement; a call that falls
+due on a path holding nothing tradable stays outstanding (no liquidation) and
+is collected at each settlement. Right after a final settlement, a call whose
+margin account now covers the initial requirement of what is still held is
+cancelled (event ``margin_call_cancelled``) — the usual end of a call issued on
+a last trading day, whose deadline falls after expiry.
 """
 
 from __future__ import annotations
@@ -85,9 +93,9 @@ class StandardMarginCalls:
         open_calls = self.outstanding > 0
         if open_calls.any():
             self._collect(ledger, ts, open_calls)
-        due = (self.outstanding > 0) & (self.deadline <= today)
+        due = (self.outstanding > 0) & (self.deadline <= today) & ledger.liquidatable(day)
         if due.any():
-            ledger.liquidate(ts, due, reason="margin call unmet by its deadline")
+            ledger.liquidate(ts, due, day=day, reason="margin call unmet by its deadline")
             self._clear(due)
         initial, maintenance = ledger.requirement()
         equity = ledger.margin_balance
@@ -102,9 +110,9 @@ class StandardMarginCalls:
         call = MarginCall(ts, day, deadline, issued, amount, equity, initial, maintenance)
         self._collect(ledger, ts, issued)
         if self.deadline_days == 0:
-            unpaid = issued & (self.outstanding > 0)
+            unpaid = issued & (self.outstanding > 0) & ledger.liquidatable(day)
             if unpaid.any():
-                ledger.liquidate(ts, unpaid, reason="margin call unmet by its deadline")
+                ledger.liquidate(ts, unpaid, day=day, reason="margin call unmet by its deadline")
                 self._clear(unpaid)
                 due = due | unpaid
         return CallOutcome(call, due)

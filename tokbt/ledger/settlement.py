@@ -11,7 +11,8 @@ keeps its previous mark — the previous settlement stands and no variation
 margin moves until it settles again (documented fallback).
 
 The final settlement price of a month contract is the mean of the daily index
-on its fixing dates (the delivery month by default), rounded to the tick
+on its fixing dates (the delivery month by default), rounded to the tick and
+never below one tick, as every price of the product
 (``ContractSpec.final_settlement_price``), computed per path.
 """
 
@@ -61,4 +62,5 @@ class DailySettlement:
 
     def final_price(self, contract: Contract, index: IndexLookup) -> Floats:
         values = index(self.spec.fixing_dates(contract))
-        return np.asarray(round_to_tick(values.mean(axis=0), self.spec.tick_size))
+        tick = self.spec.tick_size
+        return np.asarray(np.maximum(round_to_tick(values.mean(axis=0), tick), tick))

@@ -189,11 +189,12 @@ class ContractSpec(BaseModel):
         )
 
     def final_settlement_price(self, index_on_fixing_dates: npt.ArrayLike) -> float:
-        """Final settlement price from the index on ``fixing_dates``: their mean, on the tick."""
+        """Final settlement price from the index on ``fixing_dates``: their mean, on the tick,
+        at least one tick (prices are positive, as in ``limit_band``)."""
         values = np.asarray(index_on_fixing_dates, dtype=np.float64)
         if values.size == 0 or not np.all(np.isfinite(values)):
             raise ValueError("final settlement needs a finite index value on every fixing date")
-        return float(round_to_tick(float(values.mean()), self.tick_size))
+        return max(round_to_tick(float(values.mean()), self.tick_size), self.tick_size)
 
     def roll_date(self, contract: Contract | str, k: int | None = None) -> dt.date:
         """The business day ``k`` (default ``roll_offset``) business days before last trading."""
@@ -326,16 +327,22 @@ def load_spec(name_or_path: str) -> ContractSpec:
         raise ValueError(
             f"{name_or_path!r} is neither a contract preset ({', '.join(PRESETS)}) nor a file"
         )
-    text = path.read_text(encoding="utf-8")
+    is_json = path.suffix == ".json"
     try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if is_json else tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the contract spec: {exc}") from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: not valid {path.suffix.lstrip('.')}: {exc}") from None
-    data = data.get("contract", data)
+        raise ValueError(f"{path}: not valid {'JSON' if is_json else 'TOML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a contract spec is a table of fields, not {type(data).__name__}")
+    nested = "contract" in data
     try:
-        return ContractSpec.model_validate(data)
+        return ContractSpec.model_validate(data["contract"] if nested else data)
     except ValidationError as exc:
-        raise ValueError(f"{path}: invalid contract spec: {describe(exc)}") from None
+        problems = describe(exc, ContractSpec, prefix="contract" if nested else "")
+        raise ValueError(f"{path}: invalid contract spec: {problems}") from None
 
 
 def preset(name: str) -> ContractSpec:

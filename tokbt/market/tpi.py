@@ -154,7 +154,7 @@ def load_recipe(path: str | Path) -> TPIRecipe:
     try:
         with p.open("rb") as fh:
             data = tomllib.load(fh)
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(f"{p}: cannot read recipe: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(f"{p}: not valid TOML: {exc}") from None

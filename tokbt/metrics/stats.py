@@ -67,8 +67,25 @@ class Sample:
         return np.asarray(self.columns[column][idx])
 
 
+RowStat = Callable[[Floats], Floats]
+
+
+def _row_stat(x: Floats, plain: RowStat, nan_aware: RowStat) -> Floats:
+    """``plain(x)`` per row of ``x`` ``(B, n)``; where some paths leave the value undefined
+    (NaN: a unit cost or hedge ratio where nothing was consumed, an overrun without a
+    budget), ``nan_aware(x)`` over the paths where it is defined (NaN, without a warning,
+    when too few are)."""
+    if not np.isnan(x).any():
+        return np.asarray(plain(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(nan_aware(x))
+
+
 def _sd(x: Floats) -> Floats:
-    return np.asarray(np.std(x, axis=1, ddof=1)) if x.shape[1] > 1 else np.full(len(x), np.nan)
+    if x.shape[1] < 2:
+        return np.full(len(x), np.nan)
+    return _row_stat(x, lambda v: np.std(v, axis=1, ddof=1), lambda v: np.nanstd(v, axis=1, ddof=1))
 
 
 def _ratio(top: Floats, bottom: Floats) -> Floats:
@@ -103,7 +120,8 @@ def _pooled_var(per_path: Floats, idx: Resample) -> Floats:
 def _monthly(sample: Sample, idx: Resample, power: float) -> Floats:
     if sample.n == 1:  # one path: idx resamples months
         h, u = sample.unit_hedged[0][idx], sample.unit_unhedged[0][idx]
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # under two months: NaN, no warning
             vh, vu = np.nanvar(h, axis=1, ddof=1), np.nanvar(u, axis=1, ddof=1)
     else:
         vh = _pooled_var(sample.columns["unit_cost_var_hedged"], idx)
@@ -112,7 +130,9 @@ def _monthly(sample: Sample, idx: Resample, power: float) -> Floats:
 
 
 def _mean(column: str) -> Statistic:
-    return lambda s, idx: np.asarray(s.take(column, idx).mean(axis=1))
+    return lambda s, idx: _row_stat(
+        s.take(column, idx), lambda v: v.mean(axis=1), lambda v: np.nanmean(v, axis=1)
+    )
 
 
 def _share_positive(column: str) -> Statistic:
@@ -128,7 +148,11 @@ def _share_positive(column: str) -> Statistic:
 
 
 def _q95(column: str) -> Statistic:
-    return lambda s, idx: np.asarray(np.quantile(s.take(column, idx), 0.95, axis=1))
+    return lambda s, idx: _row_stat(
+        s.take(column, idx),
+        lambda v: np.quantile(v, 0.95, axis=1),
+        lambda v: np.nanquantile(v, 0.95, axis=1),
+    )
 
 
 STATISTICS: dict[str, Statistic] = {

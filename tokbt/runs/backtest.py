@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ import tokbt
 from tokbt.data import BarStore, Feed
 from tokbt.data.frames import MarketSource, delivery_key, event_day
 from tokbt.engine import Engine, Outputs
+from tokbt.engine.compiled import CompiledEngine, UnsupportedError, unsupported
 from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKind
 from tokbt.market import Contract
 from tokbt.metrics.evaluate import evaluate
@@ -205,6 +206,7 @@ def backtest(
     store: str | Path | BarStore | None = None,
     out: str | Path | None = None,
     progress: Progress | None = None,
+    engine: Literal["auto", "python", "compiled"] | None = None,
 ) -> Result:
     """Replay ``market`` through ``strategy``; return the journal, positions, events and totals.
 
@@ -219,10 +221,15 @@ def backtest(
         out: a folder to write ``journal.parquet``, ``positions.parquet``,
             ``events.parquet``, ``paths.parquet`` and ``record.json`` to.
         progress: called as ``progress(done, total)`` (path·events) after each block.
+        engine: which engine replays (overrides ``config``'s ``runner``): ``python``,
+            ``compiled`` (a ``KernelStrategy``; ``UnsupportedError`` if the settings
+            need the Python engine) or ``auto`` (compiled when it can).
     """
     settings = (
         config if isinstance(config, RunSettings) else RunSettings.model_validate(config or {})
     )
+    if engine is not None:
+        settings = settings.model_copy(update={"runner": engine})
     if isinstance(market, str):
         own = not isinstance(store, BarStore)
         bs = store if isinstance(store, BarStore) else BarStore(store, read_only=True)
@@ -268,7 +275,7 @@ def run_config(
         )
 
 
-def run_frame(engine: Engine) -> RunFrame:
+def run_frame(engine: Engine | CompiledEngine) -> RunFrame:
     """What the metrics need to know of an engine's run besides its journal."""
     source = engine.source
     days = event_day(source.events)
@@ -290,9 +297,34 @@ def run_frame(engine: Engine) -> RunFrame:
 class ChunkRun:
     """One strategy over one chunk of paths: the engine after its run and its metrics."""
 
-    engine: Engine
+    engine: Engine | CompiledEngine
     metrics: PathResults | None
     part: dict[str, Any]
+
+
+def make_engine(
+    source: MarketSource, strategy: Any, settings: RunSettings, outputs: Outputs
+) -> Engine | CompiledEngine:
+    """The engine ``settings.runner`` asks for: the compiled one for a kernel strategy on
+    a configuration it supports (``auto``, ``compiled``), else the Python one
+    (``auto``, ``python``); ``compiled`` on anything else is an ``UnsupportedError``."""
+    kwargs: dict[str, Any] = {
+        "broker": settings.broker,
+        "ledger": settings.ledger,
+        "engine": settings.engine,
+        "outputs": outputs,
+    }
+    if settings.runner == "python":
+        return Engine(source, strategy, **kwargs)
+    contracts = tuple(source.spec.contract(c) for c in source.contracts)
+    reasons = unsupported(strategy, contracts, settings.broker, settings.ledger)
+    if not reasons:
+        return CompiledEngine(source, strategy, **kwargs)
+    if settings.runner == "compiled":
+        raise UnsupportedError(
+            f'runner = "compiled" cannot run this backtest: {"; ".join(reasons)}'
+        )
+    return Engine(source, strategy, **kwargs)
 
 
 def run_chunk(
@@ -323,15 +355,9 @@ def run_chunk(
         keep_journal_rows=settings.journal == "rows" or measuring,
         keep_positions=settings.positions,
     )
-    engine = Engine(
-        source,
-        _make_strategy(strategy, params),
-        broker=settings.broker,
-        ledger=settings.ledger,
-        engine=settings.engine,
-        outputs=outputs,
-    ).run(progress)
     try:
+        engine = make_engine(source, _make_strategy(strategy, params), settings, outputs)
+        engine.run(progress)
         part = _collect(
             engine, journal=files is None and settings.journal == "rows", rest=files is None
         )
@@ -368,18 +394,24 @@ def _run(
     measured: list[PathResults] = []
     fingerprints: list[dict[str, str]] = []
     done = 0
-    for n, source in enumerate(sources):
-        width, total = len(source.path_ids), n_paths * len(source.events)
-        advance = chunk_progress(progress, done, width, total)
-        files = None
+    try:
+        for n, source in enumerate(sources):
+            width, total = len(source.path_ids), n_paths * len(source.events)
+            advance = chunk_progress(progress, done, width, total)
+            files = None
+            if work is not None:
+                names = ("journal", "positions", "events")
+                files = {k: work / f"{k}-{n:05d}.parquet" for k in names}
+            chunk = run_chunk(source, strategy, params, settings, files, advance)
+            done += width * len(source.events)
+            parts.append(chunk.part)
+            if chunk.metrics is not None:
+                measured.append(chunk.metrics)
+            fingerprints.append(source.fingerprint())
+    except BaseException:  # a failed run leaves nothing behind: no partial output
         if work is not None:
-            files = {k: work / f"{k}-{n:05d}.parquet" for k in ("journal", "positions", "events")}
-        chunk = run_chunk(source, strategy, params, settings, files, advance)
-        done += width * len(source.events)
-        parts.append(chunk.part)
-        if chunk.metrics is not None:
-            measured.append(chunk.metrics)
-        fingerprints.append(source.fingerprint())
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     record = {
         "tokbt": tokbt.__version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -389,6 +421,7 @@ def _run(
         "market": market,
         "inputs": fingerprints if len(fingerprints) > 1 else (fingerprints or [{}])[0],
         "seed": seed,
+        "engine": ",".join(sorted({p["engine"] for p in parts})),
         "paths": int(sum(len(p["paths"]) for p in parts)),
         "seconds": round(time.perf_counter() - started, 3),
         "python": platform.python_version(),
@@ -403,7 +436,7 @@ def _run(
     return result
 
 
-def _collect(engine: Engine, *, journal: bool, rest: bool) -> dict[str, Any]:
+def _collect(engine: Engine | CompiledEngine, *, journal: bool, rest: bool) -> dict[str, Any]:
     """Close the engine's logs; per-path totals, and the rows that are kept in memory."""
     rows = journal
     ledger = engine.ledger
@@ -439,6 +472,7 @@ def _collect(engine: Engine, *, journal: bool, rest: bool) -> dict[str, Any]:
         "paths": pa.table(table),
         "final_positions": ledger.positions.copy(),
         "contracts": ledger.contracts,
+        "engine": "compiled" if isinstance(engine, CompiledEngine) else "python",
     }
 
 

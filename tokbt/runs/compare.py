@@ -51,7 +51,7 @@ from tokbt.data.frames import MarketSource
 from tokbt.metrics.evaluate import evaluate
 from tokbt.metrics.path import PathResults
 from tokbt.runs.backtest import Progress, _path_ids, _simulated, _stored, chunk_progress, run_chunk
-from tokbt.runs.config import MarketConfig, RunSettings, _Config, load_toml
+from tokbt.runs.config import MarketConfig, RunSettings, _Config, check_params, load_toml
 from tokbt.runs.stored import StoredRun
 from tokbt.strategy import create, resolve
 
@@ -136,8 +136,20 @@ class CompareConfig(RunSettings):
 
 
 def load_compare_config(path: str | Path) -> CompareConfig:
-    """Read and validate a comparison TOML file; ``ConfigError`` names the file and field."""
-    return load_toml(path, CompareConfig)
+    """Read and validate a comparison TOML file, policy parameters included;
+    ``ConfigError`` names the file and field."""
+    config = load_toml(path, CompareConfig)
+    check_policies(path, config)
+    return config
+
+
+def check_policies(path: str | Path, config: CompareConfig, where: str = "") -> None:
+    """Validate the parameters of every policy and sweep point of ``config`` (read from
+    ``path``); ``where`` prefixes the field paths of the message."""
+    listed = len(config.policies)
+    for i, (policy, _) in enumerate(config.expanded()):
+        at = f"policies.{i}" if i < listed else "sweep"
+        check_params(path, f"{where}{at}", policy.name, policy.params)
 
 
 def _sources(config: CompareConfig, store: BarStore | None) -> tuple[Iterator[MarketSource], int]:

@@ -38,6 +38,7 @@ from tokbt.errors import TokbtError
 from tokbt.ledger import LedgerConfig
 from tokbt.market.config_errors import describe
 from tokbt.metrics.path import metric_sets
+from tokbt.strategy import PluginError, Strategy, resolve
 
 
 class ConfigError(TokbtError):
@@ -112,6 +113,11 @@ class RunSettings(_Config):
         description="Metric set measured on every path (tokbt.metrics.metric_sets()); "
         "None measures nothing.",
     )
+    runner: Literal["auto", "python", "compiled"] = Field(
+        "auto",
+        description="Which engine replays: python; compiled (a KernelStrategy on a supported "
+        "config, else an error); auto = compiled when it can, else python.",
+    )
 
     @field_validator("metrics")
     @classmethod
@@ -132,20 +138,42 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def load_toml(path: str | Path, model: type[M]) -> M:
-    """Read a TOML file into ``model``; ``ConfigError`` names the file and the field."""
+    """Read a TOML file into ``model``; ``ConfigError`` names the file, the field and the rule."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read the config: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{p}: {describe(exc)}") from None
+        raise ConfigError(f"{p}: {describe(exc, model)}") from None
+
+
+def check_params(path: str | Path, where: str, name: str, params: dict[str, Any]) -> None:
+    """Validate the parameters of strategy ``name`` given at ``where`` (``strategy``,
+    ``policies.0``) of config file ``path``; ``ConfigError`` names the file, the field
+    (``where.params.ratio``) and the rule. A strategy that does not resolve is left for
+    the run to report."""
+    try:
+        cls = resolve(name)
+    except PluginError:
+        return
+    if isinstance(cls, type) and issubclass(cls, Strategy):
+        try:
+            cls.Params.model_validate(params)
+        except ValidationError as exc:
+            problems = describe(exc, cls.Params, prefix=f"{where}.params")
+            raise ConfigError(f"{path}: {problems}") from None
 
 
 def load_config(path: str | Path) -> BacktestConfig:
-    """Read and validate a backtest TOML file; ``ConfigError`` names the file and field."""
-    return load_toml(path, BacktestConfig)
+    """Read and validate a backtest TOML file, strategy parameters included;
+    ``ConfigError`` names the file and field."""
+    config = load_toml(path, BacktestConfig)
+    check_params(path, "strategy", config.strategy.name, config.strategy.params)
+    return config

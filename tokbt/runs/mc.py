@@ -42,13 +42,14 @@ import pyarrow.parquet as pq
 from pydantic import Field, ValidationError, model_validator
 
 import tokbt
+from tokbt.errors import TokbtError
 from tokbt.market.config_errors import describe
 from tokbt.metrics.evaluate import evaluate, series_frame
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import PathResults
 from tokbt.metrics.rows import RunFrame
 from tokbt.runs.backtest import build_plan, run_chunk
-from tokbt.runs.compare import CompareConfig
+from tokbt.runs.compare import CompareConfig, check_policies
 from tokbt.runs.config import ConfigError, SimulateMarket, load_toml
 from tokbt.runs.stored import StoredRun
 from tokbt.sim import SimMarket, SimPlan
@@ -81,8 +82,18 @@ class McConfig(CompareConfig):
 
 
 def load_mc_config(path: str | Path) -> McConfig:
-    """Read and validate a Monte Carlo TOML file; ``ConfigError`` names the file and field."""
-    return load_toml(path, McConfig)
+    """Read and validate a Monte Carlo TOML file: every grid cell, and every policy's
+    parameters in each; ``ConfigError`` names the file and field."""
+    config = load_toml(path, McConfig)
+    check_policies(path, config)
+    try:
+        grid = cells(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if config.grid:
+        for cell in grid:
+            check_policies(path, cell.config, where=f"grid point {cell.values}: ")
+    return config
 
 
 def demo_config() -> McConfig:
@@ -151,7 +162,7 @@ def cells(config: McConfig) -> list[Cell]:
         try:
             cell = CompareConfig.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(f"grid point {point}: {describe(exc)}") from None
+            raise ConfigError(f"grid point {point}: {describe(exc, CompareConfig)}") from None
         out.append(Cell(index, point, cell))
     return out
 
@@ -347,12 +358,14 @@ def _drain(
         if attempts[i] > retries:
             for other in pending:
                 other.cancel()
-            raise ChunkError(jobs[i], error)
+            raise ChunkError(jobs[i], error) from error
         pending[submit(run_job, jobs[i])] = i
 
 
-class ChunkError(RuntimeError):
-    """A chunk failed on every attempt; the message names the cell and paths."""
+class ChunkError(TokbtError, RuntimeError):
+    """A chunk failed on every attempt; the message names the cell and paths, and the
+    last attempt's error (a ``StrategyError`` names the strategy, hook and event) is
+    chained. The run is incomplete: no result is evaluated, saved or reported."""
 
     def __init__(self, job: Job, error: BaseException) -> None:
         super().__init__(
@@ -378,7 +391,12 @@ def _manifest(config: McConfig, out: Path, resume: bool) -> None:
     path = out / "manifest.json"
     fingerprint = _fingerprint(config)
     if path.exists():
-        found = json.loads(path.read_text()).get("fingerprint")
+        try:
+            found = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+        except (ValueError, AttributeError) as exc:
+            raise ConfigError(
+                f"{path} is not a tokbt manifest ({exc}); use a new --out folder"
+            ) from None
         if found != fingerprint:
             raise ConfigError(
                 f"{out} holds chunks of another Monte Carlo config; use a new --out folder"
@@ -387,8 +405,12 @@ def _manifest(config: McConfig, out: Path, resume: bool) -> None:
             for old in out.glob("cell-*/paths-*.parquet"):
                 old.unlink()
     out.mkdir(parents=True, exist_ok=True)
+    for partial in out.glob("manifest.*.partial"):  # left by a killed run
+        partial.unlink()
     data = {"fingerprint": fingerprint, "config": config.model_dump(mode="json")}
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    written = path.with_suffix(f".{os.getpid()}.partial")  # a kill never leaves half a manifest
+    written.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    written.replace(path)
 
 
 def monte_carlo(

@@ -119,12 +119,14 @@ def load_scenario(name_or_path: str, overrides: Mapping[str, Any] | None = None)
             )
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read the scenario: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: not valid TOML: {exc}") from None
         base = raw.pop("base", None)
-        data = SCENARIOS[base].model_dump(mode="json") if base in SCENARIOS else {}
-        if base is not None and base not in SCENARIOS:
+        if base is not None and (not isinstance(base, str) or base not in SCENARIOS):
             raise ValueError(f"{path}: base {base!r} is not a scenario ({', '.join(SCENARIOS)})")
+        data = SCENARIOS[base].model_dump(mode="json") if base is not None else {}
         _merge(data, raw)
         where = str(path)
     for key, value in (overrides or {}).items():
@@ -132,7 +134,7 @@ def load_scenario(name_or_path: str, overrides: Mapping[str, Any] | None = None)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(f"{where}: invalid scenario: {describe(exc)}") from None
+        raise ValueError(f"{where}: invalid scenario: {describe(exc, Scenario)}") from None
 
 
 def to_toml(sc: Scenario) -> str:

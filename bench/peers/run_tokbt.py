@@ -1,0 +1,156 @@
+"""tokbt in the peer suite: engine_bench's ``hedge_tokbt`` (or ``hedge_compiled``) on a file.
+
+Run with tokbt's Python (``/work/venv/bin/python``).
+
+* One path (``--engine python``, the default): ``engine_bench.hedge_tokbt(cfg)``
+  — Arrow tables, ``TableMarket``, ``backtest(…, RollingHedge, …)`` with fills
+  at the close and journal totals. It builds its series with
+  ``engine_bench.hedge_series(cfg)``; this script replaces that function with
+  one returning the series read from ``--data``, so tokbt runs on exactly the
+  bytes every peer reads (a prefix included). ``--engine compiled`` calls
+  ``engine_bench.hedge_compiled(cfg)`` the same way, once that function exists.
+* Several paths (the Monte Carlo variant; python engine only): one
+  ``backtest`` over a ``TableMarket`` holding every path (tokbt's engine is
+  vectorised over paths), with engine_bench's ``RollingHedge`` and settings.
+
+``seconds`` is everything after the arrays are in memory: building the Arrow
+tables, the ``TableMarket`` and the backtest. ``pnl`` is each path's variation
+margin (``Σ position × ΔF``, settled at the last bar). ``orders`` counts the
+target changes (``RollingHedge``'s count, compared with the numba kernel's
+``target_changes``); with several paths tokbt counts bars where any path's
+target changed, so no per-path count is reported.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import workload
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/
+import engine_bench
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ENGINES = {"python": "hedge_tokbt", "compiled": "hedge_compiled"}
+"""``--engine`` choices and the engine_bench function each runs."""
+TIMED_KEYS = ("tables_seconds", "market_seconds", "seconds")
+"""The parts of a ``hedge_tokbt`` result that make up the suite's ``seconds``."""
+
+
+def config(bars: int, window: int, exposure: float) -> engine_bench.Config:
+    """An engine_bench ``Config`` for the hedge (the strip's fields are unused)."""
+    return engine_bench.Config(
+        bars=bars,
+        window=window,
+        exposure=exposure,
+        paths=1,
+        days=1,
+        chunk_paths=1,
+        scenario="baseline",
+        seed=0,
+    )
+
+
+def one_path(series: workload.Series, engine: str, window: int, exposure: float) -> dict[str, Any]:
+    """Run engine_bench's hedge job ``ENGINES[engine]`` on the one path of ``series``."""
+    given = engine_bench.HedgeSeries(
+        series.ts.astype("datetime64[us]"), series.spot[0], series.futures[0]
+    )
+    engine_bench.hedge_series = lambda cfg: given  # hand the file's series to the job
+    job = getattr(engine_bench, ENGINES[engine])
+    result = job(config(series.bars, window, exposure))
+    outcome = result["outcome"]
+    return {
+        "seconds": sum(result.get(k, 0.0) for k in TIMED_KEYS),
+        "backtest_seconds": result["seconds"],
+        "pnl": [float(outcome["variation_margin"])],
+        "orders": [int(outcome["orders"])],
+    }
+
+
+def mc_tables(series: workload.Series, code: str) -> dict[Any, pa.Table]:
+    """Spot and futures tables of every path (engine_bench's ``hedge_tables``, path by path)."""
+    import pyarrow as pa
+
+    ts = series.ts.astype("datetime64[us]")
+    parts: dict[Any, list[pa.Table]] = {}
+    for p in range(series.paths):
+        one = engine_bench.HedgeSeries(ts, series.spot[p], series.futures[p])
+        for kind, table in engine_bench.hedge_tables(one, code).items():
+            path = pa.array(np.full(series.bars, p, np.int64))
+            table = table.set_column(table.schema.get_field_index("path"), "path", path)
+            parts.setdefault(kind, []).append(table)
+    return {kind: pa.concat_tables(tables) for kind, tables in parts.items()}
+
+
+def many_paths(series: workload.Series, window: int, exposure: float) -> dict[str, Any]:
+    """One ``backtest`` of ``RollingHedge`` over every path of ``series``."""
+    from tokbt.data import Kind, TableMarket
+    from tokbt.runs import backtest
+
+    spec, code = engine_bench.hedge_spec(series.bars)
+    settings = engine_bench.run_settings()
+    with workload.Stopwatch() as watch:
+        tables = mc_tables(series, code)
+        bar_seconds = {Kind.SPOT: engine_bench.BAR_SECONDS, Kind.FUTURES: engine_bench.BAR_SECONDS}
+        market = TableMarket(spec, tables, name="hedge-mc", bar_seconds=bar_seconds)
+        params = {"contract": code, "window": window, "exposure": exposure}
+        result = backtest(market, engine_bench.RollingHedge, params=params, config=settings)
+    paths = result.paths.to_pydict()
+    order = np.argsort(paths["path"])
+    return {
+        "seconds": watch.seconds,
+        "pnl": [float(paths["variation_margin"][i]) for i in order],
+        "orders": None,
+    }
+
+
+def import_engine() -> None:
+    """Import what the jobs use, so the timers and the start RSS come after it."""
+    import pyarrow  # noqa: F401
+
+    import tokbt.data
+    import tokbt.runs  # noqa: F401
+
+
+def main() -> int:
+    """Entry point: print one JSON line (``workload.report``)."""
+    import argparse
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--engine", choices=sorted(ENGINES), default="python")
+    known, rest = pre.parse_known_args()
+    args = workload.adapter_arguments(rest)
+    series = workload.read_series(args.data, args.bars, args.paths)
+    import_engine()
+    start_rss = workload.start_rss_mb()
+    if series.paths == 1:
+        run = one_path(series, known.engine, args.window, args.exposure)
+    elif known.engine == "python":
+        run = many_paths(series, args.window, args.exposure)
+    else:
+        raise SystemExit(f"--engine {known.engine} runs one path only, not {series.paths}")
+    name = "tokbt" if known.engine == "python" else "tokbt-compiled"
+    extra = {k: v for k, v in run.items() if k not in ("seconds", "pnl", "orders")}
+    workload.report(
+        name,
+        metadata.version("tokbt"),
+        series,
+        run["seconds"],
+        run["pnl"],
+        run["orders"],
+        start_rss,
+        "target_changes",
+        **extra,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
