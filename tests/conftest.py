@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 from tokbt.data import BarStore, MarketBlock, MarketSource
 
 DAYS = pd.bdate_range("2026-01-05", periods=5)
+
+# CI is repeatable (the same examples on every run); a developer's run draws new ones and
+# so keeps looking for bugs (bench/fuzz_bench.py looks harder).
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def spot_frame(paths: int = 2, days: pd.DatetimeIndex = DAYS) -> pd.DataFrame:

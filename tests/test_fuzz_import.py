@@ -670,18 +670,26 @@ def test_random_price_points_load_or_fail_naming_the_file(
 
 
 def test_a_parquet_file_whose_statistics_lie_is_still_checked_row_by_row(tmp_path: Path) -> None:
-    """A close of 2.003 overwritten in the data page by 9.5: the footer's min/max still say
-    2.003, which DuckDB would trust to prove ``close > high`` impossible."""
+    """The close of row 4 (2.003) overwritten in its data page by 9.5: the footer still says
+    close ≤ 2.007 < 2.01 ≤ high, from which DuckDB would prove ``close > high`` impossible."""
     path = tmp_path / "lying.parquet"
     table = valid_bars(Kind.SPOT)
     pq.write_table(table, path, use_dictionary=False, compression="none")
     data = path.read_bytes()
     honest = struct.pack("<d", table["close"][3].as_py())
-    assert data.count(honest) == 3  # open and close pages, and the close max statistic
-    at = data.index(honest, data.index(honest) + 1)  # the close page's value
+    assert data.count(honest) == 2  # in the open page, then in the close page
+    at = data.index(honest, data.index(honest) + 1)
     path.write_bytes(data[:at] + struct.pack("<d", 9.5) + data[at + 8 :])
     with BarStore(tmp_path / "s.duckdb") as store:
         with pytest.raises(DataValidationError, match=r"close_in_range") as caught:
             store.import_file(path, "x")
         assert "row 4" in str(caught.value)
         assert store.names() == []
+
+
+def test_a_half_float_column_is_read_as_a_number(tmp_path: Path) -> None:
+    table = valid_bars(Kind.SPOT)
+    halves = table.set_column(2, "open", table["open"].cast(pa.float16()))
+    with BarStore(tmp_path / "s.duckdb") as store:
+        store.write_table(halves, "x", Kind.SPOT)
+        assert store.read("x", Kind.SPOT)["open"].to_pylist() == halves["open"].to_pylist()

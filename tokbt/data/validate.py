@@ -308,6 +308,9 @@ def stage_arrow(
     con: duckdb.DuckDBPyConnection, table: pa.Table, ks: KindSchema, label: str
 ) -> tuple[KindSchema, _Source, int]:
     """As ``stage``, for an in-memory Arrow table; ``label`` names it in messages."""
+    for i, column in enumerate(table.schema):
+        if pa.types.is_float16(column.type):  # DuckDB cannot scan half floats; float32 is exact
+            table = table.set_column(i, column.name, table.column(i).cast(pa.float32()))
     src = _Source(Path(label), False, list(table.column_names), table.schema, table)
     return _stage_source(con, src, ks)
 

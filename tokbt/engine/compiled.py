@@ -77,9 +77,9 @@ from tokbt.data.frames import MarketBlock, MarketSource, event_day
 from tokbt.engine.config import BrokerConfig, EngineConfig
 from tokbt.engine.context import month_contracts
 from tokbt.engine.errors import StrategyError
-from tokbt.engine.loop import Outputs
+from tokbt.engine.loop import Outputs, make_ledger
 from tokbt.errors import DataError, TokbtError
-from tokbt.ledger import EVENT_SCHEMA, POSITION_SCHEMA, Journal, Ledger, LedgerConfig, RowLog
+from tokbt.ledger import LedgerConfig
 from tokbt.ledger.journal import ACCOUNTS, KINDS
 from tokbt.market import Contract, ContractSpec
 from tokbt.market.ticks import GRID_EPS, tick_decimals
@@ -307,20 +307,8 @@ class CompiledEngine:
                 f"the compiled engine cannot run this backtest: {'; '.join(reasons)} "
                 '(use engine="python")'
             )
-        out = outputs or Outputs()
         n = len(source.path_ids)
-        journal = Journal(
-            n, path_ids=source.path_ids, sink=out.journal, keep_rows=out.keep_journal_rows
-        )
-        positions = RowLog(POSITION_SCHEMA, sink=out.positions) if out.keep_positions else None
-        self.ledger = Ledger(
-            source.spec,
-            source.contracts,
-            journal,
-            ledger_config,
-            events=RowLog(EVENT_SCHEMA, sink=out.events),
-            positions_log=positions,
-        )
+        self.ledger = make_ledger(source, ledger_config, outputs or Outputs())
         self._codes = {code: i for i, code in enumerate(source.contracts)}
         self.consumed = np.zeros(n)
         self.events_run = 0

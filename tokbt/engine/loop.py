@@ -90,6 +90,26 @@ class Outputs:
     keep_positions: bool = True
 
 
+def make_ledger(source: MarketSource, config: LedgerConfig | None, outputs: Outputs) -> Ledger:
+    """The ``Ledger`` of a run over ``source``: its journal, event log and (if kept)
+    position log writing where ``outputs`` says."""
+    journal = Journal(
+        len(source.path_ids),
+        path_ids=source.path_ids,
+        sink=outputs.journal,
+        keep_rows=outputs.keep_journal_rows,
+    )
+    positions = RowLog(POSITION_SCHEMA, sink=outputs.positions) if outputs.keep_positions else None
+    return Ledger(
+        source.spec,
+        source.contracts,
+        journal,
+        config,
+        events=RowLog(EVENT_SCHEMA, sink=outputs.events),
+        positions_log=positions,
+    )
+
+
 class Engine:
     """Replays ``source`` through ``strategy`` with a broker and a ledger.
 
@@ -115,20 +135,8 @@ class Engine:
         self.source = source
         self.strategy = strategy
         self.config = engine or EngineConfig()
-        out = outputs or Outputs()
         n = len(source.path_ids)
-        journal = Journal(
-            n, path_ids=source.path_ids, sink=out.journal, keep_rows=out.keep_journal_rows
-        )
-        positions = RowLog(POSITION_SCHEMA, sink=out.positions) if out.keep_positions else None
-        self.ledger = Ledger(
-            source.spec,
-            source.contracts,
-            journal,
-            ledger,
-            events=RowLog(EVENT_SCHEMA, sink=out.events),
-            positions_log=positions,
-        )
+        self.ledger = make_ledger(source, ledger, outputs or Outputs())
         self.broker = Broker(self.ledger, broker or BrokerConfig())
         self.trace = trace
         self._codes = {code: i for i, code in enumerate(source.contracts)}
