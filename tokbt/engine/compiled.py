@@ -77,7 +77,7 @@ from tokbt.data.frames import MarketBlock, MarketSource, event_day
 from tokbt.engine.config import BrokerConfig, EngineConfig
 from tokbt.engine.context import month_contracts
 from tokbt.engine.errors import StrategyError
-from tokbt.engine.loop import Outputs, make_ledger
+from tokbt.engine.loop import Outputs, make_ledger, require_fixings
 from tokbt.errors import DataError, TokbtError
 from tokbt.ledger import LedgerConfig
 from tokbt.ledger.journal import ACCOUNTS, KINDS
@@ -546,14 +546,7 @@ class CompiledEngine:
         inside[inside] = self._index_known[pos[inside]] <= known_at
         values = np.full((len(pos), self.ledger.n_paths), np.nan)
         values[inside] = self._index_days[pos[inside]]
-        missing = ~np.isfinite(values).all(axis=1)
-        if missing.any():
-            gaps = ", ".join(str(d) for d in np.asarray(days)[missing][:5])
-            raise DataError(
-                f"market {self.source.name!r}: final settlement at {now} needs the daily "
-                f"index on {gaps}{' ...' if missing.sum() > 5 else ''}, which has no spot bar"
-            )
-        return values
+        return require_fixings(values, days, self.source.name, now)
 
     def _final_settlements(self, block: MarketBlock) -> dict[str, np.ndarray]:
         """The contracts whose final settlement falls at a settlement event of the block

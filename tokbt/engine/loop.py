@@ -90,6 +90,19 @@ class Outputs:
     keep_positions: bool = True
 
 
+def require_fixings(values: Floats, days: np.ndarray, market: str, now: np.datetime64) -> Floats:
+    """``values`` ``(len(days), n_paths)``, the index on each fixing day; a ``DataError``
+    naming the days without a spot bar if any value is missing."""
+    missing = ~np.isfinite(values).all(axis=1)
+    if missing.any():
+        gaps = ", ".join(str(d) for d in np.asarray(days)[missing][:5])
+        raise DataError(
+            f"market {market!r}: final settlement at {now} needs the daily "
+            f"index on {gaps}{' ...' if missing.sum() > 5 else ''}, which has no spot bar"
+        )
+    return values
+
+
 def make_ledger(source: MarketSource, config: LedgerConfig | None, outputs: Outputs) -> Ledger:
     """The ``Ledger`` of a run over ``source``: its journal, event log and (if kept)
     position log writing where ``outputs`` says."""
@@ -227,14 +240,7 @@ class Engine:
         inside = (pos >= 0) & (pos < len(self.index_days))
         values = np.full((len(pos), self.ledger.n_paths), np.nan)
         values[inside] = self.index_days[pos[inside]]
-        missing = ~np.isfinite(values).all(axis=1)
-        if missing.any():
-            gaps = ", ".join(str(d) for d in np.asarray(days)[missing][:5])
-            raise DataError(
-                f"market {self.source.name!r}: final settlement at {self.now} needs the daily "
-                f"index on {gaps}{' ...' if missing.sum() > 5 else ''}, which has no spot bar"
-            )
-        return values
+        return require_fixings(values, days, self.source.name, self.now)
 
     def planned(self, start: dt.date, end: dt.date) -> Floats:
         """Planned tokens over ``[start, end]`` per path, from the source's plan."""

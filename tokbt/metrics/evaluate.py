@@ -33,7 +33,7 @@ def _paths_frame(results: Mapping[str, PathResults]) -> pd.DataFrame:
             r.columns.get(name, np.full(n, np.nan))
             for r, n in zip(results.values(), lengths, strict=True)
         ]
-        return np.concatenate(parts, dtype=np.float64, casting="unsafe") if parts else np.empty(0)
+        return np.concatenate(parts, dtype=np.float64, casting="unsafe")
 
     frame: dict[str, Any] = {
         "policy": np.repeat(np.array(list(results), dtype=object), lengths),
