@@ -147,6 +147,8 @@ class Config:
     seed: int
     collect: bool = True
     """Run the garbage collector after each chunk's backtest (see ``strip_tokbt``)."""
+    outputs: str = "default"
+    """What tokbt's jobs keep (``OUTPUTS``): ``default`` or ``lean``."""
 
 
 # -- shared pieces --------------------------------------------------------------------------
@@ -193,13 +195,23 @@ class TimedSource:
         return out
 
 
-def run_settings() -> RunSettings:
-    """Fills at the bar's close, no spread or fees, per-path journal totals only."""
+OUTPUTS = {
+    "default": {},
+    "lean": {"positions": False, "metrics": None},
+}
+"""``--outputs``: what tokbt's jobs keep besides per-path journal totals. ``default`` keeps
+the daily position log and measures the default metric set, as a user's run does;
+``lean`` keeps neither, so the engines' own bookkeeping is what is timed."""
+
+
+def run_settings(outputs: str = "default") -> RunSettings:
+    """Fills at the bar's close, no spread or fees, per-path journal totals only, and the
+    position log and metrics of ``OUTPUTS[outputs]``."""
     from tokbt.engine import BrokerConfig
     from tokbt.runs import RunSettings
 
     broker = BrokerConfig(fill="close", liquidity=None, fee_per_contract=0.0)
-    return RunSettings(broker=broker, journal="totals")
+    return RunSettings(broker=broker, journal="totals", **OUTPUTS[outputs])
 
 
 def _timed(work: Callable[[], dict[str, Any]], start_rss: float) -> dict[str, Any]:
@@ -487,7 +499,7 @@ def hedge_tokbt(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict
         params = {"contract": code, "window": cfg.window, "exposure": cfg.exposure}
         return RollingHedge, {**params, "stats": stats}
 
-    return _hedge_job(cfg, strategy, run_settings(), lambda: stats["orders"], profile)
+    return _hedge_job(cfg, strategy, run_settings(cfg.outputs), lambda: stats["orders"], profile)
 
 
 def compiled_hedge_strategy() -> Any:
@@ -521,7 +533,7 @@ def hedge_compiled(cfg: Config, *, profile: cProfile.Profile | None = None) -> d
     """The ``hedge_compiled`` job: ``hedge_tokbt`` with the hedge as a kernel strategy
     (``MinVarianceKernel``) on the compiled engine; numba compile time timed apart."""
     cls = compiled_hedge_strategy()
-    settings = run_settings().model_copy(update={"runner": "compiled"})
+    settings = run_settings(cfg.outputs).model_copy(update={"runner": "compiled"})
 
     def strategy(code: str) -> tuple[Any, dict[str, Any]]:
         return cls, {"contract": code, "window": cfg.window, "exposure": cfg.exposure}
@@ -653,7 +665,7 @@ def _strip_chunks(cfg: Config, plan: SimPlan) -> Iterator[tuple[SimChunk, float]
 def strip_tokbt(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict[str, Any]:
     """The ``strip_tokbt`` job: per chunk, simulate (timed apart), then ``backtest`` a
     ``SimMarket`` of it (journal totals only)."""
-    return _strip_job(cfg, StripHold, {}, run_settings(), profile)
+    return _strip_job(cfg, StripHold, {}, run_settings(cfg.outputs), profile)
 
 
 def strip_compiled(cfg: Config, *, profile: cProfile.Profile | None = None) -> dict[str, Any]:
@@ -663,7 +675,7 @@ def strip_compiled(cfg: Config, *, profile: cProfile.Profile | None = None) -> d
     from strategies.static_kernel import StaticKernel
 
     params = {"contracts": STRIP_QTY}
-    settings = run_settings().model_copy(update={"runner": "compiled"})
+    settings = run_settings(cfg.outputs).model_copy(update={"runner": "compiled"})
     compile_seconds = compile_compiled(StaticKernel(params))
     result = _strip_job(cfg, StaticKernel, params, settings, profile)
     result["compile_seconds"] = compile_seconds
@@ -1230,6 +1242,8 @@ def report(out: dict[str, Any]) -> str:
         f"strip: scenario {c['scenario']}, {c['paths']:,} paths x {c['days']:,} days = "
         f"{c['paths'] * c['days']:,} path-days, chunks of {c['chunk_paths']:,} paths, "
         f"seed {c['seed']}",
+        f"tokbt outputs: {c.get('outputs', 'default')} (journal totals"
+        + (", position log, default metrics)" if c.get("outputs", "default") == "default" else ")"),
         common.repeats_line(out["repeat"]),
     ]
     units = {"hedge": "bars/s", "strip": "path-days/s"}
@@ -1327,6 +1341,7 @@ def _config(args: argparse.Namespace) -> Config:
         scenario=args.scenario,
         seed=args.seed,
         collect=not args.no_gc,
+        outputs=args.outputs,
     )
 
 
@@ -1356,6 +1371,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="strip: do not run the garbage collector between chunks (tokbt's engines are "
         "freed only by it: memory then grows with every chunk)",
+    )
+    p.add_argument(
+        "--outputs",
+        choices=sorted(OUTPUTS),
+        default="default",
+        help="what tokbt's jobs keep: 'default' (position log and metrics, as a user's run) "
+        "or 'lean' (neither: the engines' own bookkeeping is timed)",
     )
     p.add_argument(
         "--quick",

@@ -108,12 +108,12 @@ def main() -> None:
         return
     common.check_arguments(p, args, JOBS)
     extra = ["--paths", str(args.paths), "--days", str(args.days), "--chunk", str(args.chunk)]
-    work = Path(tempfile.mkdtemp(prefix="tokbt-metrics-bench-"))
 
     def run_one(job: str, folder: Path) -> common.Result:
         return common.run_job_child(__file__, job, folder, args.timeout, extra)
 
-    runs = common.run_interleaved(args.jobs, args.repeat, work, run_one)
+    with tempfile.TemporaryDirectory(prefix="tokbt-metrics-bench-") as work:
+        runs = common.run_interleaved(args.jobs, args.repeat, Path(work), run_one)
     rows = [
         {"job": job, **common.seconds_summary(res), **common.rss_summary(res)}
         for job, res in runs.items()

@@ -37,8 +37,10 @@ from engine_strategies import Script
 from typer.testing import CliRunner
 
 from strategies.static import Static
+from strategies.static_kernel import StaticKernel
 from tokbt.cli import app
 from tokbt.data import Kind
+from tokbt.errors import DataError
 from tokbt.engine import BrokerConfig, Context, StrategyError
 from tokbt.ledger import LedgerConfig, MarginCall
 from tokbt.market import TPI_MONTH, limit_band, preset
@@ -393,6 +395,23 @@ def test_a_final_settlement_below_half_a_tick_settles_at_one_tick() -> None:
     assert TPI_MONTH.final_settlement_price([0.0004] * 31) == TICK
 
 
+@pytest.mark.parametrize("runner", ["python", "compiled"])
+def test_a_final_settlement_without_an_index_day_names_the_missing_days(runner: str) -> None:
+    # January settles on the average of its daily index; 14 and 15 Jan have no spot bar,
+    # so the average cannot be formed: a DataError naming the days, on either engine
+    gaps = {"2026-01-14", "2026-01-15"}
+    spot = spot_rows([d for d in days("2026-01-01", "2026-02-02") if d not in gaps], 2.0)
+    bars = {d: (2.0, 2.0) for d in days("2026-01-26", "2026-02-02", business=True)}
+    source = make_market(
+        spot,
+        fut_rows(JAN, {d: v for d, v in bars.items() if d < "2026-01-31"}) + fut_rows(FEB, bars),
+    )
+    config = {"broker": FRICTIONLESS, "runner": runner}
+    message = r"market 'edge': final settlement at .* needs the daily index on 2026-01-14, "
+    with pytest.raises(DataError, match=message + r"2026-01-15, which has no spot bar"):
+        backtest(source, StaticKernel, params={"contracts": 1.0}, config=config)
+
+
 @pytest.fixture(scope="module")
 def floor_market() -> SimMarket:
     """8 paths over 120 days from 0.004 (four ticks) falling 95 % a year, σ 90 %: the index
@@ -673,8 +692,8 @@ def boom(tmp_path: Path) -> str:
 def test_compare_and_monte_carlo_report_a_failing_policy_and_return_nothing(
     boom: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    policies = [{"name": "no_hedge"}, {"name": boom}]
-    with pytest.raises(StrategyError, match=re.escape(BOOM_MESSAGE)):
+    policies = [{"name": "no_hedge"}, {"name": boom, "label": "boom"}]
+    with pytest.raises(StrategyError, match="^" + re.escape(f"policy 'boom': {BOOM_MESSAGE}")):
         compare(CompareConfig.model_validate({"market": {"simulate": SIM}, "policies": policies}))
     attempts: list[int] = []
     run_job: Callable[[Job], str] = mc.run_job
@@ -691,12 +710,50 @@ def test_compare_and_monte_carlo_report_a_failing_policy_and_return_nothing(
     with pytest.raises(ChunkError) as info:
         monte_carlo(config, out, executor=LocalExecutor(workers=1, retries=1))
     assert str(info.value) == (
-        f"chunk of cell 0, paths 0-3, failed after retries: StrategyError: {BOOM_MESSAGE}"
+        "chunk of cell 0, paths 0-3, failed after retries: "
+        f"StrategyError: policy 'boom': {BOOM_MESSAGE}"
     )
     assert isinstance(info.value.__cause__, StrategyError)
     assert attempts == [0, 0]  # tried, retried once, then given up
     assert list(out.glob("cell-*/*")) == []  # no chunk file, no report
     assert not (out / "report.html").exists()
+
+
+FUSSY = """
+from tokbt.strategy import Strategy
+
+
+class Fussy(Strategy):
+    \"\"\"Raises at its second daily settlement when told to.\"\"\"
+
+    class Params(Strategy.Params):
+        fail: bool = False
+
+    def on_start(self, ctx):
+        self.settled = 0
+
+    def on_settle(self, ctx):
+        self.settled += 1
+        if self.params.fail and self.settled == 2:
+            raise ValueError("no quote")
+"""
+
+
+def test_a_failing_policy_is_named_by_its_label_among_policies_of_one_strategy(
+    tmp_path: Path,
+) -> None:
+    # two policies of one strategy differ only by label and params: the error says which
+    (tmp_path / "fussy.py").write_text(FUSSY)
+    fussy = f"{tmp_path / 'fussy.py'}:Fussy"
+    policies = [
+        {"name": fussy, "label": "calm"},
+        {"name": fussy, "label": "fussy", "params": {"fail": True}},
+    ]
+    config = CompareConfig.model_validate({"market": {"simulate": SIM}, "policies": policies})
+    with pytest.raises(
+        StrategyError, match=r"^policy 'fussy': strategy 'Fussy' raised in on_settle at "
+    ):
+        compare(config)
 
 
 def test_the_cli_fails_cleanly_and_leaves_the_run_store_unchanged(

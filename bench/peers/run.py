@@ -58,8 +58,6 @@ TOKBT_PYTHON = Path(sys.executable)
 BASELINE = "numba"
 TOKBT = "tokbt"
 TOKBT_COMPILED = "tokbt-compiled"
-COMPILED_FUNCTION = "hedge_compiled"
-"""engine_bench's compiled-engine job: the ``tokbt-compiled`` row appears once it exists."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +69,6 @@ class Framework:
     args: tuple[str, ...] = ()
     per_path: bool = False
     """Event-driven on one path at a time: the Monte Carlo variant samples paths."""
-    monte_carlo: bool = True
-    """Takes part in the Monte Carlo variant."""
     growth: float = 1.0
     """How its seconds grow with the bars of one path (seconds ~ bars ** growth): used to
     plan samples, and to add a second estimate to a linear extrapolation when not 1."""
@@ -81,9 +77,7 @@ class Framework:
 FRAMEWORKS = {
     BASELINE: Framework(TOKBT_PYTHON, "run_numba.py"),
     TOKBT: Framework(TOKBT_PYTHON, "run_tokbt.py", ("--engine", "python")),
-    TOKBT_COMPILED: Framework(
-        TOKBT_PYTHON, "run_tokbt.py", ("--engine", "compiled"), monte_carlo=False
-    ),
+    TOKBT_COMPILED: Framework(TOKBT_PYTHON, "run_tokbt.py", ("--engine", "compiled")),
     "vectorbt": Framework(PEERS_PYTHON, "run_vectorbt.py"),
     "bt": Framework(PEERS_PYTHON, "run_bt.py", per_path=True),
     "backtrader": Framework(PEERS_PYTHON, "run_backtrader.py", per_path=True),
@@ -101,16 +95,6 @@ PROBE_BARS = 10_000
 """Bars of the probe run that estimates a framework's speed before a large size."""
 PROBE_PATHS = 2
 """Paths of the probe run of an event-driven peer in the Monte Carlo variant."""
-
-
-def compiled_available() -> bool:
-    """Does engine_bench have the compiled tokbt engine's job yet?"""
-    return hasattr(engine_bench, COMPILED_FUNCTION)
-
-
-def default_frameworks() -> list[str]:
-    """Every framework, ``tokbt-compiled`` only when engine_bench has it."""
-    return [f for f in FRAMEWORKS if f != TOKBT_COMPILED or compiled_available()]
 
 
 # -- series ---------------------------------------------------------------------------------------
@@ -384,9 +368,8 @@ def _note(row: dict[str, Any], mc: bool) -> str:
     return note
 
 
-def table(rows: list[dict[str, Any]], mc: bool) -> str:
-    """The plain text table of one size."""
-    headers = [
+def _headers(mc: bool) -> list[str]:
+    return [
         "framework",
         "version",
         "paths x bars" if mc else "bars",
@@ -400,28 +383,99 @@ def table(rows: list[dict[str, Any]], mc: bool) -> str:
         "orders",
         "note",
     ]
-    body = []
+
+
+def _cells(r: dict[str, Any], mc: bool) -> list[str]:
+    orders = "-" if r["orders_total"] is None else f"{r['orders_total']:,}"
+    if not r["orders_agree"]:
+        orders += f" (numba {r['reference_orders_total']:,})"
+    return [
+        r["framework"],
+        r["version"],
+        f"{r['paths']:,} x {r['bars']:,}" if mc else f"{r['bars']:,}",
+        _seconds_cell(r),
+        common.si(r["per_second"]),
+        common.fmt(r["vs_numba"], ".1f"),
+        common.fmt(r["vs_tokbt"], ".3g"),
+        f"{r['peak_rss_mb']:,.0f}",
+        f"{r['pnl_mean']:,.6f}",
+        f"{r['max_abs_pnl_diff']:.1e}" + ("" if r["pnl_agree"] else " DISAGREE"),
+        orders,
+        _note(r, mc),
+    ]
+
+
+def table(rows: list[dict[str, Any]], mc: bool) -> str:
+    """The plain text table of one size."""
+    return common.format_table(_headers(mc), [_cells(r, mc) for r in rows])
+
+
+def markdown_table(rows: list[dict[str, Any]], mc: bool) -> str:
+    """The Markdown table of one size (as in ``bench/RESULTS.md``)."""
+    right = {"bars", "paths x bars", "seconds", "bars/s", "path-bars/s", "x numba", "x tokbt"}
+    right |= {"peak RSS MB", "final P&L", "mean P&L", "|dP&L|", "max |dP&L|", "orders"}
+    headers = _headers(mc)
+    lines = [
+        "| " + " | ".join(h.replace("|", "\\|") for h in headers) + " |",
+        "|" + "|".join("---:" if h in right else "---" for h in headers) + "|",
+    ]
     for r in rows:
-        orders = "-" if r["orders_total"] is None else f"{r['orders_total']:,}"
-        if not r["orders_agree"]:
-            orders += f" (numba {r['reference_orders_total']:,})"
-        body.append(
-            [
-                r["framework"],
-                r["version"],
-                f"{r['paths']:,} x {r['bars']:,}" if mc else f"{r['bars']:,}",
-                _seconds_cell(r),
-                common.si(r["per_second"]),
-                common.fmt(r["vs_numba"], ".1f"),
-                common.fmt(r["vs_tokbt"], ".3g"),
-                f"{r['peak_rss_mb']:,.0f}",
-                f"{r['pnl_mean']:,.6f}",
-                f"{r['max_abs_pnl_diff']:.1e}" + ("" if r["pnl_agree"] else " DISAGREE"),
-                orders,
-                _note(r, mc),
-            ]
-        )
-    return common.format_table(headers, body)
+        cells = _cells(r, mc)
+        cells[0] = f"`{cells[0]}`"
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+PEERS = ("vectorbt", "bt", "backtrader", "backtesting.py", "nautilus")
+"""The peers of the ``tokbt against every peer`` table, in its column order."""
+
+
+def peer_matrix(out: dict[str, Any]) -> str:
+    """Markdown: each peer's seconds / each tokbt engine's seconds, per size (above 1:
+    tokbt is faster); ``(extrap.)`` where either side was extrapolated."""
+    sizes = [(f"{s['bars']:,} bars", s["rows"]) for s in out["sizes"]]
+    if out["mc"]:
+        mc = out["mc"]
+        sizes.append((f"MC {mc['paths']:,} x {mc['bars']:,}", mc["rows"]))
+    lines = [
+        "| size | tokbt engine | " + " | ".join(PEERS) + " |",
+        "|---|---|" + "---:|" * len(PEERS),
+    ]
+    for engine in (TOKBT, TOKBT_COMPILED):
+        for label, rows in sizes:
+            by_name = {r["framework"]: r for r in rows}
+            ours = by_name.get(engine)
+            if ours is None:
+                continue
+            cells = []
+            for peer in PEERS:
+                theirs = by_name.get(peer)
+                if theirs is None:
+                    cells.append("–")
+                    continue
+                ratio = theirs["seconds"] / ours["seconds"]
+                mark = " (extrap.)" if theirs["extrapolated"] or ours["extrapolated"] else ""
+                cells.append(f"{ratio:.3g}{mark}")
+            lines.append(f"| {label} | `{engine}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(out: dict[str, Any]) -> str:
+    """The results as Markdown: one table per size, the Monte Carlo table, the peer matrix."""
+    parts = []
+    for size in out["sizes"]:
+        parts += [f"### {size['bars']:,} bars", "", markdown_table(size["rows"], mc=False), ""]
+    if out["mc"]:
+        mc = out["mc"]
+        title = f"### Monte Carlo: {mc['paths']:,} paths × {mc['bars']:,} bars"
+        parts += [title, "", markdown_table(mc["rows"], mc=True), ""]
+    parts += [
+        "### tokbt against every peer (peer seconds / tokbt seconds; above 1: tokbt is faster)",
+        "",
+        peer_matrix(out),
+        "",
+    ]
+    return "\n".join(parts)
 
 
 def report(out: dict[str, Any]) -> str:
@@ -488,8 +542,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             progress(f"Monte Carlo {args.mc_paths:,} paths x {args.mc_bars:,} bars: writing ...")
             data = Path(tmp) / "hedge-mc.npz"
             write_hedge(data, args.mc_bars, args.mc_paths, args)
-            names = [f for f in args.frameworks if FRAMEWORKS[f].monte_carlo]
-            rows = run_size(data, args.mc_bars, args.mc_paths, names, planner, mc=True)
+            rows = run_size(data, args.mc_bars, args.mc_paths, args.frameworks, planner, mc=True)
             out["mc"] = {"bars": args.mc_bars, "paths": args.mc_paths, "rows": rows}
     return out
 
@@ -506,7 +559,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--frameworks",
         type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
-        default=default_frameworks(),
+        default=list(FRAMEWORKS),
         help=f"comma-separated subset of {','.join(FRAMEWORKS)} (numba always runs)",
     )
     p.add_argument("--mc-paths", type=int, default=1000, help="Monte Carlo paths (0: none)")
@@ -516,14 +569,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--exposure", type=float, default=workload.EXPOSURE)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="OUT", help="also write everything as JSON here")
+    p.add_argument("--markdown", metavar="OUT", help="also write the tables as Markdown here")
+    p.add_argument(
+        "--render",
+        metavar="JSON",
+        help="run nothing: print the report of an earlier --json file (and --markdown it)",
+    )
     p.add_argument("--tmp-dir", help="where the series files go (default: system temp)")
     p.add_argument("--timeout", type=float, help="seconds before a child is killed")
     args = p.parse_args(argv)
     unknown = [f for f in args.frameworks if f not in FRAMEWORKS]
     if unknown:
         p.error(f"unknown framework(s) {unknown}; choose from {', '.join(FRAMEWORKS)}")
-    if TOKBT_COMPILED in args.frameworks and not compiled_available():
-        p.error(f"{TOKBT_COMPILED}: engine_bench has no {COMPILED_FUNCTION} yet")
     args.frameworks = [f for f in FRAMEWORKS if f in {BASELINE, *args.frameworks}]
     if args.repeat < 1 or args.budget <= 0 or args.mc_paths < 0:
         p.error("--repeat must be >= 1, --budget > 0 and --mc-paths >= 0")
@@ -535,8 +592,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run, print the report; exit 1 if any framework disagrees with the kernel."""
     args = parse_args(argv)
-    out = run(args)
-    common.finish(out, report, args.json)
+    if args.render:
+        out = json.loads(Path(args.render).read_text(encoding="utf-8"))
+        print(report(out))
+    else:
+        out = run(args)
+        common.finish(out, report, args.json)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(out), encoding="utf-8")
     bad = [r["framework"] for r in all_rows(out) if not agree(r)]
     if bad:
         print(f"\nFAILED: P&L or orders disagree with the numba kernel: {bad}", file=sys.stderr)

@@ -37,7 +37,7 @@ import datetime as dt
 import itertools
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -48,12 +48,45 @@ from pydantic import Field, model_validator
 import tokbt
 from tokbt.data import BarStore
 from tokbt.data.frames import MarketSource
+from tokbt.errors import TokbtError
 from tokbt.metrics.evaluate import evaluate
 from tokbt.metrics.path import PathResults
-from tokbt.runs.backtest import Progress, _path_ids, _simulated, _stored, chunk_progress, run_chunk
+from tokbt.runs.backtest import (
+    ChunkRun,
+    Progress,
+    _path_ids,
+    _simulated,
+    _stored,
+    chunk_progress,
+    run_chunk,
+)
 from tokbt.runs.config import MarketConfig, RunSettings, _Config, check_params, load_toml
 from tokbt.runs.stored import StoredRun
 from tokbt.strategy import create, resolve
+
+
+def run_policy(
+    source: MarketSource,
+    policy: PolicyConfig,
+    strategy: Any,
+    settings: RunSettings,
+    progress: Callable[[int], None] | None = None,
+) -> ChunkRun:
+    """``run_chunk`` of ``policy`` over ``source``; a ``TokbtError`` it raises is raised
+    again, of the same class, with the policy's label in front (``policy 'x': ...``):
+    two policies of one strategy differ only by their label."""
+    try:
+        return run_chunk(source, strategy, policy.params, settings, None, progress)
+    except TokbtError as exc:
+        raise _labelled(exc, policy.key) from exc
+
+
+def _labelled(exc: TokbtError, label: str) -> TokbtError:
+    message = f"policy {label!r}: {exc}"
+    try:
+        return type(exc)(message)
+    except TypeError:  # a class with another constructor: keep the message, lose the class
+        return TokbtError(message)
 
 
 class PolicyConfig(_Config):
@@ -213,7 +246,7 @@ def _compare(
         for policy, _ in policies:
             tick = time.perf_counter()
             advance = chunk_progress(progress, done, width, len(policies) * n_paths * events)
-            chunk = run_chunk(source, strategies[policy.key], policy.params, config, None, advance)
+            chunk = run_policy(source, policy, strategies[policy.key], config, advance)
             seconds[policy.key] += time.perf_counter() - tick
             assert chunk.metrics is not None
             measured[policy.key].append(chunk.metrics)

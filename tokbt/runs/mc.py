@@ -48,8 +48,8 @@ from tokbt.metrics.evaluate import evaluate, series_frame
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import PathResults
 from tokbt.metrics.rows import RunFrame
-from tokbt.runs.backtest import build_plan, run_chunk
-from tokbt.runs.compare import CompareConfig, check_policies
+from tokbt.runs.backtest import build_plan
+from tokbt.runs.compare import CompareConfig, check_policies, run_policy
 from tokbt.runs.config import ConfigError, SimulateMarket, load_toml
 from tokbt.runs.stored import StoredRun
 from tokbt.sim import SimMarket, SimPlan
@@ -220,7 +220,7 @@ def run_job(job: Job) -> str:
     source = SimMarket(plan, simulate_paths(plan, range(job.lo, job.hi)))
     tables = []
     for policy, _ in config.expanded():
-        chunk = run_chunk(source, resolve(policy.name), policy.params, config)
+        chunk = run_policy(source, policy, resolve(policy.name), config)
         assert chunk.metrics is not None
         tables.append(_table(policy.key, chunk.metrics))
     table = pa.concat_tables(tables)
