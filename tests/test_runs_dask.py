@@ -3,6 +3,7 @@ to the local executor and to another chunking; failures are reported, retried, t
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -134,6 +135,37 @@ def test_a_failed_attempt_is_resubmitted_and_the_job_reported_done_once(
     assert sorted(seen.done, key=lambda j: j.cell) == [first, second]
     assert first.path.exists()
     assert second.path.exists()
+
+
+def test_tokbts_own_cluster_leaves_failed_attempts_to_tokbts_report(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # the workers' "Compute Failed" log would repeat, above tokbt's report, what tokbt
+    # reports itself (the executor's `failed`, then ChunkError): on its own cluster it is off
+    bad = Job(cell=0, lo=7, hi=8, config="{not json", out=str(tmp_path))
+    seen = Recorder()
+    with pytest.raises(ChunkError, match=r"cell 0, paths 7-7, failed after retries"):
+        DaskExecutor(workers=1, retries=1).run([bad], seen.on_done, seen.on_failed)
+    assert [job for job, _ in seen.failed] == [bad] * 2
+    err = capfd.readouterr().err
+    assert "Compute Failed" not in err
+    assert "tokbt-mc-" not in err
+
+
+def worker_log_filters() -> list[str]:
+    """On a worker: the class names of its ``distributed.worker`` logger's filters."""
+    return [type(f).__name__ for f in logging.getLogger("distributed.worker").filters]
+
+
+def test_a_users_cluster_keeps_its_logging(tmp_path: Path, scheduler: str) -> None:
+    bad = Job(cell=0, lo=9, hi=10, config="{not json", out=str(tmp_path))
+    with pytest.raises(ChunkError):
+        DaskExecutor(address=scheduler, retries=0).run(
+            [bad], Recorder().on_done, Recorder().on_failed
+        )
+    with distributed.Client(scheduler) as client:
+        filters = client.run(worker_log_filters)
+    assert all("_FailedTaskFilter" not in names for names in filters.values())
 
 
 def test_no_job_starts_no_cluster(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ Dask is optional (``pip install 'tokbt[dask]'``); this module imports without it
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import uuid
 from collections import Counter
@@ -28,6 +29,8 @@ from tokbt.runs.mc import Job, _drain
 
 INSTALL_HINT = "pip install 'tokbt[dask]'"
 """How to install the optional Dask dependency."""
+TASK_PREFIX = "tokbt-mc-"
+"""Every task key of a run starts with it."""
 
 
 class DaskError(TokbtError):
@@ -119,6 +122,7 @@ class DaskExecutor:
                     )
                 )
                 client = stack.enter_context(distributed.Client(cluster))
+                client.run(_quiet_failed_tasks)
             _drain_on(client, distributed, jobs, self.retries, done, failed)
 
 
@@ -140,7 +144,7 @@ def _drain_on(
     def submit(fn: Callable[[Job], str], job: Job) -> Any:
         attempt = attempts[job.cell, job.lo]
         attempts[job.cell, job.lo] += 1
-        key = f"tokbt-mc-{job.cell}-{job.lo}-{token}-{attempt}"
+        key = f"{TASK_PREFIX}{job.cell}-{job.lo}-{token}-{attempt}"
         future = client.submit(fn, job, key=key, pure=False)
         stream.add(future)
         return future
@@ -149,6 +153,25 @@ def _drain_on(
         return next(stream)
 
     _drain(submit, jobs, retries, done, failed, first_done)
+
+
+class _FailedTaskFilter(logging.Filter):
+    """Drops a worker's "Compute Failed" record of a tokbt task: tokbt reports every
+    failed attempt itself (``failed``), then raises ``ChunkError`` after the last."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Compute Failed") and TASK_PREFIX in message)
+
+
+def _quiet_failed_tasks() -> None:
+    """On a worker of tokbt's own ``LocalCluster``: install ``_FailedTaskFilter`` once.
+
+    Only there: a user's cluster (``address``) keeps its logging as it is.
+    """
+    logger = logging.getLogger("distributed.worker")
+    if not any(isinstance(f, _FailedTaskFilter) for f in logger.filters):
+        logger.addFilter(_FailedTaskFilter())
 
 
 __all__ = ["INSTALL_HINT", "DaskError", "DaskExecutor", "DaskMissingError"]
