@@ -40,8 +40,8 @@ from strategies.static import Static
 from strategies.static_kernel import StaticKernel
 from tokbt.cli import app
 from tokbt.data import Kind
-from tokbt.errors import DataError
 from tokbt.engine import BrokerConfig, Context, StrategyError
+from tokbt.errors import DataError
 from tokbt.ledger import LedgerConfig, MarginCall
 from tokbt.market import TPI_MONTH, limit_band, preset
 from tokbt.report import write_report
