@@ -1233,6 +1233,7 @@ def _strip_check(job: str, strip: dict[str, Any]) -> list[str]:
 def report(out: dict[str, Any]) -> str:
     """The human-readable report of a run."""
     m, c = out["machine"], out["config"]
+    outputs = c.get("outputs", "default")  # JSON of runs before --outputs has none
     lines = [
         common.machine_line(m),
         f"versions: python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, "
@@ -1242,8 +1243,8 @@ def report(out: dict[str, Any]) -> str:
         f"strip: scenario {c['scenario']}, {c['paths']:,} paths x {c['days']:,} days = "
         f"{c['paths'] * c['days']:,} path-days, chunks of {c['chunk_paths']:,} paths, "
         f"seed {c['seed']}",
-        f"tokbt outputs: {c.get('outputs', 'default')} (journal totals"
-        + (", position log, default metrics)" if c.get("outputs", "default") == "default" else ")"),
+        f"tokbt outputs: {outputs} (journal totals"
+        + (", position log, default metrics)" if outputs == "default" else ")"),
         common.repeats_line(out["repeat"]),
     ]
     units = {"hedge": "bars/s", "strip": "path-days/s"}

@@ -68,16 +68,9 @@ def run_path(
     exposure: float,
 ) -> workload.PathRun:
     """One path through ``Backtest.run``."""
-    opened = np.concatenate([futures[:1], futures[:-1]])
+    bars = {name.title(): v for name, v in workload.bars_from_closes(futures).items()}
     frame = pd.DataFrame(
-        {
-            "Open": opened,
-            "High": np.maximum(opened, futures),
-            "Low": np.minimum(opened, futures),
-            "Close": futures,
-            "Spot": spot,
-        },
-        index=pd.DatetimeIndex(ts.astype("datetime64[us]")),
+        {**bars, "Spot": spot}, index=pd.DatetimeIndex(ts.astype("datetime64[us]"))
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "some trades remain open": they are marked

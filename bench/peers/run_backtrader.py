@@ -54,17 +54,7 @@ class Hedge(bt.Strategy):  # type: ignore[misc]
 
 def feed(close: workload.FloatArray, index: pd.DatetimeIndex) -> Any:
     """A one-minute ``PandasData`` feed of ``close`` (open = the previous close)."""
-    opened = np.concatenate([close[:1], close[:-1]])
-    frame = pd.DataFrame(
-        {
-            "open": opened,
-            "high": np.maximum(opened, close),
-            "low": np.minimum(opened, close),
-            "close": close,
-            "volume": 0.0,
-        },
-        index=index,
-    )
+    frame = pd.DataFrame({**workload.bars_from_closes(close), "volume": 0.0}, index=index)
     return bt.feeds.PandasData(dataname=frame, timeframe=bt.TimeFrame.Minutes, openinterest=None)
 
 

@@ -167,15 +167,8 @@ def contract() -> Any:
 
 def futures_bars(instrument: Any, futures: workload.FloatArray, ends: np.ndarray) -> list[Any]:
     """The futures as Nautilus bars (open = the previous close), stamped at ``ends``."""
-    opened = np.concatenate([futures[:1], futures[:-1]])
     frame = pd.DataFrame(
-        {
-            "open": opened,
-            "high": np.maximum(opened, futures),
-            "low": np.minimum(opened, futures),
-            "close": futures,
-            "volume": 1_000_000.0,
-        },
+        {**workload.bars_from_closes(futures), "volume": 1_000_000.0},
         index=pd.DatetimeIndex(ends.astype("datetime64[ns]"), tz="UTC"),
     )
     bars: list[Any] = BarDataWrangler(BAR_TYPE, instrument).process(frame)
