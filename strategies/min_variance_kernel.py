@@ -7,7 +7,7 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from tokbt.engine import StrategyError
-from tokbt.kernel_strategy import KernelStrategy
+from tokbt.kernel_strategy import KernelStrategy, whole_contracts
 from tokbt.market import ContractSpec
 
 _WINDOW, _EXPOSURE, _CONTRACT, _ROLL_DAYS = range(4)
@@ -67,7 +67,7 @@ def rolling_min_variance(
             cov, var = _moments(s, f, first, rows, window, True)
         if var > 0.0:
             x = cov / var * params[_EXPOSURE]
-            wanted = np.sign(x) * np.floor(np.abs(x) + 0.5)
+            wanted = whole_contracts(x)
             if wanted != state[LAST + p]:  # also when there is no target yet (NaN)
                 state[LAST + p] = wanted
                 state[ORDERS] += 1.0

@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from tokbt.kernel_strategy import KernelStrategy
+from tokbt.kernel_strategy import KernelStrategy, whole_contracts
 from tokbt.market import ContractSpec
 
 _RATIO, _FIXED, _MULTIPLIER = range(3)
@@ -39,7 +39,7 @@ def static_strip(
             q = params[_FIXED]
             if np.isnan(q):
                 q = params[_RATIO] * planned[p, c] / params[_MULTIPLIER]
-            target[p, c] = np.sign(q) * np.floor(np.abs(q) + 0.5)
+            target[p, c] = whole_contracts(q)
 
 
 class StaticKernelParams(KernelStrategy.Params):

@@ -26,7 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numba import njit
 
+import tokbt.engine.broker as broker_module
 import tokbt.engine.compiled as compiled
+import tokbt.ledger.book as book
 from strategies.min_variance_kernel import ORDERS, MinVarianceKernel
 from strategies.static_kernel import StaticKernel
 from tokbt.data import Kind, MarketSource, TableMarket
@@ -240,9 +242,9 @@ def test_blocks_and_buffers_do_not_change_the_run(
     )
     roomy = run_chunk(SimMarket(plan, chunk, block_events=500), strategy, params, settings)
     monkeypatch.setattr(compiled, "_HISTORY_ROWS", 1)
-    monkeypatch.setattr(compiled, "_MIN_ROWS", 1)
-    monkeypatch.setattr(compiled, "_BUFFER_EVENTS", 1)
-    monkeypatch.setattr(compiled, "_MIN_DECISIONS", 1)
+    monkeypatch.setattr(book, "_MIN_ROWS", 1)
+    monkeypatch.setattr(book, "_BUFFER_EVENTS", 1)
+    monkeypatch.setattr(broker_module, "_MIN_DECISIONS", 1)
     tight = run_chunk(SimMarket(plan, chunk, block_events=7), strategy, params, settings)
     for name in ("journal", "events", "positions", "paths"):
         assert_same_table(roomy.part[name], tight.part[name], name)
@@ -409,25 +411,75 @@ def small() -> dict[Kind, pa.Table]:
     return random_tables(1, 2, 20)
 
 
-@pytest.mark.parametrize(
-    ("config", "named"),
-    [
-        ({"ledger": {"funding": "limited"}}, 'ledger.funding = "limited"'),
-        ({"ledger": {"margin_model": "span"}}, 'ledger.margin_model = "span"'),
-        ({"broker": {"liquidity": {}}}, "broker.liquidity"),
-        ({"broker": {"position_limit": 5}}, "broker.position_limit = 5"),
-    ],
-)
-def test_unsupported_settings_are_refused_by_name(
-    small: dict[Kind, pa.Table], config: dict[str, Any], named: str
-) -> None:
-    config = {"broker": {"liquidity": "none"}, **config, "metrics": None}
-    with pytest.raises(UnsupportedError, match=named.replace("(", r"\(")):
-        backtest(
-            market(small), StaticKernel, params={"contracts": 1.0}, config=config, engine="compiled"
+# -- every setting: the compiled driver and the Python path drive one core ----------------------
+
+BUSY = {"seed": 11, "size": 3.0, "keep": 0.5}
+EVERY_SETTING: dict[str, dict[str, Any]] = {
+    "SPAN margin": {"ledger": {"margin_model": "span", "margin_buffer": 0.1}},
+    "limited funding with liquidation": {
+        "ledger": {"funding": "limited", "initial_cash": 2000.0, "credit_line": 1500.0},
+    },
+    "liquidity model": {
+        "broker": {"liquidity": {"depth": 2.0, "impact_bps": 40.0, "half_spread_ticks": 2.0}},
+    },
+    "position limit": {"broker": {"position_limit": 4.0}},
+}
+
+
+@pytest.mark.parametrize("case", list(EVERY_SETTING))
+def test_every_setting_books_the_same(case: str, sim: tuple[SimPlan, SimChunk]) -> None:
+    """Settings the compiled engine refused before it drove the core: SPAN, limited funding
+    (rejections, calls, liquidation), the liquidity model, position limits — the same rows."""
+    plan, chunk = sim
+    config = {"broker": {"liquidity": "none"}, **EVERY_SETTING[case], "metrics": None}
+    config["broker"] = {"liquidity": "none", "fill": "next_open", **config.get("broker", {})}
+    python, compiled_ = both(
+        lambda: SimMarket(plan, chunk, block_events=23), BusyKernel, BUSY, config
+    )
+    assert_identical(python, compiled_)
+    details = kinds(python, "events", "detail")
+    booked = kinds(python)
+    if case == "SPAN margin":
+        assert type(python.engine.ledger.margin).__name__ == "SpanMargin"
+        assert booked["deposit"] > 10
+    elif case == "limited funding with liquidation":
+        assert details["insufficient funds for initial margin"] > 0
+        assert details["margin call unmet by its deadline"] > 0
+        assert booked["liquidation"] > 0
+    elif case == "liquidity model":
+        fills = python.part["journal"].filter(
+            pa.compute.equal(python.part["journal"]["kind"], "fill")
         )
-    auto = backtest(market(small), StaticKernel, params={"contracts": 1.0}, config=config)
-    assert auto.record["engine"] == "python"
+        frictionless = run_chunk(
+            SimMarket(plan, chunk, block_events=23),
+            BusyKernel,
+            BUSY,
+            RunSettings.model_validate(
+                {**config, "broker": {"liquidity": "none", "fill": "next_open"}}
+            ),
+        ).part["journal"]
+        plain = frictionless.filter(pa.compute.equal(frictionless["kind"], "fill"))
+        assert fills.num_rows
+        assert plain.num_rows
+        assert not np.array_equal(fills["price"].to_numpy()[:50], plain["price"].to_numpy()[:50])
+    else:
+        assert details["position limit 4 exceeded"] > 0
+
+
+def test_cascading_contracts_book_the_same() -> None:
+    """Quarters traded by the kernel cascade into their months on both paths, identically."""
+    spec = ContractSpec(listing=ListingRule(months=3, quarters=2))
+    tables = random_tables(2, 2, 150, spec=spec)
+    config = {"broker": {"liquidity": "none"}, "metrics": None}
+    python, compiled_ = both(
+        lambda: TableMarket(spec, tables), BusyKernel, {"seed": 5, "size": 1.0, "keep": 0.9},
+        config,
+    )  # fmt: skip
+    assert_identical(python, compiled_)
+    ledger = python.engine.ledger
+    quarters = [i for i, c in enumerate(ledger.contracts) if c.cascades_into]
+    assert quarters
+    assert ledger.delivered[:, quarters].any()
 
 
 class WithHook(StaticKernel):
@@ -452,15 +504,6 @@ def test_python_strategies_are_refused(
     with pytest.raises(UnsupportedError, match=named.replace("(", r"\(").replace(")", r"\)")):
         backtest(market(small), strategy, config=config, engine="compiled")
     assert backtest(market(small), strategy, config=config).record["engine"] == "python"
-
-
-def test_cascading_contracts_are_refused() -> None:
-    spec = ContractSpec(listing=ListingRule(months=3, quarters=2))
-    tables = random_tables(2, 1, 15, spec=spec)
-    source = TableMarket(spec, tables)
-    assert any("-Q" in c for c in source.contracts)
-    with pytest.raises(UnsupportedError, match="contracts that cascade"):
-        backtest(source, StaticKernel, config={"broker": {"liquidity": "none"}}, engine="compiled")
 
 
 def test_auto_runs_a_kernel_strategy_compiled(small: dict[Kind, pa.Table]) -> None:

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from tokbt.core.rules import whole as whole_contracts
 from tokbt.engine.compiled import HOOKS, check_history, compiled_kernel
 from tokbt.market import ContractSpec
 from tokbt.strategy import Strategy
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from tokbt.engine import Context
 
 Floats = npt.NDArray[np.float64]
+
+__all__ = ["KernelStrategy", "whole_contracts"]
 
 _JITTED: dict[Any, Any] = {}
 """Plain kernel functions → their numba dispatchers (compiled once per process)."""

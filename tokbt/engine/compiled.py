@@ -43,23 +43,19 @@ and consumption, exactly where ``on_bar`` runs on the Python engine::
 Contracts are the market's (``MarketSource.contracts``, delivery order), the
 columns of ``Context.positions``.
 
-**Identity.** On the configurations it accepts, the compiled engine books
-exactly what the Python engine books for the same ``KernelStrategy`` — same
-journal rows in the same order, every column bit for bit, same events,
-positions log and final ledger state — because it mirrors each numpy step as a
-loop in the same order (see ``tokbt.engine.kernels``) and the kernel itself is
-the same compiled function on both engines. ``tests/test_engine_compiled.py``
-holds the two engines to that.
+**One core.** Every broker and ledger step of the loop is a call of the
+compiled core's rules (``tokbt.core.rules``) — the same functions the Python
+engine's ``Broker`` and ``Ledger`` call one step at a time — so the compiled
+engine books exactly what the Python engine books for the same
+``KernelStrategy``: same journal rows in the same order, every column bit for
+bit, same events, positions log and final ledger state, on every setting
+(SPAN, limited funding and liquidation, the liquidity model, position limits,
+cascades). ``tests/test_engine_compiled.py`` holds the two to that.
 
-**Scope.** Supported: fills at ``next_open`` and ``close``, slippage ticks,
-fees, limit-locked bars (``wait`` / ``cancel``), whole or fractional
-contracts, the spec margin model, treasury funding, initial-margin top-ups,
-margin calls (met at once from the treasury), daily variation margin, final
-settlement at the averaged index, excess sweeps, consumption, interest. Not
-supported — refused up front with ``UnsupportedError`` naming the setting
-(``unsupported``): ``limited`` funding (credit line, rejection, liquidation),
-SPAN margin, the liquidity (spread/impact) model, position limits, quarters
-and years that cascade, and strategies with Python hooks.
+**Scope.** Every broker, ledger and market setting runs. A strategy must be a
+``KernelStrategy`` without Python hooks beyond its kernel (``on_settle``,
+``on_margin_call``, ...): those run only on the Python engine, and
+``UnsupportedError`` says so up front.
 """
 
 from __future__ import annotations
@@ -71,18 +67,17 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
+from tokbt.core import layout
 from tokbt.data.frames import MarketBlock, MarketSource, event_day
+from tokbt.engine.broker import Broker
 from tokbt.engine.config import BrokerConfig, EngineConfig
 from tokbt.engine.context import month_contracts
 from tokbt.engine.errors import StrategyError
 from tokbt.engine.loop import Outputs, make_ledger, require_fixings
 from tokbt.errors import DataError, TokbtError
 from tokbt.ledger import LedgerConfig
-from tokbt.ledger.journal import ACCOUNTS, KINDS
 from tokbt.market import Contract, ContractSpec
-from tokbt.market.ticks import GRID_EPS, tick_decimals
 
 Floats = npt.NDArray[np.float64]
 
@@ -92,12 +87,6 @@ _HISTORY_BUDGET = 32 << 20
 """Bytes of history buffer the compiled loop keeps beyond the strategy's window..."""
 _HISTORY_ROWS = 1 << 16
 """... and at most this many events of it."""
-_MIN_ROWS = 1 << 16
-"""Rows each row buffer holds at least..."""
-_BUFFER_EVENTS = 4
-"""... and at least the rows this many events could write at most."""
-_MIN_DECISIONS = 16
-"""Decisions the decision log holds at first (it doubles when full)."""
 
 
 class UnsupportedError(TokbtError):
@@ -143,14 +132,8 @@ def label(strategy: Any) -> str:
     return getattr(strategy, "name", None) or type(strategy).__name__
 
 
-def unsupported(
-    strategy: Any,
-    contracts: Sequence[Contract],
-    broker: BrokerConfig,
-    ledger: LedgerConfig,
-) -> list[str]:
-    """Why the compiled engine cannot run ``strategy`` over ``contracts`` with these
-    settings (empty: it can)."""
+def unsupported(strategy: Any) -> list[str]:
+    """Why the compiled engine cannot run ``strategy`` (empty: it can)."""
     reasons = []
     if not isinstance(strategy, KernelProgram):
         reasons.append(f"strategy {label(strategy)!r} is not a KernelStrategy (no decision kernel)")
@@ -159,19 +142,6 @@ def unsupported(
             f"strategy {label(strategy)!r} implements Python hooks ({', '.join(hooks)}), "
             "which only the python engine runs"
         )
-    if ledger.funding != "treasury":
-        reasons.append(
-            f'ledger.funding = "{ledger.funding}" (credit line, rejections, liquidation)'
-        )
-    if ledger.margin_model != "spec":
-        reasons.append(f'ledger.margin_model = "{ledger.margin_model}"')
-    if broker.liquidity is not None:
-        reasons.append('broker.liquidity (the spread and impact model; "none" is supported)')
-    if broker.position_limit is not None:
-        reasons.append(f"broker.position_limit = {broker.position_limit:g}")
-    cascading = [c.code for c in contracts if c.cascades_into]
-    if cascading:
-        reasons.append(f"contracts that cascade ({', '.join(cascading[:3])}: quarters and years)")
     return reasons
 
 
@@ -222,49 +192,6 @@ def planned_tokens(source: MarketSource, contracts: Sequence[Contract]) -> Float
     return out
 
 
-def _frozen(a: npt.ArrayLike, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
-    """A read-only C-contiguous array (what the compiled loop's read-only arguments take)."""
-    out = np.ascontiguousarray(a, dtype=dtype)
-    if out.flags.writeable:
-        out = out.view()
-        out.flags.writeable = False
-    return out
-
-
-def _strings(values: Sequence[str], codes: np.ndarray) -> pa.Array:
-    """``values[codes]`` as an Arrow string array, null where a code is negative (built
-    from its buffers: several times faster than a dictionary cast or a take)."""
-    from tokbt.engine.kernels import gather_strings
-
-    encoded = [v.encode() for v in values]
-    table = np.zeros(len(encoded) + 1, np.int64)
-    table[1:] = np.cumsum([len(e) for e in encoded])
-    blob = np.frombuffer(b"".join(encoded) or b"\0", np.uint8)
-    offsets, data = gather_strings(np.ascontiguousarray(codes, np.int64), table, blob)
-    missing = codes < 0
-    nulls = int(missing.sum())
-    validity = pa.array(~missing, pa.bool_()).buffers()[1] if nulls else None
-    return pa.StringArray.from_buffers(
-        len(codes), pa.py_buffer(offsets), pa.py_buffer(data), validity, nulls
-    )
-
-
-class _Rows:
-    """Row buffers the compiled loop fills: journal, event log, position log."""
-
-    def __init__(self, n_paths: int, n_contracts: int) -> None:
-        from tokbt.engine import kernels as k
-
-        journal, events, positions = k.rows_per_event(n_paths, n_contracts)
-        self.ji = np.zeros((max(_BUFFER_EVENTS * journal, _MIN_ROWS), 5), np.int64)
-        self.jf = np.zeros((len(self.ji), 3))
-        self.ei = np.zeros((max(_BUFFER_EVENTS * events, _MIN_ROWS), 5), np.int64)
-        self.ef = np.zeros((len(self.ei), 2))
-        self.pi = np.zeros((max(_BUFFER_EVENTS * positions, _MIN_ROWS), 3), np.int64)
-        self.pf = np.zeros((len(self.pi), 2))
-        self.counts = np.zeros(3, np.int64)
-
-
 class CompiledEngine:
     """Replays ``source`` through a kernel ``strategy`` in compiled loops (see the module
     docstring); the same interface and results as ``Engine`` for what it supports.
@@ -272,12 +199,12 @@ class CompiledEngine:
     Args:
         source: the market (stored, in-memory or simulated).
         strategy: a ``KernelProgram`` (``KernelStrategy``) without Python hooks.
-        broker, ledger, engine: settings (defaults if omitted); ``UnsupportedError``
-            lists whatever the compiled engine does not support.
+        broker, ledger, engine: settings (defaults if omitted).
         outputs: where journal, positions and events go.
 
     Attributes:
         ledger: the ``Ledger`` with the run's journal, logs and final state.
+        broker: the ``Broker`` whose order state the loop works on.
         compile_seconds: time spent compiling (or loading from numba's cache) the
             loop and the kernel when the run started.
         stats: how often the loop stopped to drain its row buffers (``flushes``) or
@@ -300,8 +227,7 @@ class CompiledEngine:
         self.config = engine or EngineConfig()
         self.broker_config = broker or BrokerConfig()
         ledger_config = ledger or LedgerConfig()
-        contracts = tuple(source.spec.contract(c) for c in source.contracts)
-        reasons = unsupported(strategy, contracts, self.broker_config, ledger_config)
+        reasons = unsupported(strategy)
         if reasons:
             raise UnsupportedError(
                 f"the compiled engine cannot run this backtest: {'; '.join(reasons)} "
@@ -309,6 +235,7 @@ class CompiledEngine:
             )
         n = len(source.path_ids)
         self.ledger = make_ledger(source, ledger_config, outputs or Outputs())
+        self.broker = Broker(self.ledger, self.broker_config)
         self._codes = {code: i for i, code in enumerate(source.contracts)}
         self.consumed = np.zeros(n)
         self.events_run = 0
@@ -340,87 +267,45 @@ class CompiledEngine:
         return self
 
     def _start(self, kernel: Any) -> None:
-        k, ledger, strategy = self._k, self.ledger, self.strategy
+        ledger, strategy = self.ledger, self.strategy
         n, n_c = ledger.positions.shape
         history = int(strategy.history_events())
         check_history(strategy, history, self.config.history)
         self._kernel = kernel
         self._history = history
-        self._params = _frozen(strategy.kernel_params(ledger.spec, ledger.codes))
+        self._params = np.ascontiguousarray(
+            strategy.kernel_params(ledger.spec, ledger.codes), dtype=np.float64
+        )
         self._state = np.ascontiguousarray(strategy.initial_state(n, n_c), dtype=np.float64)
         planned = planned_tokens(self.source, ledger.contracts) if strategy.needs_plan() else None
-        self._planned = _frozen(np.zeros((n, n_c)) if planned is None else planned)
+        self._planned = np.ascontiguousarray(np.zeros((n, n_c)) if planned is None else planned)
         self._listing_day = np.array(
             [np.datetime64(c.listing_date, "D") for c in ledger.contracts], "datetime64[D]"
         )
         self._last_trade_day = ledger.last_trading_day
-        self._listing = _frozen(self._listing_day.astype(np.int64), np.int64)
-        self._last_trade = _frozen(self._last_trade_day.astype(np.int64), np.int64)
-        self._final_day = ledger.final_settlement_day
         self._months = np.array(month_contracts(ledger.contracts), dtype=np.int64)
-        cfg, spec, led = self.broker_config, ledger.spec, ledger.config
-        ints = np.zeros(k.N_CONFIG_INTS, np.int64)
-        ints[k.C_AT_CLOSE] = cfg.fill == "close"
-        ints[k.C_CANCEL_LOCKED] = cfg.on_locked == "cancel"
-        ints[k.C_WHOLE] = cfg.whole_contracts
-        ints[k.C_HISTORY] = history
-        ints[k.C_SWEEP] = led.sweep_excess
-        ints[k.C_LOG_POSITIONS] = ledger.positions_log is not None
-        floats = np.zeros(k.N_CONFIG_FLOATS)
-        floats[k.F_MULT] = spec.multiplier
-        floats[k.F_TICK] = spec.tick_size
-        floats[k.F_SCALE] = 10.0 ** tick_decimals(spec.tick_size)
-        floats[k.F_SLIPPAGE] = cfg.slippage_ticks
-        floats[k.F_FEE] = cfg.fee_per_contract
-        floats[k.F_IM] = spec.initial_margin
-        floats[k.F_MM_RATIO] = spec.maintenance_ratio
-        floats[k.F_BUFFER] = led.margin_buffer
-        floats[k.F_CASH_RATE] = led.cash_rate
-        floats[k.F_FUNDING_RATE] = led.funding_rate
-        floats[k.F_MARGIN_RATE] = led.margin_rate
-        floats[k.F_CREDIT_RATE] = led.credit_rate
-        floats[k.F_MARKUP] = led.consumption_markup
-        floats[k.F_BASIS] = led.consumption_basis
-        floats[k.F_GRID_EPS] = GRID_EPS
-        self._ci, self._cf = _frozen(ints, np.int64), _frozen(floats)
-        # where the loop's row kinds and accounts sit in the journal's totals and balances
-        self._kind_pos = np.array([KINDS.index(kind) for kind in k.ROW_KINDS])
-        self._account_pos = np.array([ACCOUNTS.index(a) for a in k.ROW_ACCOUNTS])
-        self._accounts = self._account_pos.tolist()
-        self._balances = np.ascontiguousarray(ledger.balances[self._accounts])
+        self._need = np.array(
+            self._k.rows_per_event(n, n_c, ledger.terms.children.shape[1]), dtype=np.int64
+        )
         self._last_close = np.full(n, np.nan)
-        self._due = np.zeros((n, n_c))
-        self._pending = np.zeros((n, n_c))
-        self._dec_i = np.zeros((max(_MIN_DECISIONS, n_c), 2), np.int64)
-        self._dec_q = np.zeros((len(self._dec_i), n))
         row_bytes = 8 * n * (n_c + 1)
         window = max(history + 1, min(_HISTORY_ROWS, _HISTORY_BUDGET // max(row_bytes, 1)))
         rows = max(history - 1 + window, 2 * history)
         self._hist_spot = np.full((rows, n), np.nan)
         self._hist_fut = np.full((rows, n, n_c), np.nan)
         self._target = np.full((n, n_c), np.nan)
-        self._istate = np.zeros(k.N_INT_STATE, np.int64)
-        self._istate[k.S_LAST_ACCRUAL] = k.NO_DAY
-        self._istate[k.S_HISTORY_ROW] = history - 2
-        self._rows = _Rows(n, n_c)
+        self._istate = np.zeros(self._k.N_INT_STATE, np.int64)
+        self._istate[self._k.S_HISTORY_ROW] = history - 2
         # the daily index as the Python engine keeps it, and when each value became known
         days = event_day(self.source.events)
         self._first_day = days[0] if len(days) else np.datetime64("1970-01-01", "D")
         n_days = int((days[-1] - self._first_day).astype(np.int64)) + 1 if len(days) else 0
         self._index_days = np.full((n_days, n), np.nan)
         self._index_known = np.full(n_days, np.iinfo(np.int64).max)
-        self._call_details: dict[int, str] = {}
 
     def _finish(self) -> None:
-        ledger = self.ledger
-        ledger.balances[self._accounts] = self._balances
-        days = self._istate[self._k.S_LAST_ACCRUAL]
-        if days != self._k.NO_DAY:
-            ledger._last_accrual = (np.datetime64(0, "D") + np.timedelta64(int(days), "D")).astype(
-                dt.date
-            )
         self.strategy.finish(self._state)
-        ledger.journal.flush()
+        self.ledger.journal.flush()
 
     # -- one block ---------------------------------------------------------------------------
 
@@ -433,50 +318,67 @@ class CompiledEngine:
         close = block.spot["close"]
         has_spot = ~np.isnan(close).all(axis=1)
         self._see_index(block, has_spot)
-        fs = self._final_settlements(block)
+        fs, errors = self._final_settlements(block)
         tokens = block.consumption["tokens"]
+        day = block.day.astype("datetime64[D]")
         args = {
-            "now": _frozen(block.events.astype("datetime64[us]").view(np.int64), np.int64),
-            "day": _frozen(block.day.astype("datetime64[D]").astype(np.int64), np.int64),
-            "bar_start": _frozen(
-                block.futures_start.astype("datetime64[us]").view(np.int64), np.int64
-            ),
-            "has_spot": _frozen(has_spot, np.bool_),
-            "has_futures": _frozen(~np.isnat(block.futures_start), np.bool_),
-            "has_consumption": _frozen(~np.isnan(tokens).all(axis=1), np.bool_),
-            "settling": _frozen(block.settlement, np.bool_),
-            "spot_close": _frozen(close),
-            "tokens": _frozen(tokens),
-            "fut_open": _frozen(block.futures["open"]),
-            "fut_close": _frozen(block.futures["close"]),
-            "fut_settle": _frozen(block.futures["settle"]),
-            "locked": _frozen(block.locked, np.bool_),
-            "gidx": _frozen(gidx, np.int64),
-            "colmap": _frozen(colmap, np.int64),
+            "kernel": self._kernel,
+            "block_start": block.start,
+            "now": _c(block.events.astype("datetime64[us]").view(np.int64), np.int64),
+            "day": _c(day.astype(np.int64), np.int64),
+            "month": _c(day.astype("datetime64[M]").astype(np.int64), np.int64),
+            "bar_start": _c(block.futures_start.astype("datetime64[us]").view(np.int64), np.int64),
+            "has_spot": _c(has_spot, np.bool_),
+            "has_futures": _c(~np.isnat(block.futures_start), np.bool_),
+            "has_consumption": _c(~np.isnan(tokens).all(axis=1), np.bool_),
+            "settling": _c(block.settlement, np.bool_),
+            "deadline": self._deadlines(block),
+            "spot_close": _c(close),
+            "tokens": _c(tokens),
+            "fut_open": _c(block.futures["open"]),
+            "fut_close": _c(block.futures["close"]),
+            "fut_settle": _c(block.futures["settle"]),
+            "locked": _c(block.locked, np.bool_),
+            "gidx": gidx,
+            "colmap": colmap,
             "expiry": self._expiry(block.day),
             **fs,
+            "planned": self._planned,
+            "params": self._params,
+            "history": self._history,
+            "need": self._need,
+            "last_close": self._last_close,
+            "consumed": self.consumed,
+            "hist_spot": self._hist_spot,
+            "hist_fut": self._hist_fut,
+            "state": self._state,
+            "target": self._target,
+            "istate": self._istate,
         }
         first = 0
         while True:
-            status, first = k.run_block(*self._arguments(block, first, args))
-            self._drain(block)
+            status, first = k.run_block(
+                **args, first=first, orders=self.broker.orders, book=ledger.book,
+                terms=ledger.terms, rows=ledger.rows, positions_view=ledger.book.positions,
+            )  # fmt: skip
             if status == k.DONE:
                 break
             if status == k.FLUSH:
                 self.stats["flushes"] += 1
+                ledger.drain()
             elif status == k.GROW_DECISIONS:
                 self.stats["decisions"] += 1
-                self._dec_i = np.concatenate([self._dec_i, np.zeros_like(self._dec_i)])
-                self._dec_q = np.concatenate([self._dec_q, np.zeros_like(self._dec_q)])
-            elif status == k.NAN_CONSUMPTION:
+                self.broker.orders = layout.grow_decisions(self.broker.orders)
+            elif status == k.NAN_SPEND:
                 raise ValueError(
                     f"consumption at {block.events[first]}: tokens consumed but no spot index price"
                 )
-            elif status == k.MISSING_FIXINGS:
-                error = self._fixing_errors[int(self._istate[k.S_ERROR_ITEM])]
+            elif status == k.MISSING_FIXINGS_AT:
+                error = errors[int(self._istate[k.S_ERROR_ITEM])]
                 assert error is not None
                 raise error
-        ledger.balances[self._accounts] = self._balances
+            else:
+                ledger.check(int(self._istate[k.S_CORE_STATUS]), f"event {block.events[first]}")
         self.stats["history_shifts"] = int(self._istate[k.S_HISTORY_SHIFTS])
         self.events_run = block.start + len(block)
 
@@ -484,47 +386,6 @@ class CompiledEngine:
     def state(self) -> Floats:
         """The kernel's state array (after the run: its final state)."""
         return self._state
-
-    def _arguments(self, block: MarketBlock, first: int, args: dict[str, Any]) -> list[Any]:
-        ledger, rows = self.ledger, self._rows
-        values = {
-            **args,
-            "kernel": self._kernel,
-            "first": first,
-            "block_start": block.start,
-            "listing": self._listing,
-            "last_trade": self._last_trade,
-            "planned": self._planned,
-            "params": self._params,
-            "ci": self._ci,
-            "cf": self._cf,
-            "positions": ledger.positions,
-            "marks": ledger.marks,
-            "accrued": ledger.accrued,
-            "pnl": ledger.pnl,
-            "delivered": ledger.delivered,
-            "balances": self._balances,
-            "spent": ledger.spent,
-            "consumed": self.consumed,
-            "last_close": self._last_close,
-            "due": self._due,
-            "pending": self._pending,
-            "dec_i": self._dec_i,
-            "dec_q": self._dec_q,
-            "hist_spot": self._hist_spot,
-            "hist_fut": self._hist_fut,
-            "state": self._state,
-            "target": self._target,
-            "istate": self._istate,
-            "ji": rows.ji,
-            "jf": rows.jf,
-            "ei": rows.ei,
-            "ef": rows.ef,
-            "pi": rows.pi,
-            "pf": rows.pf,
-            "counts": rows.counts,
-        }
-        return [values[name] for name in self._k.DRIVER_ARGUMENTS]
 
     # -- what Python prepares for a block --------------------------------------------------------
 
@@ -548,39 +409,51 @@ class CompiledEngine:
         values[inside] = self._index_days[pos[inside]]
         return require_fixings(values, days, self.source.name, now)
 
-    def _final_settlements(self, block: MarketBlock) -> dict[str, np.ndarray]:
+    def _final_settlements(
+        self, block: MarketBlock
+    ) -> tuple[dict[str, np.ndarray], list[Exception | None]]:
         """The contracts whose final settlement falls at a settlement event of the block
         (the first on or after their final settlement day), in the order the ledger
-        settles them, and their prices per path (computed by the ledger's settlement
-        model from the index known at that event)."""
+        settles them, with their prices per path (``Ledger.final_prices`` with the
+        index known at that event) — and each price's error, if it could not be fixed."""
         ledger = self.ledger
-        at = np.flatnonzero(block.settlement)
-        entries: list[tuple[int, int]] = []
-        if len(at):
-            days = block.day[at].astype("datetime64[D]")
-            for c in np.flatnonzero(~ledger.settled).tolist():
-                j = int(np.searchsorted(days, self._final_day[c], side="left"))
-                if j < len(at):
-                    entries.append((int(at[j]), c))
-        entries.sort()
-        prices = np.zeros((len(entries), ledger.n_paths))
-        ok = np.ones(len(entries), dtype=bool)
-        self._fixing_errors: list[DataError | None] = []
-        for e, (i, c) in enumerate(entries):
-            ledger.settled[c] = True
+        events: list[int] = []
+        contracts: list[int] = []
+        prices: list[Floats] = []
+        ok: list[np.ndarray] = []
+        errors: list[Exception | None] = []
+        for i in np.flatnonzero(block.settlement).tolist():
+            waiting = ~ledger.settled
+            if not waiting.any() or ledger.final_settlement_day[waiting].min() > block.day[i]:
+                continue
             lookup = functools.partial(self._fixings, block.events[i], block.start + i)
-            try:
-                prices[e] = ledger.settlement.final_price(ledger.contracts[c], lookup)
-                self._fixing_errors.append(None)
-            except DataError as exc:  # raised only if the contract has something to settle
-                ok[e] = False
-                self._fixing_errors.append(exc)
+            expired, fixed, fixed_ok, failed = ledger.final_prices(
+                block.day[i].astype("datetime64[D]").astype(dt.date), lookup
+            )
+            events += [i] * len(expired)
+            contracts += expired
+            prices.append(fixed)
+            ok.append(fixed_ok)
+            errors += failed
+        n = ledger.n_paths
         return {
-            "fs_event": _frozen([i for i, _ in entries], np.int64),
-            "fs_contract": _frozen([c for _, c in entries], np.int64),
-            "fs_price": _frozen(prices),
-            "fs_ok": _frozen(ok, np.bool_),
-        }
+            "fs_event": np.array(events, np.int64),
+            "fs_contract": np.array(contracts, np.int64),
+            "fs_price": np.ascontiguousarray(
+                np.concatenate(prices) if prices else np.zeros((0, n))
+            ),
+            "fs_ok": np.concatenate(ok) if ok else np.zeros(0, np.bool_),
+        }, errors
+
+    def _deadlines(self, block: MarketBlock) -> np.ndarray:
+        """For each settlement event, the day a margin call issued there must be met by."""
+        out = np.zeros(len(block), np.int64)
+        at = np.flatnonzero(block.settlement)
+        days = block.day[at].astype("datetime64[D]")
+        for day in np.unique(days).tolist():
+            deadline = self.ledger.call_deadline(day)
+            out[at[days == np.datetime64(day, "D")]] = np.datetime64(deadline, "D").astype(np.int64)
+        return out
 
     def _expiry(self, days: np.ndarray) -> np.ndarray:
         """``(len(days), n_contracts)``: each event's chain as exchange days to expiry —
@@ -590,7 +463,7 @@ class CompiledEngine:
         new = np.ones(len(day), dtype=bool)  # event days never decrease: no sort needed
         new[1:] = day[1:] != day[:-1]
         distinct, where = day[new], np.cumsum(new) - 1
-        out = np.full((len(distinct), len(self._listing)), -1, np.int64)
+        out = np.full((len(distinct), len(self._listing_day)), -1, np.int64)
         months = self._months
         if len(distinct) and len(months):
             last = self._last_trade_day[months]
@@ -603,94 +476,9 @@ class CompiledEngine:
                 - np.searchsorted(business, distinct)[:, None]
             )
             out[:, months] = np.where(listed, to_expiry, -1)
-        return _frozen(out[where], np.int64)
+        return np.ascontiguousarray(out[where], np.int64)
 
-    # -- rows into Arrow -------------------------------------------------------------------------
 
-    def _drain(self, block: MarketBlock) -> None:
-        """Append the rows the loop wrote to the journal, the event log and the position
-        log, as the Python engine's ledger writes them; empty the buffers."""
-        counts = self._rows.counts
-        events = np.asarray(block.events, "datetime64[us]")
-        if counts[0]:
-            self._drain_journal(events, int(counts[0]))
-        if counts[1]:
-            self._drain_events(events, block.day, int(counts[1]))
-        if counts[2]:
-            self._drain_positions(events, int(counts[2]))
-        counts[:] = 0
-
-    def _drain_journal(self, events: np.ndarray, m: int) -> None:
-        k, journal = self._k, self.ledger.journal
-        ints, floats = self._rows.ji[:m], self._rows.jf[:m]
-        kinds, accounts, paths = ints[:, k.J_KIND], ints[:, k.J_ACCOUNT], ints[:, k.J_PATH]
-        amounts = floats[:, k.J_AMOUNT].copy()
-        if np.isnan(amounts).any():
-            r = int(np.flatnonzero(np.isnan(amounts))[0])
-            raise ValueError(
-                f"journal: NaN amount for {k.ROW_KINDS[kinds[r]]} on "
-                f"{k.ROW_ACCOUNTS[accounts[r]]} at {events[ints[r, k.J_EVENT]]}"
-            )
-        # the journal's running totals, added row by row in order as Journal.record does
-        cells = (self._kind_pos[kinds], self._account_pos[accounts], paths)
-        np.add.at(journal._totals, cells, amounts)
-        if not journal.log.keep_rows:  # rows are counted, not kept
-            journal.log.rows += m
-            return
-        has_qty = np.asarray(k.ROW_HAS_QTY)[kinds]
-        has_price = np.asarray(k.ROW_HAS_PRICE)[kinds]
-        journal.log.append(
-            [
-                pa.array(events[ints[:, k.J_EVENT]]),
-                pa.array(journal.path_ids[paths]),
-                _strings([a.value for a in k.ROW_ACCOUNTS], accounts),
-                _strings(self.ledger.codes, ints[:, k.J_CONTRACT]),
-                _strings([kind.value for kind in k.ROW_KINDS], kinds),
-                pa.array(floats[:, k.J_QTY].copy(), mask=~has_qty),
-                pa.array(floats[:, k.J_PRICE].copy(), mask=~has_price),
-                pa.array(amounts),
-            ]
-        )
-
-    def _drain_events(self, events: np.ndarray, days: np.ndarray, m: int) -> None:
-        k = self._k
-        ints, floats = self._rows.ei[:m], self._rows.ef[:m]
-        kinds = ints[:, k.E_KIND]
-        details = ["expired", "not yet listed", "limit locked: cancelled"]
-        detail = ints[:, k.E_DETAIL].copy()
-        due = np.flatnonzero(detail == k.DUE)
-        if len(due):
-            day = np.asarray(days, "datetime64[D]")[ints[due, k.E_EVENT]]
-            distinct, where = np.unique(day, return_inverse=True)
-            detail[due] = len(details) + where.reshape(-1)
-            details += [self._call_detail(d) for d in distinct.astype(dt.date).tolist()]
-        self.ledger.events.append(
-            [
-                pa.array(events[ints[:, k.E_EVENT]]),
-                pa.array(self.ledger.journal.path_ids[ints[:, k.E_PATH]]),
-                _strings(["order_rejected", "margin_call"], kinds),
-                _strings(self.ledger.codes, ints[:, k.E_CONTRACT]),
-                pa.array(floats[:, k.E_QTY].copy(), mask=kinds != k.REJECTED),
-                pa.array(floats[:, k.E_AMOUNT].copy(), mask=kinds != k.CALLED),
-                _strings(details, detail),
-            ]
-        )
-
-    def _call_detail(self, day: dt.date) -> str:
-        """The detail of a margin call issued on ``day``: when it is due."""
-        deadline = self.ledger.calendar.offset(day, self.ledger.config.call_deadline_days)
-        return f"due {deadline}"
-
-    def _drain_positions(self, events: np.ndarray, m: int) -> None:
-        k, log = self._k, self.ledger.positions_log
-        assert log is not None
-        ints, floats = self._rows.pi[:m], self._rows.pf[:m]
-        log.append(
-            [
-                pa.array(events[ints[:, k.P_EVENT]]),
-                pa.array(self.ledger.journal.path_ids[ints[:, k.P_PATH]]),
-                _strings(self.ledger.codes, ints[:, k.P_CONTRACT]),
-                pa.array(floats[:, k.P_QTY].copy()),
-                pa.array(floats[:, k.P_SETTLE].copy()),
-            ]
-        )
+def _c(a: npt.ArrayLike, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+    """A C-contiguous array of ``dtype`` (what the compiled loop takes)."""
+    return np.ascontiguousarray(a, dtype=dtype)

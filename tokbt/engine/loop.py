@@ -296,7 +296,8 @@ class Engine:
 
     def _run_block(self, block: MarketBlock) -> None:
         gidx = np.array([self._codes[c] for c in block.contracts], dtype=np.intp)
-        columns = {int(g): j for j, g in enumerate(gidx)}
+        columns = np.full(len(self._codes), -1, dtype=np.int64)
+        columns[gidx] = np.arange(len(gidx))
         self.history.extend(block, gidx)
         lead = self.history.lead
         days = block.day.astype(dt.date).tolist()
@@ -343,7 +344,7 @@ class Engine:
         self.events_run = block.start + len(block)
 
     def _execute(
-        self, pos: int, block: MarketBlock, i: int, columns: dict[int, int], *, at_close: bool
+        self, pos: int, block: MarketBlock, i: int, columns: np.ndarray, *, at_close: bool
     ) -> None:
         """Fill pending orders on the event's futures bars (at their open or close)."""
         self._mark(pos, Phase.CLOSE_FILLS if at_close else Phase.FILLS)
@@ -354,7 +355,6 @@ class Engine:
             columns,
             block.futures["close" if at_close else "open"][i],
             block.locked[i],
-            at_close=at_close,
         )
 
     def _see_spot(self, close: Floats, day_close: bool) -> None:

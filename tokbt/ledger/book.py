@@ -1,13 +1,18 @@
 """The ledger: positions, marks and the enterprise's three accounts, for every path at once.
 
-The ledger owns the state and books every money movement in the ``Journal``;
-three replaceable models decide the economics (after LEAN): a margin model
-(requirements), a settlement model (variation margin, final prices) and a
-margin-call model (calls, collection, liquidation). The engine drives it in
-the fixed order of the house plan: fills, consumption, then at the end of an
-exchange day ``settle``.
+The ledger is a facade over the compiled core (``tokbt.core``): it owns the
+core's state (``Book``, ``Terms``, row buffers), chooses the models and turns
+the rows the core writes into Arrow — the journal, the event log and the
+position log. Every rule (fills, fees, top-ups, variation margin, margin
+calls, final settlement, cascades, funding, interest, consumption, sweeps) is
+``tokbt.core.rules``'; the three replaceable models of LEAN's shape — margin
+(requirements), settlement (variation margin, final prices) and margin call
+(calls, collection, liquidation) — choose and parameterise those rules. The
+engine drives it in the fixed order of the house plan: fills, consumption,
+then at the end of an exchange day ``settle``.
 
-State, as arrays over paths (``n_paths``) and the run's contracts (``n_c``):
+State, as arrays over paths (``n_paths``) and the run's contracts (``n_c``),
+views of the core's ``Book``:
 
 * ``positions`` — contracts held (long > 0);
 * ``marks`` — the price each position was last settled at (NaN before its
@@ -30,25 +35,38 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from tokbt.core import layout, rules
+from tokbt.core.layout import Book, Rows, Terms
+from tokbt.core.strings import string_column
 from tokbt.ledger.config import LedgerConfig
 from tokbt.ledger.journal import (
     ACCOUNTS,
     EVENT_SCHEMA,
+    KINDS,
     Account,
     EntryKind,
     Journal,
     RowLog,
 )
 from tokbt.ledger.margin import MarginModel, SpanMargin, SpecMargin, ordered_sum
-from tokbt.ledger.margin_call import CallOutcome, MarginCallModel, StandardMarginCalls
+from tokbt.ledger.margin_call import (
+    CallOutcome,
+    MarginCall,
+    MarginCallModel,
+    StandardMarginCalls,
+)
 from tokbt.ledger.settlement import DailySettlement, IndexLookup, SettlementModel
 from tokbt.market import Contract, ContractSpec
+from tokbt.market.ticks import tick_decimals
 
 Floats = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
 
-_DAYS_PER_YEAR = 365.0
-_OPERATING, _MARGIN, _CREDIT = (ACCOUNTS.index(a) for a in ACCOUNTS)
+_MIN_ROWS = 1 << 16
+"""Rows each row buffer holds at least..."""
+_BUFFER_EVENTS = 4
+"""... and at least the rows this many events could write."""
+_NONE = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,32 @@ class SettleOutcome:
 
     call: CallOutcome
     expired: tuple[int, ...]
+
+
+def as_us(ts: np.datetime64 | dt.datetime) -> int:
+    """A time as microseconds since the epoch (the core's row times)."""
+    return int(np.asarray(ts, dtype="datetime64[us]").astype(np.int64))
+
+
+def as_day(day: dt.date | np.datetime64) -> int:
+    """A day as days since the epoch (the core's days)."""
+    return int(np.asarray(day, dtype="datetime64[D]").astype(np.int64))
+
+
+def _day_numbers(dates: Sequence[dt.date]) -> npt.NDArray[np.int64]:
+    return np.array([as_day(d) for d in dates], dtype=np.int64)
+
+
+def _as_mask(paths: npt.ArrayLike | None, n: int) -> Mask:
+    if paths is None:
+        return np.ones(n, dtype=np.bool_)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(paths, dtype=np.bool_), (n,)))
+
+
+def _over_paths(value: npt.ArrayLike | None, n: int) -> Floats:
+    if value is None:
+        return np.full(n, np.nan)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(value, np.float64), (n,)))
 
 
 class Ledger:
@@ -71,7 +115,9 @@ class Ledger:
         events: log of non-monetary events (``EVENT_SCHEMA``).
         positions_log: daily positions after each settlement (``POSITION_SCHEMA``);
             ``None`` keeps none.
-        margin, settlement, calls: replace the default models.
+        margin, settlement, calls: the models (defaults from ``config``): a
+            ``SpecMargin`` or ``SpanMargin``, a ``DailySettlement``, a
+            ``StandardMarginCalls`` — each selects and parameterises the core's rules.
     """
 
     def __init__(
@@ -95,28 +141,13 @@ class Ledger:
         self.journal = journal
         n, k = journal.n_paths, len(self.codes)
         self.n_paths = n
-        self.events = events or RowLog(EVENT_SCHEMA)
-        self.positions_log = positions_log
-        self.positions = np.zeros((n, k))
-        self.marks = np.full((n, k), np.nan)
-        self.accrued = np.zeros((n, k))
-        self.pnl = np.zeros((n, k))
-        """Futures P&L to date per path and contract: variation margin + final settlement."""
-        self.delivered = np.zeros((n, k), dtype=bool)
-        """Whether a position was still held in the contract at its final settlement
-        (or, for quarters and years, at its cascade)."""
-        self.balances = np.zeros((len(ACCOUNTS), n))
-        self.balances[_OPERATING] = cfg.initial_cash
-        self.opening = self.balances.copy()
-        self.spent = np.zeros(n)
-        """Cumulative consumption spend per path (not financed: see ``accrue_interest``)."""
-        if margin is None:
-            margin = (
-                SpanMargin(spec, n, k, cfg.span) if cfg.margin_model == "span" else SpecMargin(spec)
-            )
-        self.margin = margin
+        self._events = events or RowLog(EVENT_SCHEMA)
+        self._positions_log = positions_log
+        self.margin = margin or self._default_margin(n, k)
         self.settlement = settlement or DailySettlement(spec)
         self.calls = calls or StandardMarginCalls(n, cfg.call_deadline_days, cfg.margin_buffer)
+        self.book: Book = self._new_book(n, k)
+        self.terms: Terms = self._new_terms()
         self.final_settlement_day = np.array(
             [np.datetime64(c.final_settlement_date, "D") for c in self.contracts],
             dtype="datetime64[D]",
@@ -124,30 +155,193 @@ class Ledger:
         self.last_trading_day = np.array(
             [np.datetime64(c.last_trading_day, "D") for c in self.contracts], dtype="datetime64[D]"
         )
-        self.settled = np.zeros(k, dtype=bool)
-        self._last_accrual: dt.date | None = None
+        self.opening = self.book.balances.copy()
+        self._event_names = list(layout.EVENT_NAMES)
+        self._details = list(layout.DETAILS)
+        self._event_contracts = list(self.codes)
+        self._rows_per_event = layout.rows_per_event(n, k, self.terms.children.shape[1])
+        self.rows: Rows = self._new_rows()
+        self._draining = False
+        journal.pull_from(self.drain)
+        self._events.pull_from(self.drain)
+        if positions_log is not None:
+            positions_log.pull_from(self.drain)
+        self.calls.bind(self.book)
 
-    # -- balances ------------------------------------------------------------------------
+    # -- construction ---------------------------------------------------------------------
+
+    def _default_margin(self, n: int, k: int) -> MarginModel:
+        cfg = self.config
+        if cfg.margin_model == "span":
+            return SpanMargin(self.spec, n, k, cfg.span)
+        return SpecMargin(self.spec)
+
+    def _new_book(self, n: int, k: int) -> Book:
+        book = layout.new_book(n, k, self.config.initial_cash, self.config.span.initial_vol)
+        if isinstance(self.margin, SpanMargin):  # the model's estimates are the book's
+            self.margin.bind(book.span_var, book.span_last)
+        return book
+
+    def _new_terms(self) -> Terms:
+        cfg, spec = self.config, self.spec
+        cf = np.zeros(layout.N_CF)
+        ci = np.zeros(layout.N_CI, dtype=np.int64)
+        cf[layout.F_MULT] = spec.multiplier
+        cf[layout.F_TICK] = spec.tick_size
+        cf[layout.F_SCALE] = 10.0 ** tick_decimals(spec.tick_size)
+        cf[layout.F_BUFFER] = cfg.margin_buffer
+        cf[layout.F_CASH_RATE] = cfg.cash_rate
+        cf[layout.F_FUNDING_RATE] = cfg.funding_rate
+        cf[layout.F_MARGIN_RATE] = cfg.margin_rate
+        cf[layout.F_CREDIT_RATE] = cfg.credit_rate
+        cf[layout.F_MARKUP] = cfg.consumption_markup
+        cf[layout.F_BASIS] = cfg.consumption_basis
+        cf[layout.F_CREDIT_LINE] = cfg.credit_line
+        cf[layout.F_POSITION_LIMIT] = np.inf
+        ci[layout.C_WHOLE] = 1
+        ci[layout.C_SWEEP] = cfg.sweep_excess
+        ci[layout.C_LOG_POSITIONS] = self._positions_log is not None
+        ci[layout.C_LIMITED] = cfg.funding == "limited"
+        ci[layout.C_DEADLINE_DAYS] = cfg.call_deadline_days
+        ci[layout.C_ANY_RATE] = bool(
+            cfg.cash_rate or cfg.funding_rate or cfg.margin_rate or cfg.credit_rate
+        )
+        self.margin.configure(cf, ci)
+        return Terms(
+            listing=_day_numbers([c.listing_date for c in self.contracts]),
+            last_trade=_day_numbers([c.last_trading_day for c in self.contracts]),
+            final_day=_day_numbers([c.final_settlement_date for c in self.contracts]),
+            delivery_month=np.array(
+                [
+                    (c.delivery_start.year - 1970) * 12 + c.delivery_start.month - 1
+                    for c in self.contracts
+                ],
+                dtype=np.int64,
+            ),
+            children=self._children(),
+            cf=cf,
+            ci=ci,
+        )
+
+    def _children(self) -> npt.NDArray[np.int64]:
+        """``Terms.children``: each contract's cascade components as indexes."""
+        widest = max([len(c.cascades_into) for c in self.contracts] + [1])
+        out = np.full((len(self.contracts), widest), -1, dtype=np.int64)
+        where = {code: i for i, code in enumerate(self.codes)}
+        for i, contract in enumerate(self.contracts):
+            for m, code in enumerate(contract.cascades_into):
+                out[i, m] = where.get(code, layout.MISSING_CHILD)
+        return out
+
+    def _new_rows(self) -> Rows:
+        journal, events, positions = self._rows_per_event
+        return layout.new_rows(
+            max(_BUFFER_EVENTS * journal, _MIN_ROWS),
+            max(_BUFFER_EVENTS * events, _MIN_ROWS),
+            max(_BUFFER_EVENTS * positions, _MIN_ROWS),
+        )
+
+    def detail_code(self, text: str) -> int:
+        """The event-log detail code of ``text`` (registered on first use)."""
+        try:
+            return self._details.index(text)
+        except ValueError:
+            self._details.append(text)
+            return len(self._details) - 1
+
+    def _event_code(self, name: str) -> int:
+        try:
+            return self._event_names.index(name)
+        except ValueError:
+            self._event_names.append(name)
+            return len(self._event_names) - 1
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def positions(self) -> Floats:
+        """Contracts held ``(n_paths, n_c)`` (long > 0)."""
+        return self.book.positions
+
+    @property
+    def marks(self) -> Floats:
+        """The price each position was last settled at (NaN before its first fill)."""
+        return self.book.marks
+
+    @property
+    def accrued(self) -> Floats:
+        """Variation margin of today's trades not yet booked."""
+        return self.book.accrued
+
+    @property
+    def pnl(self) -> Floats:
+        """Futures P&L to date per path and contract: variation margin + final settlement."""
+        return self.book.pnl
+
+    @property
+    def delivered(self) -> Mask:
+        """Whether a position was still held in the contract at its final settlement
+        (or, for quarters and years, at its cascade)."""
+        return self.book.delivered
+
+    @property
+    def balances(self) -> Floats:
+        """Operating, margin and credit cash ``(3, n_paths)`` (credit = minus drawn)."""
+        return self.book.balances
+
+    @property
+    def spent(self) -> Floats:
+        """Cumulative consumption spend per path (not financed: see ``accrue_interest``)."""
+        return self.book.spent
+
+    @property
+    def settled(self) -> Mask:
+        """Contracts whose final settlement (or cascade) is done."""
+        return self.book.settled
+
+    @property
+    def last_accrual(self) -> dt.date | None:
+        """The day interest was last accrued to (``None`` before the first)."""
+        day = int(self.book.clock[0])
+        if day == layout.NO_DAY:
+            return None
+        return (np.datetime64(0, "D") + np.timedelta64(day, "D")).astype(dt.date)  # type: ignore[no-any-return]
+
+    @property
+    def _last_accrual(self) -> dt.date | None:
+        return self.last_accrual
+
+    @property
+    def events(self) -> RowLog:
+        """Non-monetary events: rejections, margin calls, liquidations."""
+        self.drain()
+        return self._events
+
+    @property
+    def positions_log(self) -> RowLog | None:
+        """Daily positions after each settlement (``None``: not kept)."""
+        self.drain()
+        return self._positions_log
 
     @property
     def operating(self) -> Floats:
         """Operating cash per path."""
-        return np.asarray(self.balances[_OPERATING])
+        return np.asarray(self.book.balances[layout.OPERATING])
 
     @property
     def margin_balance(self) -> Floats:
         """Cash in the margin account per path: the account's equity."""
-        return np.asarray(self.balances[_MARGIN])
+        return np.asarray(self.book.balances[layout.MARGIN])
 
     @property
     def credit_drawn(self) -> Floats:
         """Credit line drawn per path (≥ 0)."""
-        return np.asarray(-self.balances[_CREDIT])
+        return np.asarray(-self.book.balances[layout.CREDIT])
 
     @property
     def equity(self) -> Floats:
         """Total cash of the enterprise per path (credit drawn counts as debt)."""
-        return np.asarray(self.balances.sum(axis=0))
+        return np.asarray(self.book.balances.sum(axis=0))
 
     @property
     def roll_pnl(self) -> Floats:
@@ -157,28 +351,132 @@ class Ledger:
         closed = ~self.delivered & (self.positions == 0)
         return ordered_sum(np.where(closed, self.pnl, 0.0))
 
-    def book(
+    # -- rows -----------------------------------------------------------------------------
+
+    def room(self) -> Rows:
+        """The row buffers, with room for what one event can write (drained first if not)."""
+        journal, events, positions = self._rows_per_event
+        rows = self.rows
+        if (
+            rows.jn[0] + journal > len(rows.ji)
+            or rows.en[0] + events > len(rows.ei)
+            or rows.pn[0] + positions > len(rows.pi)
+        ):
+            self.drain()
+        return self.rows
+
+    def drain(self) -> None:
+        """Hand the rows the core has written to the journal, the event log and the
+        position log (as Arrow), and empty the buffers."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            rows = self.rows
+            m = int(rows.jn[0])
+            if m:
+                rows.jn[0] = 0
+                self.journal.append_core(rows.ji[:m], rows.jf[:m], self.codes)
+            m = int(rows.en[0])
+            if m:
+                rows.en[0] = 0
+                self._append_events(rows.ei[:m], rows.ef[:m])
+            m = int(rows.pn[0])
+            if m and self._positions_log is not None:
+                rows.pn[0] = 0
+                self._append_positions(rows.pi[:m], rows.pf[:m])
+        finally:
+            self._draining = False
+
+    def _append_events(self, ints: npt.NDArray[np.int64], floats: Floats) -> None:
+        details = ints[:, layout.E_DETAIL].copy()
+        texts = list(self._details)
+        due = np.flatnonzero(details == layout.D_DUE)
+        if len(due):
+            days, where = np.unique(ints[due, layout.E_AUX], return_inverse=True)
+            details[due] = len(texts) + where.reshape(-1)
+            texts += [f"due {d}" for d in days.astype("datetime64[D]").astype(dt.date).tolist()]
+        flags = ints[:, layout.E_FLAGS]
+        self._events.append(
+            [
+                pa.array(ints[:, layout.E_TS].astype("datetime64[us]")),
+                pa.array(self.journal.path_ids[ints[:, layout.E_PATH]]),
+                string_column(self._event_names, ints[:, layout.E_KIND]),
+                string_column(self._event_contracts, ints[:, layout.E_CONTRACT]),
+                pa.array(floats[:, layout.E_QTY].copy(), mask=(flags & layout.HAS_QTY) == 0),
+                pa.array(floats[:, layout.E_AMOUNT].copy(), mask=(flags & layout.HAS_AMOUNT) == 0),
+                string_column(texts, details),
+            ]
+        )
+
+    def _append_positions(self, ints: npt.NDArray[np.int64], floats: Floats) -> None:
+        assert self._positions_log is not None
+        self._positions_log.append(
+            [
+                pa.array(ints[:, layout.P_TS].astype("datetime64[us]")),
+                pa.array(self.journal.path_ids[ints[:, layout.P_PATH]]),
+                string_column(self.codes, ints[:, layout.P_CONTRACT]),
+                pa.array(floats[:, layout.P_QTY].copy()),
+                pa.array(floats[:, layout.P_SETTLE].copy()),
+            ]
+        )
+
+    def check(self, status: int, what: str) -> None:
+        """Raise for a core step's failure status (``OK`` passes)."""
+        if status == layout.OK:
+            return
+        if status == layout.NAN_PRICE:
+            raise ValueError(f"{what}: a traded quantity has no finite price")
+        if status == layout.NAN_SPEND:
+            raise ValueError(f"{what}: tokens consumed but no spot index price")
+        if status == layout.MISSING_CHILD_CONTRACT:
+            parent = self.contracts[int(self.book.report[layout.R_ITEM])]
+            missing = [c for c in parent.cascades_into if c not in self.codes]
+            raise ValueError(
+                f"{parent.code} cascades into {missing[0]}, which has no bars in this market"
+            )
+        raise RuntimeError(f"{what}: core status {status}")  # pragma: no cover
+
+    # -- booking --------------------------------------------------------------------------
+
+    def book_amount(
         self,
         ts: np.datetime64,
         kind: EntryKind,
         account: Account,
-        amount: Floats,
+        amount: npt.ArrayLike,
         *,
         contract: str | None = None,
-        qty: Floats | None = None,
-        price: Floats | float | None = None,
+        qty: npt.ArrayLike | None = None,
+        price: npt.ArrayLike | None = None,
     ) -> None:
-        """Move ``amount`` (per path) into ``account`` from outside the enterprise."""
-        self.balances[ACCOUNTS.index(account)] += amount
-        self.journal.record(ts, kind, account, amount, contract=contract, qty=qty, price=price)
+        """Move ``amount`` (per path) into ``account`` from outside the enterprise; a journal
+        row for each path with a non-zero amount (or quantity)."""
+        n = self.n_paths
+        amounts = _over_paths(amount, n)
+        qtys = _over_paths(qty, n)
+        where = (amounts != 0) | ((qtys != 0) & (qty is not None))
+        flags = (layout.HAS_QTY if qty is not None else 0) | (
+            layout.HAS_PRICE if price is not None else 0
+        )
+        c = layout.NO_CONTRACT if contract is None else self.codes.index(contract)
+        rules.post(
+            self.book, self.room(), as_us(ts), KINDS.index(EntryKind(kind)),
+            ACCOUNTS.index(Account(account)), amounts, c, qtys, _over_paths(price, n), flags,
+            np.ascontiguousarray(where),
+        )  # fmt: skip
 
     def move(
         self, ts: np.datetime64, kind: EntryKind, source: Account, target: Account, amount: Floats
     ) -> None:
         """Transfer ``amount`` (≥ 0 per path) between two of the enterprise's accounts."""
-        self.balances[ACCOUNTS.index(source)] -= amount
-        self.balances[ACCOUNTS.index(target)] += amount
-        self.journal.transfer(ts, kind, source, target, amount)
+        amounts = _over_paths(amount, self.n_paths)
+        if (amounts < 0).any():
+            raise ValueError("journal: a transfer amount must be >= 0")
+        rules.transfer(
+            self.book, self.room(), as_us(ts), KINDS.index(EntryKind(kind)),
+            ACCOUNTS.index(Account(source)), ACCOUNTS.index(Account(target)), amounts,
+        )  # fmt: skip
 
     def note_event(
         self,
@@ -192,23 +490,24 @@ class Ledger:
         detail: str | None = None,
     ) -> None:
         """Log a non-monetary event (a rejection, a call) for the paths in ``paths``."""
-        rows = np.flatnonzero(paths)
-        n = len(rows)
-        if n == 0:
-            return
-        self.events.append(
-            [
-                pa.array(np.full(n, ts, dtype="datetime64[us]")),
-                pa.array(self.journal.path_ids[rows]),
-                pa.repeat(event, n),
-                pa.repeat(pa.scalar(contract, pa.string()), n),
-                pa.nulls(n, pa.float64()) if qty is None else pa.array(qty[rows]),
-                pa.nulls(n, pa.float64()) if amount is None else pa.array(amount[rows]),
-                pa.repeat(pa.scalar(detail, pa.string()), n),
-            ]
-        )
+        n = self.n_paths
+        c = layout.NO_CONTRACT if contract is None else self._contract_or_new(contract)
+        rules.note_event(
+            self.room(), as_us(ts), self._event_code(event), _as_mask(paths, n), c,
+            layout.D_NONE if detail is None else self.detail_code(detail), 0,
+            _over_paths(qty, n), qty is not None, _over_paths(amount, n), amount is not None,
+        )  # fmt: skip
 
-    # -- funding -------------------------------------------------------------------------
+    def _contract_or_new(self, code: str) -> int:
+        """The event-log index of ``code`` (an event may name a contract the run does not
+        trade: those are numbered after the run's)."""
+        try:
+            return self._event_contracts.index(code)
+        except ValueError:
+            self._event_contracts.append(code)
+            return len(self._event_contracts) - 1
+
+    # -- funding --------------------------------------------------------------------------
 
     def requirement(self, positions: Floats | None = None) -> tuple[Floats, Floats]:
         """``(initial, maintenance)`` margin per path of ``positions`` (default: held)
@@ -218,36 +517,26 @@ class Ledger:
 
     def liquidity(self) -> Floats:
         """What can be paid into the margin account now, per path (inf for a treasury)."""
-        if self.config.funding == "treasury":
-            return np.full(self.n_paths, np.inf)
-        headroom = self.config.credit_line - self.credit_drawn
-        return np.maximum(self.operating, 0.0) + np.maximum(headroom, 0.0)
+        out = np.empty(self.n_paths)
+        rules.liquidity(self.book, self.terms, out)
+        return out
 
     def fund_margin(self, ts: np.datetime64, kind: EntryKind, wanted: Floats) -> Floats:
         """Pay up to ``wanted`` into the margin account (operating cash first, then
         the credit line); return what was paid per path."""
-        wanted = np.maximum(wanted, 0.0)
-        if self.config.funding == "treasury":
-            self.move(ts, kind, Account.OPERATING, Account.MARGIN, wanted)
-            return wanted
-        from_cash = np.minimum(wanted, np.maximum(self.operating, 0.0))
-        self.move(ts, kind, Account.OPERATING, Account.MARGIN, from_cash)
-        headroom = np.maximum(self.config.credit_line - self.credit_drawn, 0.0)
-        from_credit = np.minimum(wanted - from_cash, headroom)
-        self.move(ts, kind, Account.CREDIT, Account.MARGIN, from_credit)
-        return from_cash + from_credit
+        paid = np.empty(self.n_paths)
+        rules.fund_margin(
+            self.book, self.terms, self.room(), as_us(ts), KINDS.index(EntryKind(kind)),
+            _over_paths(wanted, self.n_paths).copy(), paid,
+        )  # fmt: skip
+        return paid
 
     def top_up(self, ts: np.datetime64, paths: Mask | None = None) -> None:
         """Deposit what the margin account of ``paths`` (default: all) lacks of
         ``IM × (1 + margin_buffer)``."""
-        initial, _ = self.requirement()
-        wanted = initial * (1 + self.config.margin_buffer) - self.margin_balance
-        if paths is not None:
-            wanted = np.where(paths, wanted, 0.0)
-        if (wanted > 1e-9).any():
-            self.fund_margin(ts, EntryKind.DEPOSIT, np.where(wanted > 1e-9, wanted, 0.0))
+        rules.top_up(self.book, self.terms, self.room(), as_us(ts), _as_mask(paths, self.n_paths))
 
-    # -- trading -------------------------------------------------------------------------
+    # -- trading --------------------------------------------------------------------------
 
     def fill(
         self,
@@ -261,60 +550,37 @@ class Ledger:
     ) -> None:
         """Book trades of ``qty`` contracts of contract ``c`` at ``price`` (per path;
         paths with ``qty == 0`` are untouched) and their fees."""
-        traded = qty != 0
-        if not traded.any():
-            return
-        code = self.codes[c]
-        if not np.isfinite(price[traded]).all():
-            raise ValueError(f"fill of {code} at {ts}: a traded quantity has no finite price")
-        mark = self.marks[:, c]
-        unmarked = traded & np.isnan(mark)
-        mark[unmarked] = price[unmarked]
-        self.accrued[:, c] += np.where(traded, qty * self.spec.multiplier * (mark - price), 0.0)
-        self.positions[:, c] += qty
-        self.journal.record(
-            ts, kind, Account.MARGIN, 0.0, contract=code, qty=qty, price=price, where=traded
-        )
-        fees = np.where(traded, np.broadcast_to(fee, qty.shape), 0.0)
-        if (fees != 0).any():
-            self.book(ts, EntryKind.FEE, Account.MARGIN, -fees, contract=code)
+        n = self.n_paths
+        status = rules.fill(
+            self.book, self.terms, self.room(), as_us(ts), c, _over_paths(qty, n),
+            _over_paths(price, n), _over_paths(fee, n), KINDS.index(EntryKind(kind)),
+        )  # fmt: skip
+        self.check(status, f"fill of {self.codes[c]} at {ts}")
 
     def consume(self, ts: np.datetime64, tokens: Floats, index: Floats) -> None:
         """Pay for ``tokens`` (millions) at the provider price derived from ``index``."""
-        cfg = self.config
-        price = index * (1 + cfg.consumption_markup) + cfg.consumption_basis
-        spend = np.where(tokens > 0, tokens * price, 0.0)
-        if np.isnan(spend).any():
-            raise ValueError(f"consumption at {ts}: tokens consumed but no spot index price")
-        self.book(ts, EntryKind.CONSUMPTION, Account.OPERATING, -spend, qty=tokens, price=price)
-        self.spent += spend
+        n = self.n_paths
+        status = rules.consume(
+            self.book, self.terms, self.room(), as_us(ts), _over_paths(tokens, n),
+            _over_paths(index, n),
+        )  # fmt: skip
+        self.check(status, f"consumption at {ts}")
 
     def liquidatable(self, day: dt.date) -> Mask:
         """Paths holding a position in a contract still trading on ``day``: a contract
         past its last trading day cannot be traded, only cash-settled."""
-        trading = self.last_trading_day >= np.datetime64(day, "D")
-        return np.asarray(((self.positions != 0) & trading).any(axis=1))
+        out = np.empty(self.n_paths, dtype=np.bool_)
+        rules.liquidatable(self.book, self.terms, as_day(day), out)
+        return out
 
     def liquidate(self, ts: np.datetime64, paths: Mask, *, day: dt.date, reason: str) -> None:
         """Close every position of ``paths`` in the contracts still trading on ``day`` at
         its current mark (the settlement price just booked), and log why; a position
         past its last trading day is left to its final settlement."""
-        trading = self.last_trading_day >= np.datetime64(day, "D")
-        held = self.positions * paths[:, None] * trading[None, :]
-        for c in np.flatnonzero((held != 0).any(axis=0)):
-            qty = -held[:, c]
-            self.journal.record(
-                ts,
-                EntryKind.LIQUIDATION,
-                Account.MARGIN,
-                0.0,
-                contract=self.codes[c],
-                qty=qty,
-                price=self.marks[:, c],
-                where=qty != 0,
-            )
-            self.positions[:, c] -= held[:, c]
-        self.note_event(ts, "liquidation", paths, detail=reason)
+        rules.liquidate(
+            self.book, self.terms, self.room(), as_us(ts), _as_mask(paths, self.n_paths),
+            as_day(day), self.detail_code(reason),
+        )  # fmt: skip
 
     # -- the end of an exchange day --------------------------------------------------------
 
@@ -334,148 +600,57 @@ class Ledger:
         ``contracts`` are global indexes of the contracts with a settlement
         price ``settle`` ``(n_paths, len(contracts))`` (NaN: none today).
         """
-        self.accrue_interest(ts, day)
-        self._variation_margin(ts, contracts, settle)
-        self.margin.observe(contracts, settle)
-        outcome = self.calls.process(self, ts, day)
-        expired = self._final_settlement(ts, day, index)
-        if expired:
-            self._clear_covered_calls(ts)
-        self._cascade(ts, day)
-        self._sweep_and_repay(ts)
-        self._log_positions(ts)
-        return SettleOutcome(outcome, expired)
+        expired, prices, ok, errors = self.final_prices(day, index)
+        status = rules.settle_day(
+            self.book, self.terms, self.room(), as_us(ts), as_day(day),
+            as_day(self.call_deadline(day)), np.ascontiguousarray(contracts, np.int64),
+            np.ascontiguousarray(settle, np.float64), np.array(expired, np.int64), prices, ok,
+        )  # fmt: skip
+        if status == layout.MISSING_FIXINGS:
+            error = errors[int(self.book.report[layout.R_ITEM])]
+            assert error is not None
+            raise error
+        self.check(status, f"settlement at {ts}")
+        return SettleOutcome(self.call_outcome(ts, day), tuple(expired))
 
-    def _variation_margin(
-        self, ts: np.datetime64, contracts: npt.NDArray[np.intp], settle: Floats
-    ) -> None:
-        vm = self.settlement.variation_margin(
-            self.positions[:, contracts],
-            self.marks[:, contracts],
-            self.accrued[:, contracts],
-            settle,
-        )
-        self.balances[_MARGIN] += ordered_sum(vm)
-        self.pnl[:, contracts] += vm
-        self.journal.record_many(
-            ts,
-            EntryKind.VARIATION_MARGIN,
-            Account.MARGIN,
-            vm,
-            [self.codes[c] for c in contracts],
-            price=settle,
-        )
-        settles = np.isfinite(settle)
-        self.marks[:, contracts] = np.where(settles, settle, self.marks[:, contracts])
-        self.accrued[:, contracts] = np.where(settles, 0.0, self.accrued[:, contracts])
-
-    def _final_settlement(
-        self, ts: np.datetime64, day: dt.date, index: IndexLookup
-    ) -> tuple[int, ...]:
+    def final_prices(
+        self, day: dt.date, index: IndexLookup
+    ) -> tuple[list[int], Floats, npt.NDArray[np.bool_], list[Exception | None]]:
+        """The month contracts whose final settlement is due on ``day`` (marked settled),
+        their prices per path from the settlement model, whether each price could be
+        fixed, and the error of each that could not (raised only if the contract has
+        something to settle)."""
         due = (self.final_settlement_day <= np.datetime64(day, "D")) & ~self.settled
-        expired = []
-        for c in np.flatnonzero(due):
-            contract = self.contracts[c]
-            if contract.cascades_into:
-                continue
+        expired = [int(c) for c in np.flatnonzero(due) if not self.contracts[c].cascades_into]
+        prices = np.zeros((len(expired), self.n_paths))
+        ok = np.ones(len(expired), dtype=np.bool_)
+        errors: list[Exception | None] = []
+        for e, c in enumerate(expired):
             self.settled[c] = True
-            expired.append(int(c))
-            held = self.positions[:, c]
-            if not (held != 0).any() and not (self.accrued[:, c] != 0).any():
-                continue
-            price = self.settlement.final_price(contract, index)
-            open_ = held != 0
-            amount = (
-                np.where(open_, held * self.spec.multiplier * (price - self.marks[:, c]), 0.0)
-                + self.accrued[:, c]
-            )
-            self.balances[_MARGIN] += amount
-            self.pnl[:, c] += amount
-            self.delivered[:, c] |= open_
-            self.journal.record(
-                ts,
-                EntryKind.FINAL_SETTLEMENT,
-                Account.MARGIN,
-                amount,
-                contract=contract.code,
-                qty=-held,
-                price=price,
-                where=open_ | (amount != 0),
-            )
-            self.positions[:, c] = 0.0
-            self.marks[:, c] = np.where(open_, price, self.marks[:, c])
-            self.accrued[:, c] = 0.0
-        return tuple(expired)
+            try:
+                prices[e] = self.settlement.final_price(self.contracts[c], index)
+                errors.append(None)
+            except Exception as exc:  # raised only if the contract has something to settle
+                ok[e] = False
+                errors.append(exc)
+        return expired, prices, ok, errors
 
-    def _clear_covered_calls(self, ts: np.datetime64) -> None:
-        """After a final settlement, cancel the outstanding calls whose margin account now
-        covers the initial requirement of what is still held (a call issued on a last
-        trading day ends with the book it was for, when that book has paid its way)."""
-        outstanding = getattr(self.calls, "outstanding", None)
-        cancel = getattr(self.calls, "cancel", None)
-        if outstanding is None or cancel is None:
-            return
-        initial, _ = self.requirement()
-        covered = (np.asarray(outstanding) > 0) & (self.margin_balance >= initial - 1e-9)
-        if covered.any():
-            cancel(covered)
-            self.note_event(
-                ts, "margin_call_cancelled", covered, detail="covered after final settlement"
-            )
+    def call_deadline(self, day: dt.date) -> dt.date:
+        """The exchange day by whose settlement a call issued on ``day`` must be met."""
+        return self.calendar.offset(day, self.config.call_deadline_days)
 
-    def _cascade(self, ts: np.datetime64, day: dt.date) -> None:
-        """Quarters and years become their component contracts at their last trading
-        day, position for position, at the parent's settlement price (EEX cascading)."""
-        due = (self.last_trading_day <= np.datetime64(day, "D")) & ~self.settled
-        for c in np.flatnonzero(due):
-            parent = self.contracts[c]
-            if not parent.cascades_into:
-                continue
-            self.settled[c] = True
-            held = self.positions[:, c].copy()
-            if not (held != 0).any():
-                continue
-            self.delivered[:, c] |= held != 0
-            price = self.marks[:, c].copy()
-            self.fill(ts, int(c), -held, price)
-            for code in parent.cascades_into:
-                if code not in self.codes:
-                    raise ValueError(
-                        f"{parent.code} cascades into {code}, which has no bars in this market"
-                    )
-                self.fill(ts, self.codes.index(code), held, price)
-
-    def _sweep_and_repay(self, ts: np.datetime64) -> None:
-        cfg = self.config
-        if cfg.sweep_excess:
-            initial, _ = self.requirement()
-            calm = np.asarray(getattr(self.calls, "outstanding", np.zeros(self.n_paths))) == 0
-            excess = np.where(
-                calm, np.maximum(self.margin_balance - initial * (1 + cfg.margin_buffer), 0.0), 0.0
-            )
-            self.move(ts, EntryKind.WITHDRAWAL, Account.MARGIN, Account.OPERATING, excess)
-        if cfg.funding == "limited" and (self.credit_drawn > 0).any():
-            repay = np.minimum(self.credit_drawn, np.maximum(self.operating, 0.0))
-            self.move(ts, EntryKind.REPAYMENT, Account.OPERATING, Account.CREDIT, repay)
-
-    def _log_positions(self, ts: np.datetime64) -> None:
-        if self.positions_log is None:
-            return
-        rows, cols = np.nonzero(self.positions)
-        n = len(rows)
-        if n == 0:
-            return
-        self.positions_log.append(
-            [
-                pa.array(np.full(n, ts, dtype="datetime64[us]")),
-                pa.array(self.journal.path_ids[rows]),
-                pa.DictionaryArray.from_arrays(
-                    pa.array(cols.astype(np.int32)), pa.array(self.codes, pa.string())
-                ).cast(pa.string()),
-                pa.array(self.positions[rows, cols]),
-                pa.array(self.marks[rows, cols]),
-            ]
-        )
+    def call_outcome(self, ts: np.datetime64, day: dt.date) -> CallOutcome:
+        """The calls the last settlement issued and the paths it liquidated."""
+        book = self.book
+        liquidated = book.liquidated.copy()
+        if not book.report[layout.R_CALLED]:
+            return CallOutcome(None, liquidated)
+        issued, amount, equity, initial, maintenance = book.call.copy()
+        call = MarginCall(
+            ts, day, self.call_deadline(day), issued.astype(bool), amount, equity, initial,
+            maintenance,
+        )  # fmt: skip
+        return CallOutcome(call, liquidated)
 
     def accrue_interest(self, ts: np.datetime64, day: dt.date) -> None:
         """Interest on each account for the calendar days since the last accrual.
@@ -485,18 +660,4 @@ class Ledger:
         by the business whether it hedges or not, so only the cash the hedge
         ties up or releases (margin deposits, withdrawals, calls) is financed.
         """
-        last, self._last_accrual = self._last_accrual, day
-        cfg = self.config
-        if last is None or day <= last:
-            return
-        if not (cfg.cash_rate or cfg.funding_rate or cfg.margin_rate or cfg.credit_rate):
-            return
-        years = (day - last).days / _DAYS_PER_YEAR
-        op = self.operating + self.spent
-        rate = np.where(op >= 0, cfg.cash_rate, cfg.funding_rate)
-        self.book(ts, EntryKind.INTEREST, Account.OPERATING, op * rate * years)
-        margin = np.maximum(self.margin_balance, 0.0)
-        self.book(ts, EntryKind.INTEREST, Account.MARGIN, margin * cfg.margin_rate * years)
-        self.book(
-            ts, EntryKind.INTEREST, Account.CREDIT, -self.credit_drawn * cfg.credit_rate * years
-        )
+        rules.accrue_interest(self.book, self.terms, self.room(), as_us(ts), as_day(day))

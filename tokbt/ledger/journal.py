@@ -28,7 +28,8 @@ Running totals are kept in every mode.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tokbt.closing import Closing
+from tokbt.core.layout import (
+    ACCOUNT_NAMES,
+    HAS_PRICE,
+    HAS_QTY,
+    J_ACCOUNT,
+    J_AMOUNT,
+    J_CONTRACT,
+    J_FLAGS,
+    J_KIND,
+    J_PATH,
+    J_PRICE,
+    J_QTY,
+    J_TS,
+    KIND_NAMES,
+)
+from tokbt.core.strings import string_column
 
 
 class Account(StrEnum):
@@ -108,6 +125,10 @@ POSITION_SCHEMA = pa.schema(
 _BATCH_ROWS = 65_536
 ACCOUNTS = tuple(Account)
 KINDS = tuple(EntryKind)
+if tuple(KINDS) != KIND_NAMES or tuple(ACCOUNTS) != ACCOUNT_NAMES:  # pragma: no cover
+    raise ImportError("tokbt.ledger.journal: kinds and accounts must be in the core's code order")
+_KIND_NAMES = list(KIND_NAMES)
+_ACCOUNT_NAMES = list(ACCOUNT_NAMES)
 _ACCOUNT_POS = {a: i for i, a in enumerate(ACCOUNTS)}
 _KIND_POS = {k: i for i, k in enumerate(KINDS)}
 
@@ -142,6 +163,17 @@ class RowLog(Closing):
         self._writer: pq.ParquetWriter | None = None
         self._flushed = False
         self._closed = False
+        self._pull: Callable[[], None] | None = None
+
+    def pull_from(self, drain: Callable[[], None]) -> None:
+        """Call ``drain`` before rows are read, flushed or closed: an owner that buffers rows
+        for this log (the ledger's core) hands them over first. Held weakly (a bound method
+        keeps no reference to its object)."""
+        self._pull = _weak(drain)
+
+    def _take_pending(self) -> None:
+        if self._pull is not None:
+            self._pull()
 
     def append(self, columns: Sequence[pa.Array]) -> None:
         """Append one batch of rows given as one array per schema column."""
@@ -158,6 +190,7 @@ class RowLog(Closing):
 
     def flush(self) -> None:
         """Write held rows to the sink (no-op without one)."""
+        self._take_pending()
         if self.sink is None or not self._batches:
             return
         if self._writer is None:
@@ -171,6 +204,8 @@ class RowLog(Closing):
 
         A log with a sink that never received rows still writes an empty file,
         so a run's outputs always exist."""
+        if not self._closed:
+            self._take_pending()
         if self.sink is not None and self._writer is None and not self._closed:
             self.sink.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self.sink, self.schema, compression="zstd")
@@ -183,6 +218,7 @@ class RowLog(Closing):
     def to_arrow(self) -> pa.Table:
         """Every row kept, in the order appended. With a sink that has been written
         to, this closes the log and reads the file back."""
+        self._take_pending()
         if not self._flushed:
             return pa.Table.from_batches(self._batches, self.schema)
         assert self.sink is not None
@@ -190,15 +226,23 @@ class RowLog(Closing):
         return pq.read_table(self.sink, schema=self.schema)
 
 
+def _weak(method: Callable[[], None]) -> Callable[[], None]:
+    """``method`` called through a weak reference when it is a bound method (a no-op once
+    its object is gone), else ``method`` itself."""
+    if not hasattr(method, "__self__"):
+        return method
+    ref = weakref.WeakMethod(method)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            target()
+
+    return call
+
+
 def _ts_array(ts: dt.datetime | np.datetime64, n: int) -> pa.Array:
     return pa.array(np.full(n, ts, dtype="datetime64[us]"))
-
-
-def _strings(values: Sequence[str | None], codes: npt.NDArray[np.intp]) -> pa.Array:
-    """``values[codes]`` as a plain string array, built without per-row Python."""
-    return pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32)), pa.array(list(values), pa.string())
-    ).cast(pa.string())
 
 
 def _over_paths(value: npt.ArrayLike | None, n_paths: int) -> Floats | None:
@@ -240,10 +284,22 @@ class Journal(Closing):
         self._held: list[tuple[Any, ...]] = []
         self._held_rows = 0
         self._contracts: dict[str, int] = {}
+        self._pull: Callable[[], None] | None = None
+
+    def pull_from(self, drain: Callable[[], None]) -> None:
+        """Call ``drain`` before anything is recorded, read, flushed or closed: the ledger's
+        core buffers its rows and hands them over (``append_core``) first, so rows keep
+        the order in which they were made. Held weakly."""
+        self._pull = _weak(drain)
+
+    def _take_pending(self) -> None:
+        if self._pull is not None:
+            self._pull()
 
     @property
     def rows(self) -> int:
         """Rows recorded so far (also when they are not kept)."""
+        self._take_pending()
         return self.log.rows + self._held_rows
 
     # -- writing ---------------------------------------------------------------------
@@ -304,6 +360,7 @@ class Journal(Closing):
         """Rows for several contracts at once: ``amount`` (and ``qty``, ``price``)
         are ``(n_paths, len(contracts))`` (or broadcast to it); a row for every
         entry with a non-zero amount or quantity, path-major."""
+        self._take_pending()
         shape = (self.n_paths, len(contracts))
         amounts = np.broadcast_to(np.asarray(amount, np.float64), shape)
         qtys = None if qty is None else np.broadcast_to(np.asarray(qty, np.float64), shape)
@@ -355,7 +412,7 @@ class Journal(Closing):
         )  # fmt: skip
         self._held_rows += n
         if self._held_rows >= min(_BATCH_ROWS, self.log.flush_rows):
-            self._materialise()
+            self._materialise_held()
         return n
 
     def _contract_code(self, code: str | None) -> int:
@@ -366,7 +423,52 @@ class Journal(Closing):
             found = self._contracts[code] = len(self._contracts)
         return found
 
+    def append_core(
+        self, ints: npt.NDArray[np.int64], floats: Floats, contracts: Sequence[str]
+    ) -> None:
+        """Append rows the core wrote (``tokbt.core.layout``'s journal layout: ``ints``
+        ``(m, 6)`` time, kind, account, path row, contract, flags; ``floats`` ``(m, 3)``
+        qty, price, amount), naming contract ``c`` ``contracts[c]``. Running totals are
+        added row by row in order; a NaN amount is refused (nothing appended)."""
+        m = len(ints)
+        if m == 0:
+            return
+        if self.log._closed:
+            raise ValueError("journal: closed (after close() or to_arrow() with a sink)")
+        amounts = floats[:, J_AMOUNT]
+        if np.isnan(amounts).any():
+            r = int(np.flatnonzero(np.isnan(amounts))[0])
+            ts = ints[r, J_TS].astype("datetime64[us]")
+            raise ValueError(
+                f"journal: NaN amount for {KINDS[ints[r, J_KIND]]} on "
+                f"{ACCOUNTS[ints[r, J_ACCOUNT]]} at {ts}"
+            )
+        kinds, accounts, paths = ints[:, J_KIND], ints[:, J_ACCOUNT], ints[:, J_PATH]
+        np.add.at(self._totals, (kinds, accounts, paths), amounts)
+        if not self.log.keep_rows:
+            self.log.rows += m
+            return
+        self._materialise_held()
+        flags = ints[:, J_FLAGS]
+        self.log.append(
+            [
+                pa.array(ints[:, J_TS].astype("datetime64[us]")),
+                pa.array(self.path_ids[paths]),
+                string_column(_ACCOUNT_NAMES, accounts),
+                string_column(contracts, ints[:, J_CONTRACT]),
+                string_column(_KIND_NAMES, kinds),
+                pa.array(floats[:, J_QTY].copy(), mask=(flags & HAS_QTY) == 0),
+                pa.array(floats[:, J_PRICE].copy(), mask=(flags & HAS_PRICE) == 0),
+                pa.array(amounts.copy()),
+            ]
+        )
+
     def _materialise(self) -> None:
+        """Take the core's pending rows, then turn the rows held as arrays into Arrow."""
+        self._take_pending()
+        self._materialise_held()
+
+    def _materialise_held(self) -> None:
         """Turn the rows held as arrays into one Arrow batch of the log."""
         if not self._held:
             return
@@ -385,12 +487,9 @@ class Journal(Closing):
             [
                 pa.array(np.repeat(np.array([h[0] for h in held], "datetime64[us]"), counts)),
                 pa.array(self.path_ids[rows]),
-                _strings([a.value for a in ACCOUNTS], np.repeat([h[2] for h in held], counts)),
-                pa.DictionaryArray.from_arrays(
-                    pa.array(np.maximum(contract, 0), mask=contract < 0),
-                    pa.array(names or [""], pa.string()),
-                ).cast(pa.string()),
-                _strings([k.value for k in KINDS], np.repeat([h[1] for h in held], counts)),
+                string_column(_ACCOUNT_NAMES, np.repeat([h[2] for h in held], counts)),
+                string_column(names, contract),
+                string_column(_KIND_NAMES, np.repeat([h[1] for h in held], counts)),
                 optional(6),
                 optional(7),
                 pa.array(np.concatenate([h[5] for h in held])),
@@ -429,6 +528,7 @@ class Journal(Closing):
     def net(self, account: Account | None = None, kind: EntryKind | None = None) -> Floats:
         """Sum of amounts per path (array position), over one account and/or one
         kind, or over all of them."""
+        self._take_pending()
         totals = self._totals
         if kind is not None:
             totals = totals[_KIND_POS[EntryKind(kind)]][None]
@@ -439,12 +539,13 @@ class Journal(Closing):
     def totals(self) -> pa.Table:
         """Per-path totals by account and kind (non-zero ones): ``path, account, kind, amount``
         — the aggregated journal of a large Monte Carlo run."""
+        self._take_pending()
         k, a, p = np.nonzero(self._totals)
         return pa.table(
             {
                 "path": pa.array(self.path_ids[p]),
-                "account": _strings([x.value for x in ACCOUNTS], a),
-                "kind": _strings([x.value for x in KINDS], k),
+                "account": string_column(_ACCOUNT_NAMES, a),
+                "kind": string_column(_KIND_NAMES, k),
                 "amount": pa.array(self._totals[k, a, p]),
             }
         )

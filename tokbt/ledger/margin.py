@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tokbt.core import layout, rules
 from tokbt.ledger.config import SpanConfig
 from tokbt.market import ContractSpec
 
@@ -32,6 +33,11 @@ class MarginModel(Protocol):
         ``contracts``; NaN where a contract did not settle."""
         ...
 
+    def configure(self, cf: Floats, ci: npt.NDArray[np.int64]) -> None:
+        """Write the model's choice of the core's margin rule and its parameters into the
+        core's settings (``tokbt.core.layout``'s ``F_*`` / ``C_*``)."""
+        ...
+
 
 def ordered_sum(matrix: Floats) -> Floats:
     """Row sums added column by column, left to right.
@@ -48,20 +54,25 @@ def ordered_sum(matrix: Floats) -> Floats:
     return total
 
 
-def _notional(spec: ContractSpec, positions: Floats, prices: Floats) -> Floats:
-    held = positions != 0
-    return np.where(held, np.abs(positions) * spec.multiplier * np.where(held, prices, 0.0), 0.0)
-
-
 class SpecMargin:
-    """``IM = initial_margin × |pos| × multiplier × price``; ``MM = IM / maintenance_ratio``."""
+    """``IM = initial_margin × Σ |pos| × multiplier × price``; ``MM = IM / maintenance_ratio``
+    (the core's spec rule, ``tokbt.core.rules._contract_margin``)."""
 
     def __init__(self, spec: ContractSpec) -> None:
         self.spec = spec
+        self._cf = np.zeros(layout.N_CF)
+        self._ci = np.zeros(layout.N_CI, dtype=np.int64)
+        self.configure(self._cf, self._ci)
+
+    def configure(self, cf: Floats, ci: npt.NDArray[np.int64]) -> None:
+        """Write the model's choice and parameters into the core's settings."""
+        cf[layout.F_MULT] = self.spec.multiplier
+        cf[layout.F_IM_RATE] = self.spec.initial_margin
+        cf[layout.F_MM_RATIO] = self.spec.maintenance_ratio
+        ci[layout.C_SPAN] = 0
 
     def requirement(self, positions: Floats, prices: Floats) -> tuple[Floats, Floats]:
-        initial = self.spec.initial_margin * ordered_sum(_notional(self.spec, positions, prices))
-        return initial, initial / self.spec.maintenance_ratio
+        return _requirement(self._cf, self._ci, np.zeros_like(positions), positions, prices)
 
     def observe(self, contracts: npt.NDArray[np.intp], settle: Floats) -> None:
         """Fractions of notional need no history."""
@@ -70,28 +81,52 @@ class SpecMargin:
 class SpanMargin:
     """SPAN-like: ``IM = z · σ̂ · √h · |pos| · mult · F · add_on`` per contract, summed
     (no inter-month spread credit); ``σ̂`` an EWMA of daily log settlement returns
-    per path and contract, ``initial_vol`` until a contract has two settlements."""
+    per path and contract, ``initial_vol`` until a contract has two settlements (the
+    core's SPAN rule, ``tokbt.core.rules._contract_margin`` and ``observe_settlement``)."""
 
     def __init__(self, spec: ContractSpec, n_paths: int, n_contracts: int, cfg: SpanConfig) -> None:
         self.spec, self.cfg = spec, cfg
         self._var = np.full((n_paths, n_contracts), cfg.initial_vol**2)
         self._last = np.full((n_paths, n_contracts), np.nan)
+        self._cf = np.zeros(layout.N_CF)
+        self._ci = np.zeros(layout.N_CI, dtype=np.int64)
+        self.configure(self._cf, self._ci)
+
+    def configure(self, cf: Floats, ci: npt.NDArray[np.int64]) -> None:
+        """Write the model's choice and parameters into the core's settings."""
+        cfg = self.cfg
+        cf[layout.F_MULT] = self.spec.multiplier
+        cf[layout.F_MM_RATIO] = cfg.maintenance_ratio
+        cf[layout.F_SPAN_Z] = cfg.z
+        cf[layout.F_SPAN_HOLDING] = cfg.holding_days
+        cf[layout.F_SPAN_ADD_ON] = cfg.add_on
+        cf[layout.F_SPAN_LAM] = cfg.lam
+        cf[layout.F_SPAN_FLOOR] = cfg.floor_vol
+        ci[layout.C_SPAN] = 1
+
+    def bind(self, var: Floats, last: Floats) -> None:
+        """Keep the estimates in these arrays (the ledger's core state)."""
+        var[...] = self._var
+        last[...] = self._last
+        self._var, self._last = var, last
 
     def requirement(self, positions: Floats, prices: Floats) -> tuple[Floats, Floats]:
-        cfg = self.cfg
-        vol = np.maximum(np.sqrt(self._var), cfg.floor_vol)
-        scan = cfg.z * vol * np.sqrt(cfg.holding_days) * cfg.add_on
-        initial = ordered_sum(scan * _notional(self.spec, positions, prices))
-        return initial, initial / cfg.maintenance_ratio
+        return _requirement(self._cf, self._ci, self._var, positions, prices)
 
     def observe(self, contracts: npt.NDArray[np.intp], settle: Floats) -> None:
-        last = self._last[:, contracts]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.log(settle / last)
-        seen = np.isfinite(r)
-        var = self._var[:, contracts]
-        lam = self.cfg.lam
-        self._var[:, contracts] = np.where(
-            seen, lam * var + (1 - lam) * np.where(seen, r, 0) ** 2, var
-        )
-        self._last[:, contracts] = np.where(np.isfinite(settle), settle, last)
+        rules.observe_settlement(
+            self._cf, self._ci, self._var, self._last,
+            np.ascontiguousarray(contracts, np.int64), np.ascontiguousarray(settle, np.float64),
+        )  # fmt: skip
+
+
+def _requirement(
+    cf: Floats, ci: npt.NDArray[np.int64], var: Floats, positions: Floats, prices: Floats
+) -> tuple[Floats, Floats]:
+    n = positions.shape[0]
+    initial, maintenance = np.empty(n), np.empty(n)
+    rules.requirement_of(
+        cf, ci, np.ascontiguousarray(var, np.float64), np.ascontiguousarray(positions, np.float64),
+        np.ascontiguousarray(prices, np.float64), initial, maintenance,
+    )  # fmt: skip
+    return initial, maintenance

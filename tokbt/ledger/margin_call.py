@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from tokbt.ledger.journal import EntryKind
+from tokbt.core import layout, rules
+from tokbt.core.layout import Book
 
 if TYPE_CHECKING:
     from tokbt.ledger.book import Ledger
@@ -78,62 +79,54 @@ class MarginCallModel(Protocol):
         """Run after variation margin is booked at ``day``'s settlement."""
         ...
 
+    def bind(self, book: Book) -> None:
+        """Keep the calls' state in ``book`` (the ledger's core state, where the core's
+        margin-call rule works on it)."""
+        ...
+
 
 class StandardMarginCalls:
-    """See the module docstring."""
+    """See the module docstring: the core's margin-call rule
+    (``tokbt.core.rules.margin_calls``) with a deadline of ``deadline_days`` exchange days
+    and top-ups to ``IM × (1 + buffer)``. Its state (``outstanding``, ``deadline``) lives
+    in the ledger's book once bound."""
 
     def __init__(self, n_paths: int, deadline_days: int, buffer: float) -> None:
         self.deadline_days = deadline_days
         self.buffer = buffer
-        self.outstanding = np.zeros(n_paths)
-        self.deadline = np.full(n_paths, np.datetime64("NaT"), dtype="datetime64[D]")
+        self._outstanding = np.zeros(n_paths)
+        self._deadline = np.full(n_paths, layout.NO_DEADLINE, dtype=np.int64)
+
+    def bind(self, book: Book) -> None:
+        """Keep the calls' state in ``book`` (the ledger's core state)."""
+        book.outstanding[...] = self._outstanding
+        book.deadline[...] = self._deadline
+        self._outstanding, self._deadline = book.outstanding, book.deadline
+
+    @property
+    def outstanding(self) -> Floats:
+        """The call still to be paid per path (0: none)."""
+        return self._outstanding
+
+    @property
+    def deadline(self) -> npt.NDArray[np.datetime64]:
+        """The exchange day by whose settlement each path's call must be met (NaT: none)."""
+        days = self._deadline.astype("datetime64[D]")
+        days[self._deadline == layout.NO_DEADLINE] = np.datetime64("NaT")
+        return days
 
     def process(self, ledger: Ledger, ts: np.datetime64, day: dt.date) -> CallOutcome:
-        today = np.datetime64(day, "D")
-        open_calls = self.outstanding > 0
-        if open_calls.any():
-            self._collect(ledger, ts, open_calls)
-        due = (self.outstanding > 0) & (self.deadline <= today) & ledger.liquidatable(day)
-        if due.any():
-            ledger.liquidate(ts, due, day=day, reason="margin call unmet by its deadline")
-            self._clear(due)
-        initial, maintenance = ledger.requirement()
-        equity = ledger.margin_balance
-        issued = (equity < maintenance - 1e-9) & (self.outstanding == 0)
-        if not issued.any():
-            return CallOutcome(None, due)
-        amount = np.where(issued, initial * (1 + self.buffer) - equity, 0.0)
-        deadline = ledger.calendar.offset(day, self.deadline_days)
-        self.outstanding = np.where(issued, amount, self.outstanding)
-        self.deadline = np.where(issued, np.datetime64(deadline, "D"), self.deadline)
-        ledger.note_event(ts, "margin_call", issued, amount=amount, detail=f"due {deadline}")
-        call = MarginCall(ts, day, deadline, issued, amount, equity, initial, maintenance)
-        self._collect(ledger, ts, issued)
-        if self.deadline_days == 0:
-            unpaid = issued & (self.outstanding > 0) & ledger.liquidatable(day)
-            if unpaid.any():
-                ledger.liquidate(ts, unpaid, day=day, reason="margin call unmet by its deadline")
-                self._clear(unpaid)
-                due = due | unpaid
-        return CallOutcome(call, due)
+        """Run after variation margin is booked at ``day``'s settlement: collect, liquidate,
+        issue (the core's ``margin_calls``)."""
+        from tokbt.ledger.book import as_day, as_us
 
-    def _collect(self, ledger: Ledger, ts: np.datetime64, paths: Mask) -> None:
-        initial, _ = ledger.requirement()
-        covered = paths & (ledger.margin_balance >= initial - 1e-9)
-        self._clear(covered)
-        wanted = np.where(paths & ~covered, self.outstanding, 0.0)
-        paid = ledger.fund_margin(ts, EntryKind.MARGIN_CALL, wanted)
-        self.outstanding = np.where(
-            paths, np.maximum(self.outstanding - paid, 0.0), self.outstanding
-        )
-        settled = paths & (self.outstanding <= 1e-9)
-        if settled.any():
-            self._clear(settled)
-
-    def _clear(self, paths: Mask) -> None:
-        self.outstanding[paths] = 0.0
-        self.deadline[paths] = np.datetime64("NaT")
+        rules.margin_calls(
+            ledger.book, ledger.terms, ledger.room(), as_us(ts), as_day(day),
+            as_day(ledger.call_deadline(day)),
+        )  # fmt: skip
+        return ledger.call_outcome(ts, day)
 
     def cancel(self, paths: Mask) -> None:
         """Forget the calls of ``paths`` (the book was closed)."""
-        self._clear(paths)
+        self._outstanding[paths] = 0.0
+        self._deadline[paths] = layout.NO_DEADLINE

@@ -24,8 +24,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from tokbt.core import rules
 from tokbt.market import Contract, ContractSpec
-from tokbt.market.ticks import round_to_tick
 
 Floats = npt.NDArray[np.float64]
 IndexLookup = Callable[[np.ndarray], Floats]
@@ -47,7 +47,8 @@ class SettlementModel(Protocol):
 
 
 class DailySettlement:
-    """Exchange-style daily mark-to-market and average-price final settlement."""
+    """Exchange-style daily mark-to-market (the core's rule, ``tokbt.core.rules._vm``) and
+    average-price final settlement."""
 
     def __init__(self, spec: ContractSpec) -> None:
         self.spec = spec
@@ -55,12 +56,17 @@ class DailySettlement:
     def variation_margin(
         self, positions: Floats, marks: Floats, accrued: Floats, settle: Floats
     ) -> Floats:
-        settles = np.isfinite(settle)
-        move = np.where(settles & (positions != 0), settle - marks, 0.0)
-        vm = positions * self.spec.multiplier * move + accrued
-        return np.where(settles, vm, 0.0)
+        out = np.empty(np.shape(settle))
+        rules.variation_margin_of(
+            float(self.spec.multiplier),
+            np.ascontiguousarray(positions, np.float64),
+            np.ascontiguousarray(marks, np.float64),
+            np.ascontiguousarray(accrued, np.float64),
+            np.ascontiguousarray(settle, np.float64),
+            out,
+        )
+        return out
 
     def final_price(self, contract: Contract, index: IndexLookup) -> Floats:
         values = index(self.spec.fixing_dates(contract))
-        tick = self.spec.tick_size
-        return np.asarray(np.maximum(round_to_tick(values.mean(axis=0), tick), tick))
+        return np.asarray(self.spec.settlement_price(values.mean(axis=0)))

@@ -13,6 +13,7 @@ import json
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -194,7 +195,18 @@ class ContractSpec(BaseModel):
         values = np.asarray(index_on_fixing_dates, dtype=np.float64)
         if values.size == 0 or not np.all(np.isfinite(values)):
             raise ValueError("final settlement needs a finite index value on every fixing date")
-        return max(round_to_tick(float(values.mean()), self.tick_size), self.tick_size)
+        return float(self.settlement_price(float(values.mean())))
+
+    @overload
+    def settlement_price(self, mean: float) -> float: ...
+    @overload
+    def settlement_price(self, mean: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+    def settlement_price(
+        self, mean: float | npt.NDArray[np.float64]
+    ) -> float | npt.NDArray[np.float64]:
+        """A final settlement price from the mean of the fixings (per path): on the tick
+        (nearest), at least one tick."""
+        return round_to_tick(mean, self.tick_size, at_least_one_tick=True)
 
     def roll_date(self, contract: Contract | str, k: int | None = None) -> dt.date:
         """The business day ``k`` (default ``roll_offset``) business days before last trading."""

@@ -8,13 +8,13 @@ from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 RoundMode = Literal["nearest", "down", "up"]
 
 # Absorbs binary floating-point noise such as 0.3 / 0.1 = 2.9999999999999996
 # so that a price already on the grid never moves by a tick.
 GRID_EPS = 1e-9
-_GRID_EPS = GRID_EPS
 
 
 @lru_cache(maxsize=256)
@@ -24,35 +24,78 @@ def tick_decimals(tick: float) -> int:
     return max(0, -int(exponent))
 
 
-@overload
-def round_to_tick(price: float, tick: float, mode: RoundMode = ...) -> float: ...
+NEAREST, DOWN, UP = 0, 1, 2
+"""Rounding modes of ``on_grid`` (``RoundMode`` ``nearest``, ``down``, ``up``)."""
+_MODES = {"nearest": NEAREST, "down": DOWN, "up": UP}
+
+
+@njit(cache=True, error_model="numpy")
+def on_grid(
+    price: float, tick: float, scale: float, mode: int, floor: bool
+) -> float:  # pragma: no cover - compiled
+    """The one tick-rounding rule: ``price`` as ``n`` ticks — ``n = ⌊units + ½⌋``
+    (nearest, halves up), ``⌊units⌋`` (down) or ``⌈units⌉`` (up), with ``GRID_EPS`` of
+    tolerance so a price already on the grid never moves — at least one tick if
+    ``floor``; written exactly as ``rint(n·tick·scale) / scale`` with ``scale =
+    10**tick_decimals(tick)`` (numpy's ``round(n·tick, decimals)``). NaN stays NaN."""
+    units = price / tick
+    if mode == NEAREST:
+        n = np.floor(units + 0.5 + GRID_EPS)
+    elif mode == DOWN:
+        n = np.floor(units + GRID_EPS)
+    else:
+        n = np.ceil(units - GRID_EPS)
+    if floor and n < 1.0:
+        n = 1.0
+    return float(np.rint(n * tick * scale) / scale)
+
+
+@njit(cache=True)
+def _on_grid_array(
+    prices: np.ndarray, tick: float, scale: float, mode: int, floor: bool, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    for i in range(prices.shape[0]):
+        out[i] = on_grid(prices[i], tick, scale, mode, floor)
+
+
 @overload
 def round_to_tick(
-    price: npt.NDArray[np.float64], tick: float, mode: RoundMode = ...
+    price: float, tick: float, mode: RoundMode = ..., *, at_least_one_tick: bool = ...
+) -> float: ...
+@overload
+def round_to_tick(
+    price: npt.NDArray[np.float64],
+    tick: float,
+    mode: RoundMode = ...,
+    *,
+    at_least_one_tick: bool = ...,
 ) -> npt.NDArray[np.float64]: ...
 def round_to_tick(
-    price: float | npt.NDArray[np.float64], tick: float, mode: RoundMode = "nearest"
+    price: float | npt.NDArray[np.float64],
+    tick: float,
+    mode: RoundMode = "nearest",
+    *,
+    at_least_one_tick: bool = False,
 ) -> float | npt.NDArray[np.float64]:
-    """Round ``price`` to a multiple of ``tick``.
+    """Round ``price`` to a multiple of ``tick`` (``on_grid``, element by element).
 
     ``nearest`` rounds halves up (away from zero for positive prices), ``down``
     and ``up`` round towards minus and plus infinity. Results are exact decimal
     multiples of the tick (``round_to_tick(0.30000000000000004, 0.001) == 0.3``).
-    NaN stays NaN.
+    NaN stays NaN. ``at_least_one_tick``: never below one tick (prices are positive).
     """
     if tick <= 0:
         raise ValueError(f"tick must be positive, got {tick}")
-    units = np.asarray(price, dtype=np.float64) / tick
-    if mode == "nearest":
-        n = np.floor(units + 0.5 + _GRID_EPS)
-    elif mode == "down":
-        n = np.floor(units + _GRID_EPS)
-    elif mode == "up":
-        n = np.ceil(units - _GRID_EPS)
-    else:
+    if mode not in _MODES:
         raise ValueError(f"mode must be 'nearest', 'down' or 'up', got {mode!r}")
-    out = np.round(n * tick, tick_decimals(tick))
-    return float(out) if np.ndim(out) == 0 else out
+    values = np.asarray(price, dtype=np.float64)
+    scale = 10.0 ** tick_decimals(tick)
+    if values.ndim == 0:
+        return on_grid(float(values), float(tick), scale, _MODES[mode], at_least_one_tick)
+    flat = np.ascontiguousarray(values).reshape(-1)
+    out = np.empty(flat.shape)
+    _on_grid_array(flat, float(tick), scale, _MODES[mode], at_least_one_tick, out)
+    return out.reshape(values.shape)
 
 
 def limit_band(

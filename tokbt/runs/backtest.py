@@ -305,9 +305,10 @@ class ChunkRun:
 def make_engine(
     source: MarketSource, strategy: Any, settings: RunSettings, outputs: Outputs
 ) -> Engine | CompiledEngine:
-    """The engine ``settings.runner`` asks for: the compiled one for a kernel strategy on
-    a configuration it supports (``auto``, ``compiled``), else the Python one
-    (``auto``, ``python``); ``compiled`` on anything else is an ``UnsupportedError``."""
+    """The engine ``settings.runner`` asks for: the compiled one for a kernel strategy
+    without Python hooks (``auto``, ``compiled``), else the Python one (``auto``,
+    ``python``); ``compiled`` on anything else is an ``UnsupportedError``. Both drive the
+    same core, so the choice changes speed, never results."""
     kwargs: dict[str, Any] = {
         "broker": settings.broker,
         "ledger": settings.ledger,
@@ -316,8 +317,7 @@ def make_engine(
     }
     if settings.runner == "python":
         return Engine(source, strategy, **kwargs)
-    contracts = tuple(source.spec.contract(c) for c in source.contracts)
-    reasons = unsupported(strategy, contracts, settings.broker, settings.ledger)
+    reasons = unsupported(strategy)
     if not reasons:
         return CompiledEngine(source, strategy, **kwargs)
     if settings.runner == "compiled":
