@@ -131,6 +131,39 @@ def test_totals_only_keeps_no_rows_but_the_same_totals() -> None:
     assert rows.paths.equals(totals.paths)
 
 
+def test_metrics_measured_live_equal_metrics_measured_from_the_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Metrics measure the ledger's rows as they are made (no Arrow round trip, no scratch
+    file): the same numbers as measuring the journal the run keeps, read back as Arrow."""
+    import importlib
+
+    from tokbt.metrics.path import measure
+
+    backtest_module = importlib.import_module("tokbt.runs.backtest")
+
+    def no_scratch(*args: object, **kwargs: object) -> str:
+        raise AssertionError("a scratch folder was made")
+
+    monkeypatch.setattr(backtest_module.tempfile, "mkdtemp", no_scratch)
+    config = _config().model_copy(update={"journal": "rows"})
+    plan = backtest_module.build_plan(config.market.simulate)  # type: ignore[arg-type]
+    source = SimMarket(plan, simulate_paths(plan, range(6)))
+    live = backtest(source, STRIP, params={"months": 3}, config={"journal": "rows"})
+    assert live.metrics is not None
+    again = measure(backtest_module.run_frame(source), live.journal, live.events)
+    assert live.metrics.columns.keys() == again.columns.keys()
+    for name, values in again.columns.items():
+        np.testing.assert_allclose(live.metrics.columns[name], values, rtol=1e-12, atol=1e-9)
+    for name, values in again.monthly.items():
+        np.testing.assert_allclose(live.metrics.monthly[name], values, rtol=1e-12, atol=1e-9)
+    totals = backtest(source, STRIP, params={"months": 3}, config={"journal": "totals"})
+    assert totals.journal.num_rows == 0
+    assert totals.metrics is not None
+    for name, values in live.metrics.columns.items():
+        np.testing.assert_array_equal(totals.metrics.columns[name], values)
+
+
 def test_a_stored_simulation_replays_like_the_simulator(tmp_path: Path) -> None:
     plan = SimPlan.build(load_scenario("baseline"), 90, 0)
     with BarStore(tmp_path / "s.duckdb") as store:

@@ -40,6 +40,11 @@ def _run(positions: np.ndarray) -> slice | np.ndarray:
 class History:
     """Windows of spot, futures and consumption bars up to the current event.
 
+    Rows are built lazily: ``extend`` only records the new block (and keeps the
+    blocks the lead comes from); a field's rows — the lead and the block in one
+    array — are assembled the first time a strategy reads that field in the block.
+    A strategy that reads no history costs no copying at all.
+
     Args:
         size: the longest window (events) a strategy may ask for, lag included.
         n_paths: paths.
@@ -64,83 +69,69 @@ class History:
         self.row = -1
         self.lead = 0
         self.day = np.empty(0, "datetime64[D]")
-        self.spot_rows: dict[str, np.ndarray] = {}
-        self.futures_rows: dict[str, np.ndarray] = {}
-        self.consumption_rows: dict[str, np.ndarray] = {}
         self.columns: dict[int, int] = {}
         self.contracts = np.empty(0, np.int64)
-        self.last_bar: dict[int, int] = {}
-        """Global contract index → timeline position of the last event with a bar of it."""
+        self._segments: list[tuple[MarketBlock, np.ndarray]] = []
+        self._rows: dict[tuple[str, str], np.ndarray] = {}
 
     def extend(self, block: MarketBlock, contracts: np.ndarray) -> None:
-        """Start ``block`` (global contract indexes ``contracts``), keeping a lead of history.
-
-        Futures columns are the contracts of the block and those with a bar in
-        the lead: a contract with neither can only show NaN in any window from
-        now on (as a contract without a column does), so it is not carried.
-        """
-        keep = min(self.size - 1, len(self.day))
-        self._see_bars(block, contracts)
-        since = block.start - keep  # the lead's first event
-        kept = np.flatnonzero([self.last_bar.get(int(g), -1) >= since for g in self.contracts])
-        union = np.union1d(self.contracts[kept], contracts) if keep else np.asarray(contracts)
-        self.spot_rows = self._join(self.spot_rows, block.spot, keep)
-        self.consumption_rows = self._join(self.consumption_rows, block.consumption, keep)
-        self.futures_rows = {
-            f: self._join_futures(
-                self.futures_rows.get(f), block.futures[f], keep, kept, contracts, union
-            )
-            for f in block.futures
-        }
-        self.day = np.concatenate([self.day[len(self.day) - keep :], block.day])
-        self.contracts = union
-        self.columns = {int(g): j for j, g in enumerate(union)}
+        """Start ``block`` (global contract indexes ``contracts``), keeping a lead of history
+        (the last ``size − 1`` events before it, from the blocks before)."""
+        before = sum(len(b) for b, _ in self._segments)
+        keep = min(self.size - 1, before)
+        needed, covered = [], 0
+        for segment in reversed(self._segments):
+            if covered >= keep:
+                break
+            needed.append(segment)
+            covered += len(segment[0])
+        self._segments = [*reversed(needed), (block, np.asarray(contracts, np.int64))]
         self.lead = keep
+        self.day = np.concatenate([self.day[len(self.day) - keep :], block.day])
+        codes = [g for _, g in self._segments]
+        self.contracts = np.unique(np.concatenate(codes)) if codes else np.empty(0, np.int64)
+        self.columns = {int(g): j for j, g in enumerate(self.contracts)}
+        self._rows = {}
 
-    @staticmethod
-    def _join(
-        old: dict[str, np.ndarray], new: dict[str, np.ndarray], keep: int
-    ) -> dict[str, np.ndarray]:
-        if not keep:
-            return dict(new)
-        return {f: np.concatenate([old[f][len(old[f]) - keep :], v]) for f, v in new.items()}
+    def _parts(self) -> list[tuple[MarketBlock, np.ndarray, slice]]:
+        """Each kept block with its contracts and the rows of it in the current window
+        array (the lead's tail of the earlier blocks, then the whole current block)."""
+        parts = []
+        left = self.lead
+        for block, codes in reversed(self._segments[:-1]):
+            take = min(left, len(block))
+            parts.append((block, codes, slice(len(block) - take, len(block))))
+            left -= take
+        parts.reverse()
+        block, codes = self._segments[-1]
+        parts.append((block, codes, slice(0, len(block))))
+        return parts
 
-    def _see_bars(self, block: MarketBlock, contracts: np.ndarray) -> None:
-        """Record the last event of ``block`` with a bar (any field) of each of its contracts."""
-        if not len(contracts):
-            return
-        present = np.zeros((len(block), len(contracts)), dtype=bool)
-        for values in block.futures.values():
-            present |= ~np.isnan(values).all(axis=1)
-        seen = np.asarray(present.any(axis=0)).tolist()
-        last = (len(block) - 1 - np.argmax(present[::-1], axis=0)).tolist()
-        for g, has, row in zip(contracts.tolist(), seen, last, strict=True):
-            if has:
-                self.last_bar[g] = block.start + row
+    def _series(self, kind: str, field: str) -> np.ndarray:
+        """The rows of a spot or consumption ``field`` (lead and block), built once."""
+        key = (kind, field)
+        if key not in self._rows:
+            self._rows[key] = np.concatenate(
+                [getattr(b, kind)[field][rows] for b, _, rows in self._parts()]
+            )
+        return self._rows[key]
 
-    def _join_futures(
-        self,
-        old: np.ndarray | None,
-        new: np.ndarray,
-        keep: int,
-        kept: np.ndarray,
-        contracts: np.ndarray,
-        union: np.ndarray,
-    ) -> np.ndarray:
-        if not keep or old is None:
-            return new
-        # every cell written once: the lead and the block into their columns, NaN elsewhere
-        out = np.empty((keep + len(new), self.n_paths, len(union)))
-        for rows, values, codes in (
-            (slice(None, keep), old[len(old) - keep :, :, _run(kept)], self.contracts[kept]),
-            (slice(keep, None), new, contracts),
-        ):
-            cols = np.searchsorted(union, codes)
-            out[rows, :, _run(cols)] = values
-            holes = np.setdiff1d(np.arange(len(union)), cols)
-            if len(holes):
-                out[rows, :, _run(holes)] = np.nan
-        return out
+    def _futures(self, field: str) -> np.ndarray:
+        """The rows of a futures ``field`` (lead and block) over ``self.contracts``
+        (NaN where a block has no bar of a contract), built once."""
+        key = ("futures", field)
+        if key not in self._rows:
+            parts = self._parts()
+            total = sum(rows.stop - rows.start for _, _, rows in parts)
+            out = np.full((total, self.n_paths, len(self.contracts)), np.nan)
+            at = 0
+            for block, codes, rows in parts:
+                n = rows.stop - rows.start
+                cols = np.searchsorted(self.contracts, codes)
+                out[at : at + n, :, _run(cols)] = block.futures[field][rows]
+                at += n
+            self._rows[key] = out
+        return self._rows[key]
 
     # -- windows -------------------------------------------------------------------------------
 
@@ -167,11 +158,11 @@ class History:
 
     def spot(self, field: str, window: int | None, lag: int) -> Floats:
         """Spot ``field`` rows."""
-        return self._take(self.spot_rows[field], window, lag)
+        return self._take(self._series("spot", field), window, lag)
 
     def consumption(self, field: str, window: int | None, lag: int) -> Floats:
         """Consumption ``field`` rows."""
-        return self._take(self.consumption_rows[field], window, lag)
+        return self._take(self._series("consumption", field), window, lag)
 
     def futures(self, contract: int, field: str, window: int | None, lag: int) -> Floats:
         """Futures ``field`` rows of one contract (global index); NaN where no bar."""
@@ -180,7 +171,7 @@ class History:
             lo, hi = self._span(window, lag)
             shape = (self.n_paths,) if window is None else (hi - lo, self.n_paths)
             return frozen(np.full(shape, np.nan))
-        return self._take(self.futures_rows[field][:, :, col], window, lag)
+        return self._take(self._futures(field)[:, :, col], window, lag)
 
     def nearby(self, n: int, field: str, window: int | None, roll_days: int, lag: int) -> Floats:
         """The continuous ``n``-th nearby month series (see ``Context.nearby``)."""
@@ -195,7 +186,7 @@ class History:
         inside &= cols >= 0
         out = np.full((len(rows), self.n_paths), np.nan)
         if inside.any():
-            data = self.futures_rows[field]
+            data = self._futures(field)
             out[inside] = data[rows[inside], :, cols[inside]]
         return frozen(out[0] if window is None else out)
 

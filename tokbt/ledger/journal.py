@@ -285,6 +285,13 @@ class Journal(Closing):
         self._held_rows = 0
         self._contracts: dict[str, int] = {}
         self._pull: Callable[[], None] | None = None
+        self._taps: list[Callable[[npt.NDArray[np.int64], Floats], None]] = []
+
+    def tap(self, listener: Callable[[npt.NDArray[np.int64], Floats], None]) -> None:
+        """Also hand every batch of rows the core writes (``append_core``) to ``listener``,
+        in order, before they are kept or dropped: metrics measure a run this way without
+        the rows being kept, turned into Arrow or written anywhere."""
+        self._taps.append(listener)
 
     def pull_from(self, drain: Callable[[], None]) -> None:
         """Call ``drain`` before anything is recorded, read, flushed or closed: the ledger's
@@ -445,6 +452,8 @@ class Journal(Closing):
             )
         kinds, accounts, paths = ints[:, J_KIND], ints[:, J_ACCOUNT], ints[:, J_PATH]
         np.add.at(self._totals, (kinds, accounts, paths), amounts)
+        for listener in self._taps:
+            listener(ints, floats)
         if not self.log.keep_rows:
             self.log.rows += m
             return

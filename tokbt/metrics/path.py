@@ -27,6 +27,7 @@ from tokbt.metrics.rows import (
     Floats,
     JournalRows,
     RunFrame,
+    decode_core_journal,
     decode_events,
     decode_journal,
 )
@@ -502,6 +503,44 @@ def _batches(rows: Batches) -> Iterable[pa.RecordBatch | pa.Table]:
     return [rows] if isinstance(rows, pa.Table) else rows
 
 
+class Measurement:
+    """A metric set measuring one run as its rows arrive: ``journal`` and ``events`` for
+    each batch in time order, then ``finish``. ``measure`` runs one over stored rows; a
+    backtest feeds one the ledger's rows as they are made (no Arrow, no scratch file)."""
+
+    def __init__(self, frame: RunFrame, metrics: str | Sequence[Metric] = "default") -> None:
+        self.frame = frame
+        self.chosen = metric_set(metrics) if isinstance(metrics, str) else list(metrics)
+        for metric in self.chosen:
+            metric.start(frame)
+
+    def journal(self, rows: JournalRows) -> None:
+        """Hand every metric a batch of journal rows."""
+        for metric in self.chosen:
+            metric.journal(rows)
+
+    def core_rows(self, ints: npt.NDArray[np.int64], floats: Floats) -> None:
+        """``journal`` of rows in the ledger core's layout (``Journal.tap``)."""
+        self.journal(decode_core_journal(ints, floats, self.frame))
+
+    def events(self, batch: pa.Table | pa.RecordBatch) -> None:
+        """Hand every metric a batch of event rows."""
+        rows = decode_events(batch, self.frame)
+        for metric in self.chosen:
+            metric.events(rows)
+
+    def finish(self) -> PathResults:
+        """The per-path columns and the daily and monthly series of every metric."""
+        columns: dict[str, Floats] = {}
+        daily: dict[str, Floats] = {}
+        monthly: dict[str, Floats] = {}
+        for metric in self.chosen:
+            columns.update(metric.finish())
+            daily.update(metric.daily())
+            monthly.update(metric.monthly())
+        return PathResults(self.frame, columns, daily, monthly)
+
+
 def measure(
     frame: RunFrame,
     journal: Batches,
@@ -509,22 +548,9 @@ def measure(
     metrics: str | Sequence[Metric] = "default",
 ) -> PathResults:
     """Run a metric set (a name, or metric objects) over a run's journal and events."""
-    chosen = metric_set(metrics) if isinstance(metrics, str) else list(metrics)
-    for metric in chosen:
-        metric.start(frame)
+    measurement = Measurement(frame, metrics)
     for batch in _batches(journal):
-        rows = decode_journal(batch, frame)
-        for metric in chosen:
-            metric.journal(rows)
+        measurement.journal(decode_journal(batch, frame))
     for batch in _batches(events if events is not None else []):
-        event_rows = decode_events(batch, frame)
-        for metric in chosen:
-            metric.events(event_rows)
-    columns: dict[str, Floats] = {}
-    daily: dict[str, Floats] = {}
-    monthly: dict[str, Floats] = {}
-    for metric in chosen:
-        columns.update(metric.finish())
-        daily.update(metric.daily())
-        monthly.update(metric.monthly())
-    return PathResults(frame, columns, daily, monthly)
+        measurement.events(batch)
+    return measurement.finish()

@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tokbt.core import layout
 from tokbt.ledger.journal import ACCOUNTS, KINDS, Account, EntryKind
 
 Floats = npt.NDArray[np.float64]
@@ -193,6 +194,39 @@ def decode_journal(batch: pa.Table | pa.RecordBatch, frame: RunFrame) -> Journal
         qty=_floats(batch.column("qty")),
         price=_floats(batch.column("price")),
         amount=_floats(batch.column("amount")),
+    )
+
+
+_US_PER_DAY = 86_400_000_000
+
+
+def decode_core_journal(
+    ints: npt.NDArray[np.int64], floats: Floats, frame: RunFrame
+) -> JournalRows:
+    """Journal rows straight from the ledger core's row buffers (``tokbt.core.layout``'s
+    journal layout: path rows and contract indexes are already the frame's positions
+    when the frame is the run's), without Arrow: what ``decode_journal`` makes of the
+    same rows once written. A quantity or price a row does not carry is NaN."""
+    day0 = int(frame.days[0].astype(np.int64)) if len(frame.days) else 0
+    day = (ints[:, layout.J_TS] - 1) // _US_PER_DAY - day0
+    if len(day) and (day.min() < 0 or day.max() >= len(frame.days)):
+        bad = int(day[(day < 0) | (day >= len(frame.days))][0]) + day0
+        raise ValueError(
+            f"journal row on {np.datetime64(bad, 'D')}, outside the run's days "
+            f"{frame.days[[0, -1]]}"
+        )
+    flags = ints[:, layout.J_FLAGS]
+    qty = np.where(flags & layout.HAS_QTY, floats[:, layout.J_QTY], np.nan)
+    price = np.where(flags & layout.HAS_PRICE, floats[:, layout.J_PRICE], np.nan)
+    return JournalRows(
+        day=day,
+        path=ints[:, layout.J_PATH].copy(),
+        account=ints[:, layout.J_ACCOUNT].copy(),
+        kind=ints[:, layout.J_KIND].copy(),
+        contract=ints[:, layout.J_CONTRACT].copy(),
+        qty=qty,
+        price=price,
+        amount=floats[:, layout.J_AMOUNT].copy(),
     )
 
 

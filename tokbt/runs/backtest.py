@@ -36,7 +36,7 @@ from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKin
 from tokbt.market import Contract
 from tokbt.metrics.evaluate import evaluate
 from tokbt.metrics.evaluation import Evaluation
-from tokbt.metrics.path import PathResults, measure
+from tokbt.metrics.path import Measurement, PathResults
 from tokbt.metrics.rows import RunFrame
 from tokbt.runs.config import BacktestConfig, RunSettings, SimulateMarket
 from tokbt.runs.stored import StoredRun
@@ -275,11 +275,12 @@ def run_config(
         )
 
 
-def run_frame(engine: Engine | CompiledEngine) -> RunFrame:
-    """What the metrics need to know of an engine's run besides its journal."""
-    source = engine.source
+def run_frame(source: MarketSource) -> RunFrame:
+    """What the metrics need to know of a run over ``source`` besides its journal (known
+    before the run: metrics measure rows as they are made)."""
     days = event_day(source.events)
-    contracts = [(c.code, c.delivery_start, c.delivery_end) for c in engine.ledger.contracts]
+    specs = [source.spec.contract(code) for code in source.contracts]
+    contracts = [(c.code, c.delivery_start, c.delivery_end) for c in specs]
     plan = np.full(len(source.path_ids), np.nan)
     getter = getattr(source, "consumption_plan", None)
     if getter is not None:
@@ -287,7 +288,7 @@ def run_frame(engine: Engine | CompiledEngine) -> RunFrame:
         if len(planned):
             given = np.isfinite(planned).any(axis=0)
             plan = np.where(given, np.nansum(planned, axis=0), np.nan)
-    cascades = {c.code: c.last_trading_day for c in engine.ledger.contracts if c.cascades_into}
+    cascades = {c.code: c.last_trading_day for c in specs if c.cascades_into}
     return RunFrame.build(
         source.path_ids, days[0], days[-1], contracts, source.spec.multiplier, plan, cascades
     )
@@ -338,40 +339,32 @@ def run_chunk(
     """Replay one chunk of paths through a fresh strategy and measure it.
 
     ``files`` (``journal``, ``positions``, ``events`` → Parquet paths) streams the
-    rows to disk instead of memory. With metrics on and ``journal = "totals"``,
-    the rows are streamed to a scratch file, measured and deleted: memory stays
-    bounded whatever the run's length.
+    rows to disk instead of memory. Metrics measure the journal rows as the ledger
+    makes them (``Journal.tap``): with ``journal = "totals"`` no row is kept, turned
+    into Arrow or written anywhere, so memory stays bounded whatever the run's length.
     """
-    measuring = settings.metrics is not None
-    scratch: Path | None = None
     paths = dict(files or {})
-    if measuring and settings.journal == "totals" and "journal" not in paths:
-        scratch = Path(tempfile.mkdtemp(prefix="tokbt-chunk-"))
-        paths["journal"] = scratch / "journal.parquet"
     outputs = Outputs(
         journal=str(paths["journal"]) if "journal" in paths else None,
         positions=str(paths["positions"]) if "positions" in paths else None,
         events=str(paths["events"]) if "events" in paths else None,
-        keep_journal_rows=settings.journal == "rows" or measuring,
+        keep_journal_rows=settings.journal == "rows"
+        or (settings.metrics is not None and "journal" in paths),
         keep_positions=settings.positions,
     )
-    try:
-        engine = make_engine(source, _make_strategy(strategy, params), settings, outputs)
-        engine.run(progress)
-        part = _collect(
-            engine, journal=files is None and settings.journal == "rows", rest=files is None
-        )
-        metrics = None
-        if settings.metrics is not None:
-            journal: Any = (
-                pq.ParquetFile(paths["journal"]).iter_batches()
-                if "journal" in paths and Path(paths["journal"]).exists()
-                else engine.ledger.journal.to_arrow()
-            )
-            metrics = measure(run_frame(engine), journal, part["all_events"], settings.metrics)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    engine = make_engine(source, _make_strategy(strategy, params), settings, outputs)
+    measurement = None
+    if settings.metrics is not None:
+        measurement = Measurement(run_frame(source), settings.metrics)
+        engine.ledger.journal.tap(measurement.core_rows)
+    engine.run(progress)
+    part = _collect(
+        engine, journal=files is None and settings.journal == "rows", rest=files is None
+    )
+    metrics = None
+    if measurement is not None:
+        measurement.events(part["all_events"])
+        metrics = measurement.finish()
     return ChunkRun(engine, metrics, part)
 
 
@@ -386,7 +379,14 @@ def _run(
     seed: int | None,
     progress: Progress | None = None,
     full: BacktestConfig | None = None,
+    *,
+    inputs: Callable[[], dict[str, str]] | None = None,
 ) -> Result:
+    """Run every source (a chunk of paths) in turn and assemble one ``Result``.
+
+    The record's ``inputs`` is ``inputs()`` when given (one market cut into chunks:
+    its fingerprint, as if run whole), else each source's fingerprint (one: a dict).
+    """
     started = time.perf_counter()
     out_dir = Path(out) if out is not None else None
     work = Path(tempfile.mkdtemp(prefix="tokbt-run-")) if out_dir is not None else None
@@ -407,7 +407,10 @@ def _run(
             parts.append(chunk.part)
             if chunk.metrics is not None:
                 measured.append(chunk.metrics)
-            fingerprints.append(source.fingerprint())
+            if inputs is None:
+                fingerprints.append(source.fingerprint())
+        if inputs is not None:
+            fingerprints.append(inputs())
     except BaseException:  # a failed run leaves nothing behind: no partial output
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)

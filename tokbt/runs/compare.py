@@ -115,6 +115,11 @@ class SweepConfig(_Config):
         for name, values in self.params.items():
             if not values:
                 raise ValueError(f"sweep.params.{name} has no values")
+            for value in values:
+                if not isinstance(value, int | float):  # a grid point is a number (bools too)
+                    raise ValueError(
+                        f"sweep.params.{name}: every value must be a number (got {value!r})"
+                    )
         return self
 
 
