@@ -12,7 +12,8 @@ contract the dataset ever lists.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -100,6 +101,26 @@ class Feed(BlockSource):
     def n_paths(self) -> int:
         """Number of paths loaded."""
         return len(self.path_ids)
+
+    def path_chunks(self, size: int) -> Iterator[Feed]:
+        """The feed in consecutive chunks of at most ``size`` paths (``path_ids`` order).
+
+        A chunk reads only its paths' bars but keeps this feed's timeline, contracts and
+        block bounds, so its paths meet the same events as in the whole feed (a block's
+        futures columns are the contracts with a bar on one of the chunk's paths).
+        """
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        return (
+            self._selection(self.path_ids[lo : lo + size]) for lo in range(0, self.n_paths, size)
+        )
+
+    def _selection(self, ids: np.ndarray) -> Feed:
+        """This feed restricted to paths ``ids`` (some of its own), on its timeline."""
+        part = copy.copy(self)
+        part.path_ids = ids
+        part._path_filter = ids.tolist()
+        return part
 
     def _where(self) -> str:
         if self._path_filter is None:

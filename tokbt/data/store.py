@@ -150,12 +150,43 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _HashSink:
+    """A write-only file object that feeds whatever is written to it to a SHA-256 digest."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.closed = False
+        self._written = 0
+
+    def write(self, data: Any) -> int:
+        """Hash ``data`` (any buffer); return its length in bytes."""
+        view = memoryview(data)
+        self.digest.update(view)
+        self._written += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        """Bytes written so far."""
+        return self._written
+
+    def flush(self) -> None:
+        """Nothing is buffered."""
+
+    def close(self) -> None:
+        """Mark the file closed (the digest stays readable)."""
+        self.closed = True
+
+
 def table_sha256(table: pa.Table) -> str:
-    """SHA-256 of an Arrow table's IPC stream: a content hash for generated data."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    """SHA-256 of an Arrow table's IPC stream: a content hash for generated data.
+
+    The stream is hashed as the IPC writer emits it, buffer by buffer: the same
+    digest as hashing the whole serialised stream, without ever holding a copy of it.
+    """
+    sink = _HashSink()
+    with pa.PythonFile(sink, mode="w") as out, pa.ipc.new_stream(out, table.schema) as writer:
         writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    return sink.digest.hexdigest()
 
 
 class BarStore(Closing):

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 import tokbt
 from tokbt.data import BarStore, Feed
-from tokbt.data.frames import MarketSource, delivery_key, event_day
+from tokbt.data.frames import MarketSource, PathChunks, delivery_key, event_day
 from tokbt.engine import Engine, Outputs
 from tokbt.engine.compiled import CompiledEngine, UnsupportedError, unsupported
 from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKind
@@ -194,6 +194,14 @@ def _stored(
         yield Feed(store, name, paths=ids[lo : lo + chunk_paths].tolist())
 
 
+def market_chunks(market: MarketSource, chunk_paths: int) -> Iterator[MarketSource]:
+    """``market`` in chunks of at most ``chunk_paths`` paths, when it has more and can
+    cut itself (a ``PathChunks`` source: ``TableMarket``, ``Feed``); else whole."""
+    if isinstance(market, PathChunks) and len(market.path_ids) > chunk_paths:
+        return market.path_chunks(chunk_paths)
+    return iter([market])
+
+
 # -- running ------------------------------------------------------------------------------------
 
 
@@ -212,7 +220,9 @@ def backtest(
 
     Args:
         market: a dataset name (in ``store``) or any ``MarketSource`` (``Feed``,
-            ``TableMarket``, ``tokbt.sim.SimMarket``).
+            ``TableMarket``, ``tokbt.sim.SimMarket``). A source with more than
+            ``chunk_paths`` paths that can cut itself (``PathChunks``) is replayed
+            in chunks of paths, as a dataset is; the record keeps its fingerprint.
         strategy: a class (instantiated with ``params`` for each chunk of
             paths), an object with ``on_*`` hooks (deep-copied per chunk), or a
             ``module:Class`` / ``file.py:Class`` reference.
@@ -245,7 +255,19 @@ def backtest(
                 bs.close()
     described = {"market": market.name}
     n = len(market.path_ids)
-    return _run(iter([market]), n, strategy, params, settings, out, described, None, progress)
+    sources = market_chunks(market, settings.chunk_paths)
+    return _run(
+        sources,
+        n,
+        strategy,
+        params,
+        settings,
+        out,
+        described,
+        None,
+        progress,
+        inputs=market.fingerprint,
+    )
 
 
 def run_config(
