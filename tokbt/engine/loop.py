@@ -168,6 +168,7 @@ class Engine:
         self._last_closed_day: dt.date | None = None
         self._chain: Chain | None = None
         self._plan: tuple[np.ndarray, np.ndarray] | None = None
+        self._planned: dict[tuple[dt.date, dt.date], Floats] = {}
         self.ctx = Context(weakref.proxy(self))  # no reference cycle: freed when dropped
         self.events_run = 0
 
@@ -249,10 +250,13 @@ class Engine:
             if getter is None:
                 raise DataError(f"market {self.source.name!r} has no consumption plan")
             self._plan = getter()
-        days, plan = self._plan
-        lo = np.searchsorted(days, np.datetime64(start, "D"))
-        hi = np.searchsorted(days, np.datetime64(end, "D"), side="right")
-        return np.asarray(np.nansum(plan[lo:hi], axis=0))
+        key = (start, end)
+        if key not in self._planned:  # strategies ask for the same delivery periods daily
+            days, plan = self._plan
+            lo = np.searchsorted(days, np.datetime64(start, "D"))
+            hi = np.searchsorted(days, np.datetime64(end, "D"), side="right")
+            self._planned[key] = np.asarray(np.nansum(plan[lo:hi], axis=0))
+        return self._planned[key].copy()
 
     # -- the loop -----------------------------------------------------------------------------
 

@@ -66,7 +66,6 @@ _MIN_ROWS = 1 << 16
 """Rows each row buffer holds at least..."""
 _BUFFER_EVENTS = 4
 """... and at least the rows this many events could write."""
-_NONE = np.zeros(0)
 
 
 @dataclass(frozen=True)
@@ -156,6 +155,9 @@ class Ledger:
             [np.datetime64(c.last_trading_day, "D") for c in self.contracts], dtype="datetime64[D]"
         )
         self.opening = self.book.balances.copy()
+        self._cascading = np.array([bool(c.cascades_into) for c in self.contracts], np.bool_)
+        self._next_final = self._first_final_day()
+        self._deadlines: dict[dt.date, dt.date] = {}
         self._event_names = list(layout.EVENT_NAMES)
         self._details = list(layout.DETAILS)
         self._event_contracts = list(self.codes)
@@ -620,7 +622,10 @@ class Ledger:
         their prices per path from the settlement model, whether each price could be
         fixed, and the error of each that could not (raised only if the contract has
         something to settle)."""
-        due = (self.final_settlement_day <= np.datetime64(day, "D")) & ~self.settled
+        today = np.datetime64(day, "D")
+        if today < self._next_final:  # nothing due: the common case, kept cheap
+            return [], np.zeros((0, self.n_paths)), np.ones(0, np.bool_), []
+        due = (self.final_settlement_day <= today) & ~self.settled
         expired = [int(c) for c in np.flatnonzero(due) if not self.contracts[c].cascades_into]
         prices = np.zeros((len(expired), self.n_paths))
         ok = np.ones(len(expired), dtype=np.bool_)
@@ -633,11 +638,24 @@ class Ledger:
             except Exception as exc:  # raised only if the contract has something to settle
                 ok[e] = False
                 errors.append(exc)
+        self._next_final = self._first_final_day()
         return expired, prices, ok, errors
+
+    def _first_final_day(self) -> np.datetime64:
+        """The earliest final settlement day of a month contract not settled yet."""
+        waiting = ~self.settled & ~self._cascading
+        if not waiting.any():
+            return np.datetime64("9999-12-31", "D")
+        return self.final_settlement_day[waiting].min()  # type: ignore[no-any-return]
 
     def call_deadline(self, day: dt.date) -> dt.date:
         """The exchange day by whose settlement a call issued on ``day`` must be met."""
-        return self.calendar.offset(day, self.config.call_deadline_days)
+        deadline = self._deadlines.get(day)
+        if deadline is None:
+            deadline = self._deadlines[day] = self.calendar.offset(
+                day, self.config.call_deadline_days
+            )
+        return deadline
 
     def call_outcome(self, ts: np.datetime64, day: dt.date) -> CallOutcome:
         """The calls the last settlement issued and the paths it liquidated."""

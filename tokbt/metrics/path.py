@@ -20,6 +20,7 @@ from typing import ClassVar, TypeAlias, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+from numba import njit
 
 from tokbt.ledger.journal import ACCOUNTS, KINDS, Account, EntryKind
 from tokbt.metrics.rows import (
@@ -46,25 +47,46 @@ _TRADES = (EntryKind.FILL, EntryKind.LIQUIDATION, EntryKind.FINAL_SETTLEMENT)
 
 
 def _is(rows: JournalRows, kinds: Iterable[EntryKind]) -> npt.NDArray[np.bool_]:
-    return np.isin(rows.kind, [_K[k] for k in kinds])
+    wanted = np.zeros(len(KINDS), dtype=np.bool_)
+    wanted[[_K[k] for k in kinds]] = True
+    return wanted[rows.kind]
 
 
 def _qty(rows: JournalRows) -> Floats:
     return np.nan_to_num(rows.qty)
 
 
-def _per_path(rows: JournalRows, mask: npt.NDArray[np.bool_], values: Floats, n: int) -> Floats:
-    return np.asarray(np.bincount(rows.path[mask], weights=values[mask], minlength=n), np.float64)
+@njit(cache=True)
+def _scatter(
+    target: Floats, cells: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_], values: Floats
+) -> None:  # pragma: no cover - compiled
+    """``target[cells[r]] += values[r]`` for every row ``r`` in ``mask``, in row order (a
+    cell's sum does not depend on how rows were cut into batches)."""
+    for r in range(cells.shape[0]):
+        if mask[r]:
+            target[cells[r]] += values[r]
 
 
-def _per_day(
-    rows: JournalRows, mask: npt.NDArray[np.bool_], values: Floats, frame: RunFrame
-) -> Floats:
-    """``(n_days, n_paths)`` sums of ``values`` over the rows in ``mask``."""
-    n_days, n = len(frame.days), frame.n_paths
-    flat = rows.day[mask] * n + rows.path[mask]
-    sums = np.bincount(flat, weights=values[mask], minlength=n_days * n)
-    return np.asarray(sums, np.float64).reshape(n_days, n)
+def _add_per_path(
+    target: Floats, rows: JournalRows, mask: npt.NDArray[np.bool_], values: Floats
+) -> None:
+    """Add ``values`` of the rows in ``mask`` to ``target`` ``(n_paths,)``."""
+    _scatter(
+        target, rows.path, np.ascontiguousarray(mask), np.ascontiguousarray(values, np.float64)
+    )
+
+
+def _add_per_day(
+    target: Floats, rows: JournalRows, mask: npt.NDArray[np.bool_], values: Floats
+) -> None:
+    """Add ``values`` of the rows in ``mask`` to ``target`` ``(n_days, n_paths)``."""
+    cells = rows.day * target.shape[1] + rows.path
+    _scatter(
+        target.reshape(-1),
+        cells,
+        np.ascontiguousarray(mask),
+        np.ascontiguousarray(values, np.float64),
+    )
 
 
 class Metric:
@@ -130,11 +152,10 @@ class Spend(Metric):
         self.first_price = np.full(n, np.nan)
 
     def journal(self, rows: JournalRows) -> None:
-        n = self.frame.n_paths
         for kind in (EntryKind.CONSUMPTION, *_HEDGE_KINDS):
-            self.sums[kind] += _per_path(rows, rows.kind == _K[kind], rows.amount, n)
+            _add_per_path(self.sums[kind], rows, rows.kind == _K[kind], rows.amount)
         spend = rows.where(kind=EntryKind.CONSUMPTION)
-        self.tokens += _per_path(rows, rows.kind == _K[EntryKind.CONSUMPTION], _qty(rows), n)
+        _add_per_path(self.tokens, rows, rows.kind == _K[EntryKind.CONSUMPTION], _qty(rows))
         self._first_price(rows, spend[rows.qty[spend] > 0])
 
     def _first_price(self, rows: JournalRows, bought: npt.NDArray[np.intp]) -> None:
@@ -200,30 +221,30 @@ class Attribution(Metric):
         self.tokens = np.zeros((d, n))
 
     def journal(self, rows: JournalRows) -> None:
-        n, k = self.frame.n_paths, len(self.frame.contracts)
+        k = len(self.frame.contracts)
         cell = rows.path * k + rows.contract
-        size = n * k
+        contract = rows.contract >= 0
 
-        def add(mask: npt.NDArray[np.bool_], values: Floats) -> Floats:
-            mask = mask & (rows.contract >= 0)
-            return np.asarray(np.bincount(cell[mask], weights=values[mask], minlength=size), float)
+        def add(target: Floats, mask: npt.NDArray[np.bool_], values: Floats) -> None:
+            _scatter(target, cell, mask & contract, np.ascontiguousarray(values, np.float64))
 
         vm = rows.kind == _K[EntryKind.VARIATION_MARGIN]
         fs = rows.kind == _K[EntryKind.FINAL_SETTLEMENT]
         trade = _is(rows, (EntryKind.FILL, EntryKind.LIQUIDATION))
         qty = np.nan_to_num(rows.qty)
-        self.vm += add(vm, rows.amount)
-        self.final += add(fs, rows.amount)
-        self.delivered += add(fs, -qty)
-        self.traded += add(trade, qty)
-        self.touched |= add(trade | fs | vm, np.ones(len(qty))) > 0
-        traded = np.flatnonzero(trade & (rows.contract >= 0))
+        add(self.vm, vm, rows.amount)
+        add(self.final, fs, rows.amount)
+        add(self.delivered, fs, -qty)
+        add(self.traded, trade, qty)
+        touched = (trade | fs | vm) & contract
+        self.touched[cell[touched]] = True
+        traded = np.flatnonzero(trade & contract)
         np.maximum.at(self.last_trade, cell[traded], rows.day[traded])
-        settled = np.flatnonzero(fs & (qty != 0) & (rows.contract >= 0))
+        settled = np.flatnonzero(fs & (qty != 0) & contract)
         self.final_price[cell[settled]] = rows.price[settled]
         use = rows.kind == _K[EntryKind.CONSUMPTION]
-        self.spend -= _per_day(rows, use, rows.amount, self.frame)
-        self.tokens += _per_day(rows, use, np.nan_to_num(rows.qty), self.frame)
+        _add_per_day(self.spend, rows, use, -rows.amount)
+        _add_per_day(self.tokens, rows, use, np.nan_to_num(rows.qty))
 
     def finish(self) -> dict[str, Floats]:
         n, k = self.frame.n_paths, len(self.frame.contracts)
@@ -293,10 +314,10 @@ class Funding(Metric):
 
     def journal(self, rows: JournalRows) -> None:
         margin = rows.account == _A[Account.MARGIN]
-        self.margin += _per_day(rows, margin, rows.amount, self.frame)
-        self.funding += _per_day(rows, margin & _is(rows, _TRANSFERS), rows.amount, self.frame)
-        self.credit += _per_day(rows, rows.account == _A[Account.CREDIT], rows.amount, self.frame)
-        self.hedge += _per_day(rows, _is(rows, _HEDGE_KINDS), rows.amount, self.frame)
+        _add_per_day(self.margin, rows, margin, rows.amount)
+        _add_per_day(self.funding, rows, margin & _is(rows, _TRANSFERS), rows.amount)
+        _add_per_day(self.credit, rows, rows.account == _A[Account.CREDIT], rows.amount)
+        _add_per_day(self.hedge, rows, _is(rows, _HEDGE_KINDS), rows.amount)
 
     def daily(self) -> dict[str, Floats]:
         return {
@@ -329,9 +350,9 @@ class HedgeRatio(Metric):
 
     def journal(self, rows: JournalRows) -> None:
         trades = _is(rows, _TRADES) & (rows.contract >= 0)
-        self.held += _per_day(rows, trades, np.nan_to_num(rows.qty), self.frame)
+        _add_per_day(self.held, rows, trades, np.nan_to_num(rows.qty))
         use = rows.kind == _K[EntryKind.CONSUMPTION]
-        self.tokens += _per_day(rows, use, np.nan_to_num(rows.qty), self.frame)
+        _add_per_day(self.tokens, rows, use, np.nan_to_num(rows.qty))
 
     def daily(self) -> dict[str, Floats]:
         held = np.cumsum(self.held, axis=0) * self.frame.multiplier
@@ -382,16 +403,14 @@ class MonthlyCost(Metric):
         with_contract = rows.contract >= 0
         month = np.where(with_contract, self.contract_month[np.maximum(rows.contract, 0)], month)
         cell = rows.path * n_months + month
-        size = self.tokens.size
 
-        def add(mask: npt.NDArray[np.bool_], values: Floats) -> Floats:
-            sums = np.bincount(cell[mask], weights=values[mask], minlength=size)
-            return np.asarray(sums, np.float64).reshape(self.tokens.shape)
+        def add(target: Floats, mask: npt.NDArray[np.bool_], values: Floats) -> None:
+            _scatter(target.reshape(-1), cell, mask, np.ascontiguousarray(values, np.float64))
 
         use = rows.kind == _K[EntryKind.CONSUMPTION]
-        self.tokens += add(use, np.nan_to_num(rows.qty))
-        self.spend -= add(use, rows.amount)
-        self.flows += add(_is(rows, _HEDGE_KINDS), rows.amount)
+        add(self.tokens, use, np.nan_to_num(rows.qty))
+        add(self.spend, use, -rows.amount)
+        add(self.flows, _is(rows, _HEDGE_KINDS), rows.amount)
 
     columns = ("unit_cost_var_hedged", "unit_cost_var_unhedged")
 

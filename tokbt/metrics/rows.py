@@ -206,7 +206,8 @@ def decode_core_journal(
     """Journal rows straight from the ledger core's row buffers (``tokbt.core.layout``'s
     journal layout: path rows and contract indexes are already the frame's positions
     when the frame is the run's), without Arrow: what ``decode_journal`` makes of the
-    same rows once written. A quantity or price a row does not carry is NaN."""
+    same rows once written. A quantity or price a row does not carry is NaN. The
+    columns are views of the buffers: use them before the core writes again."""
     day0 = int(frame.days[0].astype(np.int64)) if len(frame.days) else 0
     day = (ints[:, layout.J_TS] - 1) // _US_PER_DAY - day0
     if len(day) and (day.min() < 0 or day.max() >= len(frame.days)):
@@ -220,13 +221,13 @@ def decode_core_journal(
     price = np.where(flags & layout.HAS_PRICE, floats[:, layout.J_PRICE], np.nan)
     return JournalRows(
         day=day,
-        path=ints[:, layout.J_PATH].copy(),
-        account=ints[:, layout.J_ACCOUNT].copy(),
-        kind=ints[:, layout.J_KIND].copy(),
-        contract=ints[:, layout.J_CONTRACT].copy(),
+        path=ints[:, layout.J_PATH],
+        account=ints[:, layout.J_ACCOUNT],
+        kind=ints[:, layout.J_KIND],
+        contract=ints[:, layout.J_CONTRACT],
         qty=qty,
         price=price,
-        amount=floats[:, layout.J_AMOUNT].copy(),
+        amount=floats[:, layout.J_AMOUNT],
     )
 
 

@@ -47,7 +47,7 @@ from pydantic import Field, model_validator
 
 import tokbt
 from tokbt.data import BarStore
-from tokbt.data.frames import MarketSource
+from tokbt.data.frames import MarketBlock, MarketSource
 from tokbt.errors import TokbtError
 from tokbt.metrics.evaluate import evaluate
 from tokbt.metrics.path import PathResults
@@ -63,6 +63,25 @@ from tokbt.runs.backtest import (
 from tokbt.runs.config import MarketConfig, RunSettings, _Config, check_params, load_toml
 from tokbt.runs.stored import StoredRun
 from tokbt.strategy import create, resolve
+
+
+class Replay:
+    """A market whose blocks are cut once and replayed for every policy of a comparison
+    (the policies of a chunk run over the same paths: cutting the blocks again for each
+    is work thrown away). Everything else is the wrapped source's."""
+
+    def __init__(self, source: MarketSource) -> None:
+        self.source = source
+        self._blocks: list[MarketBlock] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.source, name)
+
+    def market_blocks(self) -> Iterator[MarketBlock]:
+        """The source's blocks (cut on the first pass, kept for the next)."""
+        if self._blocks is None:
+            self._blocks = list(self.source.market_blocks())
+        return iter(self._blocks)
 
 
 def run_policy(
@@ -245,7 +264,8 @@ def _compare(
     seconds = dict.fromkeys(measured, 0.0)
     fingerprints: list[dict[str, str]] = []
     done = 0
-    for source in sources:
+    for market in sources:
+        source = Replay(market) if len(policies) > 1 else market
         fingerprints.append(source.fingerprint())
         width, events = len(source.path_ids), len(source.events)
         for policy, _ in policies:

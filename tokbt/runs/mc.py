@@ -49,7 +49,7 @@ from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import PathResults
 from tokbt.metrics.rows import RunFrame
 from tokbt.runs.backtest import build_plan
-from tokbt.runs.compare import CompareConfig, check_policies, run_policy
+from tokbt.runs.compare import CompareConfig, Replay, check_policies, run_policy
 from tokbt.runs.config import ConfigError, SimulateMarket, load_toml
 from tokbt.runs.stored import StoredRun
 from tokbt.sim import SimMarket, SimPlan
@@ -217,7 +217,7 @@ def run_job(job: Job) -> str:
     sim = config.market.simulate
     assert sim is not None
     plan = _plan(sim.model_dump_json())
-    source = SimMarket(plan, simulate_paths(plan, range(job.lo, job.hi)))
+    source = Replay(SimMarket(plan, simulate_paths(plan, range(job.lo, job.hi))))
     tables = []
     for policy, _ in config.expanded():
         chunk = run_policy(source, policy, resolve(policy.name), config)
