@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -79,11 +79,11 @@ class MarketBlock:
     start: int
     events: np.ndarray
     day: np.ndarray
-    spot: dict[str, np.ndarray]
+    spot: Mapping[str, np.ndarray]
     day_close: np.ndarray
     consumption: dict[str, np.ndarray]
     contracts: tuple[str, ...]
-    futures: dict[str, np.ndarray]
+    futures: Mapping[str, np.ndarray]
     locked: np.ndarray
     futures_start: np.ndarray
     settlement: np.ndarray
@@ -601,6 +601,35 @@ def _present_contracts(rows: BarRows | None, n_contracts: int) -> np.ndarray:
 
 
 # -- blocks from rows ------------------------------------------------------------------------
+
+
+class LazyFields(Mapping[str, np.ndarray]):
+    """A block's fields where some are derived from others on first read (a simulated
+    bar's high and low from its open and settlement): blocks that nobody asks for a
+    high or low never pay for one. Fields iterate in ``order``."""
+
+    def __init__(
+        self,
+        fields: dict[str, np.ndarray],
+        derived: Mapping[str, Callable[[], np.ndarray]],
+        order: Sequence[str],
+    ) -> None:
+        self._fields = dict(fields)
+        self._derived = dict(derived)
+        self._order = tuple(order)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._fields:
+            if name not in self._derived:
+                raise KeyError(name)
+            self._fields[name] = self._derived.pop(name)()
+        return self._fields[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
 
 
 def empty_block(

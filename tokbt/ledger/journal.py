@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numba import njit
 
 from tokbt.closing import Closing
 from tokbt.core.layout import (
@@ -224,6 +225,19 @@ class RowLog(Closing):
         assert self.sink is not None
         self.close()
         return pq.read_table(self.sink, schema=self.schema)
+
+
+@njit(cache=True)
+def _add_totals(
+    totals: np.ndarray,
+    kinds: np.ndarray,
+    accounts: np.ndarray,
+    paths: np.ndarray,
+    amounts: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """``totals[kind, account, path] += amount`` row by row, in order (``np.add.at``)."""
+    for r in range(amounts.shape[0]):
+        totals[kinds[r], accounts[r], paths[r]] += amounts[r]
 
 
 def _weak(method: Callable[[], None]) -> Callable[[], None]:
@@ -451,7 +465,7 @@ class Journal(Closing):
                 f"{ACCOUNTS[ints[r, J_ACCOUNT]]} at {ts}"
             )
         kinds, accounts, paths = ints[:, J_KIND], ints[:, J_ACCOUNT], ints[:, J_PATH]
-        np.add.at(self._totals, (kinds, accounts, paths), amounts)
+        _add_totals(self._totals, kinds, accounts, paths, amounts)
         for listener in self._taps:
             listener(ints, floats)
         if not self.log.keep_rows:

@@ -20,9 +20,9 @@ from typing import ClassVar, TypeAlias, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-from numba import njit
 
-from tokbt.ledger.journal import ACCOUNTS, KINDS, Account, EntryKind
+from tokbt.ledger.journal import KINDS, EntryKind
+from tokbt.metrics import kernels
 from tokbt.metrics.rows import (
     EventRows,
     Floats,
@@ -35,58 +35,6 @@ from tokbt.metrics.rows import (
 from tokbt.metrics.stats import over_time_variance
 
 _K = {k: i for i, k in enumerate(KINDS)}
-_A = {a: i for i, a in enumerate(ACCOUNTS)}
-_HEDGE_KINDS = (
-    EntryKind.VARIATION_MARGIN,
-    EntryKind.FINAL_SETTLEMENT,
-    EntryKind.FEE,
-    EntryKind.INTEREST,
-)
-_TRANSFERS = (EntryKind.DEPOSIT, EntryKind.MARGIN_CALL, EntryKind.WITHDRAWAL)
-_TRADES = (EntryKind.FILL, EntryKind.LIQUIDATION, EntryKind.FINAL_SETTLEMENT)
-
-
-def _is(rows: JournalRows, kinds: Iterable[EntryKind]) -> npt.NDArray[np.bool_]:
-    wanted = np.zeros(len(KINDS), dtype=np.bool_)
-    wanted[[_K[k] for k in kinds]] = True
-    return wanted[rows.kind]
-
-
-def _qty(rows: JournalRows) -> Floats:
-    return np.nan_to_num(rows.qty)
-
-
-@njit(cache=True)
-def _scatter(
-    target: Floats, cells: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_], values: Floats
-) -> None:  # pragma: no cover - compiled
-    """``target[cells[r]] += values[r]`` for every row ``r`` in ``mask``, in row order (a
-    cell's sum does not depend on how rows were cut into batches)."""
-    for r in range(cells.shape[0]):
-        if mask[r]:
-            target[cells[r]] += values[r]
-
-
-def _add_per_path(
-    target: Floats, rows: JournalRows, mask: npt.NDArray[np.bool_], values: Floats
-) -> None:
-    """Add ``values`` of the rows in ``mask`` to ``target`` ``(n_paths,)``."""
-    _scatter(
-        target, rows.path, np.ascontiguousarray(mask), np.ascontiguousarray(values, np.float64)
-    )
-
-
-def _add_per_day(
-    target: Floats, rows: JournalRows, mask: npt.NDArray[np.bool_], values: Floats
-) -> None:
-    """Add ``values`` of the rows in ``mask`` to ``target`` ``(n_days, n_paths)``."""
-    cells = rows.day * target.shape[1] + rows.path
-    _scatter(
-        target.reshape(-1),
-        cells,
-        np.ascontiguousarray(mask),
-        np.ascontiguousarray(values, np.float64),
-    )
 
 
 class Metric:
@@ -146,28 +94,19 @@ class Spend(Metric):
     def start(self, frame: RunFrame) -> None:
         super().start(frame)
         n = frame.n_paths
-        self.sums = {k: np.zeros(n) for k in KINDS}
+        self.amounts = np.zeros((len(KINDS), n))
         self.tokens = np.zeros(n)
         self.first_day = np.full(n, np.iinfo(np.int64).max)
         self.first_price = np.full(n, np.nan)
 
     def journal(self, rows: JournalRows) -> None:
-        for kind in (EntryKind.CONSUMPTION, *_HEDGE_KINDS):
-            _add_per_path(self.sums[kind], rows, rows.kind == _K[kind], rows.amount)
-        spend = rows.where(kind=EntryKind.CONSUMPTION)
-        _add_per_path(self.tokens, rows, rows.kind == _K[EntryKind.CONSUMPTION], _qty(rows))
-        self._first_price(rows, spend[rows.qty[spend] > 0])
-
-    def _first_price(self, rows: JournalRows, bought: npt.NDArray[np.intp]) -> None:
-        order = bought[np.lexsort((rows.day[bought], rows.path[bought]))]
-        paths, first = np.unique(rows.path[order], return_index=True)
-        rows_first = order[first]
-        earlier = rows.day[rows_first] < self.first_day[paths]
-        self.first_day[paths[earlier]] = rows.day[rows_first[earlier]]
-        self.first_price[paths[earlier]] = rows.price[rows_first[earlier]]
+        kernels.spend_pass(
+            rows.day, rows.path, rows.kind, rows.qty, rows.price, rows.amount, self.amounts,
+            self.tokens, self.first_day, self.first_price,
+        )  # fmt: skip
 
     def finish(self) -> dict[str, Floats]:
-        s = self.sums
+        s = {kind: self.amounts[_K[kind]] for kind in KINDS}
         futures = s[EntryKind.VARIATION_MARGIN] + s[EntryKind.FINAL_SETTLEMENT]
         fees, funding = -s[EntryKind.FEE], -s[EntryKind.INTEREST]
         unhedged = -s[EntryKind.CONSUMPTION]
@@ -216,35 +155,16 @@ class Attribution(Metric):
         self.final_price = np.full(n * k, np.nan)
         self.traded = np.zeros(n * k)
         self.touched = np.zeros(n * k, dtype=bool)
-        self.last_trade = np.full(n * k, -1)
+        self.last_trade = np.full(n * k, -1, dtype=np.int64)
         self.spend = np.zeros((d, n))
         self.tokens = np.zeros((d, n))
 
     def journal(self, rows: JournalRows) -> None:
-        k = len(self.frame.contracts)
-        cell = rows.path * k + rows.contract
-        contract = rows.contract >= 0
-
-        def add(target: Floats, mask: npt.NDArray[np.bool_], values: Floats) -> None:
-            _scatter(target, cell, mask & contract, np.ascontiguousarray(values, np.float64))
-
-        vm = rows.kind == _K[EntryKind.VARIATION_MARGIN]
-        fs = rows.kind == _K[EntryKind.FINAL_SETTLEMENT]
-        trade = _is(rows, (EntryKind.FILL, EntryKind.LIQUIDATION))
-        qty = np.nan_to_num(rows.qty)
-        add(self.vm, vm, rows.amount)
-        add(self.final, fs, rows.amount)
-        add(self.delivered, fs, -qty)
-        add(self.traded, trade, qty)
-        touched = (trade | fs | vm) & contract
-        self.touched[cell[touched]] = True
-        traded = np.flatnonzero(trade & contract)
-        np.maximum.at(self.last_trade, cell[traded], rows.day[traded])
-        settled = np.flatnonzero(fs & (qty != 0) & contract)
-        self.final_price[cell[settled]] = rows.price[settled]
-        use = rows.kind == _K[EntryKind.CONSUMPTION]
-        _add_per_day(self.spend, rows, use, -rows.amount)
-        _add_per_day(self.tokens, rows, use, np.nan_to_num(rows.qty))
+        kernels.attribution_pass(
+            rows.day, rows.path, rows.kind, rows.contract, rows.qty, rows.price, rows.amount,
+            len(self.frame.contracts), self.vm, self.final, self.delivered, self.traded,
+            self.touched, self.last_trade, self.final_price, self.spend, self.tokens,
+        )  # fmt: skip
 
     def finish(self) -> dict[str, Floats]:
         n, k = self.frame.n_paths, len(self.frame.contracts)
@@ -313,11 +233,10 @@ class Funding(Metric):
         self.credit, self.hedge = np.zeros(shape), np.zeros(shape)
 
     def journal(self, rows: JournalRows) -> None:
-        margin = rows.account == _A[Account.MARGIN]
-        _add_per_day(self.margin, rows, margin, rows.amount)
-        _add_per_day(self.funding, rows, margin & _is(rows, _TRANSFERS), rows.amount)
-        _add_per_day(self.credit, rows, rows.account == _A[Account.CREDIT], rows.amount)
-        _add_per_day(self.hedge, rows, _is(rows, _HEDGE_KINDS), rows.amount)
+        kernels.funding_pass(
+            rows.day, rows.path, rows.kind, rows.account, rows.amount, self.margin,
+            self.funding, self.credit, self.hedge,
+        )  # fmt: skip
 
     def daily(self) -> dict[str, Floats]:
         return {
@@ -349,10 +268,9 @@ class HedgeRatio(Metric):
         self.held, self.tokens = np.zeros(shape), np.zeros(shape)
 
     def journal(self, rows: JournalRows) -> None:
-        trades = _is(rows, _TRADES) & (rows.contract >= 0)
-        _add_per_day(self.held, rows, trades, np.nan_to_num(rows.qty))
-        use = rows.kind == _K[EntryKind.CONSUMPTION]
-        _add_per_day(self.tokens, rows, use, np.nan_to_num(rows.qty))
+        kernels.hedge_ratio_pass(
+            rows.day, rows.path, rows.kind, rows.contract, rows.qty, self.held, self.tokens
+        )
 
     def daily(self) -> dict[str, Floats]:
         held = np.cumsum(self.held, axis=0) * self.frame.multiplier
@@ -398,19 +316,10 @@ class MonthlyCost(Metric):
         self.contract_month = frame.delivery_month()
 
     def journal(self, rows: JournalRows) -> None:
-        n_months = len(self.frame.months)
-        month = self.day_month[rows.day]
-        with_contract = rows.contract >= 0
-        month = np.where(with_contract, self.contract_month[np.maximum(rows.contract, 0)], month)
-        cell = rows.path * n_months + month
-
-        def add(target: Floats, mask: npt.NDArray[np.bool_], values: Floats) -> None:
-            _scatter(target.reshape(-1), cell, mask, np.ascontiguousarray(values, np.float64))
-
-        use = rows.kind == _K[EntryKind.CONSUMPTION]
-        add(self.tokens, use, np.nan_to_num(rows.qty))
-        add(self.spend, use, -rows.amount)
-        add(self.flows, _is(rows, _HEDGE_KINDS), rows.amount)
+        kernels.monthly_pass(
+            rows.day, rows.path, rows.kind, rows.contract, rows.qty, rows.amount,
+            self.day_month, self.contract_month, self.tokens, self.spend, self.flows,
+        )  # fmt: skip
 
     columns = ("unit_cost_var_hedged", "unit_cost_var_unhedged")
 

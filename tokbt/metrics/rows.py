@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from tokbt.core import layout
 from tokbt.ledger.journal import ACCOUNTS, KINDS, Account, EntryKind
@@ -200,6 +201,30 @@ def decode_journal(batch: pa.Table | pa.RecordBatch, frame: RunFrame) -> Journal
 _US_PER_DAY = 86_400_000_000
 
 
+@njit(cache=True)
+def _decode_core(
+    ints: np.ndarray,
+    floats: np.ndarray,
+    day0: int,
+    n_days: int,
+    day: np.ndarray,
+    qty: np.ndarray,
+    price: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """Each row's day position (the day its event describes: an event at 00:00 describes
+    the day before), and its qty and price (NaN where not carried); the first row
+    outside ``[0, n_days)``, or -1."""
+    bad = -1
+    for r in range(ints.shape[0]):
+        day[r] = (ints[r, layout.J_TS] - 1) // _US_PER_DAY - day0
+        if bad < 0 and (day[r] < 0 or day[r] >= n_days):
+            bad = r
+        flags = ints[r, layout.J_FLAGS]
+        qty[r] = floats[r, layout.J_QTY] if flags & layout.HAS_QTY else np.nan
+        price[r] = floats[r, layout.J_PRICE] if flags & layout.HAS_PRICE else np.nan
+    return bad
+
+
 def decode_core_journal(
     ints: npt.NDArray[np.int64], floats: Floats, frame: RunFrame
 ) -> JournalRows:
@@ -209,16 +234,14 @@ def decode_core_journal(
     same rows once written. A quantity or price a row does not carry is NaN. The
     columns are views of the buffers: use them before the core writes again."""
     day0 = int(frame.days[0].astype(np.int64)) if len(frame.days) else 0
-    day = (ints[:, layout.J_TS] - 1) // _US_PER_DAY - day0
-    if len(day) and (day.min() < 0 or day.max() >= len(frame.days)):
-        bad = int(day[(day < 0) | (day >= len(frame.days))][0]) + day0
+    m = len(ints)
+    day, qty, price = np.empty(m, np.int64), np.empty(m), np.empty(m)
+    bad = _decode_core(ints, floats, day0, len(frame.days), day, qty, price)
+    if bad >= 0:
         raise ValueError(
-            f"journal row on {np.datetime64(bad, 'D')}, outside the run's days "
-            f"{frame.days[[0, -1]]}"
+            f"journal row on {np.datetime64(int(day[bad]) + day0, 'D')}, outside the run's "
+            f"days {frame.days[[0, -1]]}"
         )
-    flags = ints[:, layout.J_FLAGS]
-    qty = np.where(flags & layout.HAS_QTY, floats[:, layout.J_QTY], np.nan)
-    price = np.where(flags & layout.HAS_PRICE, floats[:, layout.J_PRICE], np.nan)
     return JournalRows(
         day=day,
         path=ints[:, layout.J_PATH],

@@ -17,10 +17,14 @@ that), following the conventions of ``tokbt.sim.simulate``:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tokbt.data.frames import (
+    FUTURES_FIELDS,
     BlockSource,
+    LazyFields,
     MarketBlock,
     Timeline,
     budget_bounds,
@@ -131,9 +135,7 @@ class SimMarket(BlockSource):
         rows = plan.listed[e0:e1]
         in_block = np.unique(rows[rows >= 0])
         codes = in_block[np.argsort(self._rank[in_block])]
-        block = empty_block(
-            self.timeline, lo, hi, len(self.path_ids), tuple(plan.contracts[i].code for i in codes)
-        )
+        block = empty_block(self.timeline, lo, hi, len(self.path_ids))  # futures: below
 
         # spot: bars [b0, b1) from steps [b0 * per_bar, b1 * per_bar]
         b0, b1, t_spot = window(self._spot_events)
@@ -164,14 +166,26 @@ class SimMarket(BlockSource):
             column[codes] = np.arange(len(codes))
             e, slot = np.nonzero(rows >= 0)
             t, c = t_fut[e], column[rows[e, slot]]
-            opened = chunk.open[e0 + e, :, slot]
-            settle = chunk.settle[e0 + e, :, slot]
-            block.futures["open"][t, :, c] = opened
-            block.futures["high"][t, :, c] = np.maximum(opened, settle)
-            block.futures["low"][t, :, c] = np.minimum(opened, settle)
-            block.futures["close"][t, :, c] = settle
-            block.futures["settle"][t, :, c] = settle
-            block.locked[t, :, c] = chunk.locked[e0 + e, :, slot]
+            shape = (hi - lo, len(self.path_ids), len(codes))
+            opened, settle = np.full(shape, np.nan), np.full(shape, np.nan)
+            locked = np.zeros(shape, dtype=bool)
+            opened[t, :, c] = chunk.open[e0 + e, :, slot]
+            settle[t, :, c] = chunk.settle[e0 + e, :, slot]
+            locked[t, :, c] = chunk.locked[e0 + e, :, slot]
+            # a simulated day is one bar that opens, and closes at its settlement price
+            block = dataclasses.replace(
+                block,
+                contracts=tuple(plan.contracts[i].code for i in codes),
+                locked=locked,
+                futures=LazyFields(
+                    {"open": opened, "close": settle, "settle": settle},
+                    {
+                        "high": lambda: np.maximum(opened, settle),
+                        "low": lambda: np.minimum(opened, settle),
+                    },
+                    FUTURES_FIELDS,
+                ),
+            )
         return block
 
     def consumption_plan(self) -> tuple[np.ndarray, np.ndarray]:
