@@ -482,10 +482,72 @@ def test_cascading_contracts_book_the_same() -> None:
     assert ledger.delivered[:, quarters].any()
 
 
-class WithHook(StaticKernel):
-    """A kernel strategy that also acts in Python."""
+class WithHooks(StaticKernel):
+    """A kernel strategy that also acts in Python: it records what each hook sees and
+    trades from ``on_settle`` and ``on_margin_call``."""
+
+    seen: ClassVar[dict[str, list[Any]]] = {}
+
+    def on_start(self, ctx: Any) -> None:
+        WithHooks.seen.setdefault(self.params.label, []).append(("start", ctx.n_paths))
 
     def on_settle(self, ctx: Any) -> None:
+        chain = ctx.chain
+        index = ctx.index()
+        WithHooks.seen[self.params.label].append(
+            ("settle", str(ctx.now), float(np.nansum(index)), float(ctx.positions.sum()),
+             float(np.nansum(ctx.spot("close", 3))), float(self.state.sum()))
+        )  # fmt: skip
+        if chain.codes and ctx.day.day % 7 == 0:  # trade from a hook: through the same core
+            ctx.order(chain.codes[-1], np.where(np.arange(ctx.n_paths) % 2 == 0, 1.0, -1.0))
+
+    def on_margin_call(self, ctx: Any, call: Any) -> None:
+        WithHooks.seen[self.params.label].append(
+            ("call", str(call.day), str(call.deadline), float(call.amount.sum()))
+        )
+        for code in ctx.chain.codes[:1]:
+            ctx.target(code, np.where(call.issued, 0.0, ctx.position(code)))
+
+    def on_end(self, ctx: Any) -> None:
+        WithHooks.seen[self.params.label].append(("end", float(ctx.positions.sum())))
+
+
+class HookParams(StaticKernel.Params):
+    label: str = "x"
+
+
+WithHooks.Params = HookParams  # type: ignore[assignment, misc]
+
+
+def test_python_hooks_of_a_kernel_strategy_run_on_the_compiled_engine(
+    sim: tuple[SimPlan, SimChunk],
+) -> None:
+    """on_start, on_settle, on_margin_call and on_end written in Python run at the same
+    points with the same view on both paths, and the orders they place book the same."""
+    plan, chunk = sim
+    WithHooks.seen.clear()
+    config = {"broker": {"liquidity": "none"}, "metrics": None}
+    runs = []
+    for runner in ("python", "compiled"):
+        settings = RunSettings.model_validate({**config, "runner": runner})
+        params = {"contracts": 2.0, "label": runner}
+        runs.append(run_chunk(SimMarket(plan, chunk, block_events=37), WithHooks, params, settings))
+    python, compiled_ = runs
+    assert_identical(python, compiled_)
+    assert WithHooks.seen["python"] == WithHooks.seen["compiled"]
+    kinds_seen = [entry[0] for entry in WithHooks.seen["compiled"]]
+    assert kinds_seen[0] == "start"
+    assert kinds_seen[-1] == "end"
+    assert kinds_seen.count("settle") > 90
+    assert kinds_seen.count("call") > 0
+    assert isinstance(compiled_.engine, CompiledEngine)
+    assert compiled_.engine.stats["hooks"] == kinds_seen.count("settle")
+
+
+class DecidesInPython(StaticKernel):
+    """A kernel strategy whose on_bar is its own Python code."""
+
+    def on_bar(self, ctx: Any) -> None:
         pass
 
 
@@ -495,7 +557,10 @@ class PlainStrategy(Strategy):
 
 @pytest.mark.parametrize(
     ("strategy", "named"),
-    [(WithHook, "implements Python hooks (on_settle)"), (PlainStrategy, "is not a KernelStrategy")],
+    [
+        (DecidesInPython, "decides in a Python on_bar of its own"),
+        (PlainStrategy, "is not a KernelStrategy"),
+    ],
 )
 def test_python_strategies_are_refused(
     small: dict[Kind, pa.Table], strategy: type, named: str

@@ -9,9 +9,14 @@ function of arrays, the same strategy runs on both engines:
 * the **Python engine** (``tokbt.engine.Engine``) calls ``on_bar`` at every
   event; ``on_bar`` builds the kernel's inputs from the ``Context`` and turns
   its targets into ``ctx.target`` orders — the reference run;
-* the **compiled engine** (``tokbt.engine.compiled.CompiledEngine``) calls the
+* the **compiled driver** (``tokbt.engine.compiled.CompiledEngine``) calls the
   kernel itself, with the same inputs, inside its compiled loop — the fast run,
-  with the same journal to the bit.
+  with the same journal to the bit. Python hooks beside the kernel
+  (``on_start``, ``on_settle``, ``on_margin_call``, ``on_end``) run on both, at
+  the same points; ``self.state`` is the kernel's state while the run goes.
+
+``whole_contracts(x)`` is the broker's rounding to whole contracts (halves away
+from zero), callable from a kernel.
 
 Write one::
 
@@ -73,9 +78,9 @@ class KernelStrategy(Strategy):
     """Base class of strategies that decide in a numba decision kernel.
 
     Subclasses set ``kernel`` and override ``kernel_params``, ``initial_state``
-    and ``history_events`` as they need; they should not override the hooks
-    (``on_start``, ``on_bar``, ...): a strategy with Python hooks runs only on
-    the Python engine.
+    and ``history_events`` as they need. Hooks written in Python beside the kernel
+    (``on_start``, ``on_settle``, ``on_margin_call``, ``on_end``) run on both paths;
+    an ``on_bar`` of its own makes the strategy a Python strategy.
     """
 
     kernel: ClassVar[Any]
@@ -120,7 +125,11 @@ class KernelStrategy(Strategy):
     # -- the Python engine's hooks ----------------------------------------------------------------
 
     def on_start(self, ctx: Context) -> None:
-        """Compile the kernel; set up its parameters, state and plan."""
+        """Compile the kernel; set up its parameters, state and plan (also done at the
+        first ``on_bar`` if a subclass's own ``on_start`` does not call this one)."""
+        self._setup(ctx)
+
+    def _setup(self, ctx: Context) -> None:
         self._history = int(self.history_events())
         check_history(self, self._history, ctx.history_size)
         self._codes = ctx.contracts
@@ -142,6 +151,8 @@ class KernelStrategy(Strategy):
 
     def on_bar(self, ctx: Context) -> None:
         """Call the kernel on the visible history; its finite targets become orders."""
+        if not hasattr(self, "_call"):
+            self._setup(ctx)
         h, n, codes = self._history, ctx.n_paths, self._codes
         futures = np.empty((h, n, 0))
         if codes:

@@ -177,6 +177,45 @@ OK, NAN_PRICE, NAN_SPEND, MISSING_FIXINGS, MISSING_CHILD_CONTRACT, NO_ROOM = ran
 """What a core step reports: done; a trade without a finite price; consumption priced at
 NaN; a final settlement without its fixings; a cascade into a contract without bars;
 a decision log without room. ``Book.report`` says which item."""
+(
+    W_CASH,
+    W_CREDIT,
+    W_TOP_UP,
+    W_TOP_UP_PAID,
+    W_FEES,
+    W_PRICE_PAID,
+    W_SPEND,
+    W_INTEREST,
+    W_CALLED,
+    W_CALL_PAID,
+    W_HELD,
+    W_MARK,
+    W_NO_FEE,
+    W_EXCESS,
+    W_REPAY,
+    W_CHANGE,
+    W_CANCEL,
+    W_QTY,
+    W_FILL_PRICE,
+    W_FILL_FEE,
+) = range(20)
+"""Rows of ``Book.work``: the per-path scratch each rule uses (one row per use, so that a
+rule and the rules it calls never share one); the rules allocate nothing per call."""
+N_WORK = 20
+(
+    M_TRADABLE,
+    M_OPEN_CALLS,
+    M_DUE,
+    M_ISSUED,
+    M_COVERED,
+    M_WANT,
+    M_BLOCKED,
+    M_OVER,
+    M_SHORT,
+    M_TRADED,
+) = range(10)
+"""Rows of ``Book.flags``: per-path boolean scratch, as ``Book.work``."""
+N_FLAGS = 10
 R_STATUS, R_ITEM, R_CALLED = range(3)
 """``Book.report``: the last step's status, the item it concerns, whether the last
 settlement issued calls."""
@@ -218,6 +257,12 @@ class Book(NamedTuple):
     """(1,) the day of the last interest accrual (``NO_DAY`` before the first)."""
     report: Ints
     """(3,) see ``R_STATUS``."""
+    work: Floats
+    """(N_WORK, n) scratch (see ``W_CASH``)."""
+    flags: Bools
+    """(N_FLAGS, n) scratch (see ``M_TRADABLE``)."""
+    wanted: Bools
+    """(k,) scratch: contracts with an order due."""
 
 
 class Orders(NamedTuple):
@@ -295,6 +340,9 @@ def new_book(n_paths: int, n_contracts: int, initial_cash: float, initial_vol: f
         liquidated=np.zeros(n, dtype=np.bool_),
         clock=np.array([NO_DAY], dtype=np.int64),
         report=np.zeros(3, dtype=np.int64),
+        work=np.zeros((N_WORK, n)),
+        flags=np.zeros((N_FLAGS, n), dtype=np.bool_),
+        wanted=np.zeros(k, dtype=np.bool_),
     )
 
 

@@ -132,6 +132,16 @@ from tokbt.core.layout import (
     J_TS,
     LIQUIDATED,
     LIQUIDATION,
+    M_BLOCKED,
+    M_COVERED,
+    M_DUE,
+    M_ISSUED,
+    M_OPEN_CALLS,
+    M_OVER,
+    M_SHORT,
+    M_TRADABLE,
+    M_TRADED,
+    M_WANT,
     MARGIN,
     MARGIN_CALL,
     MISSING_CHILD,
@@ -160,6 +170,26 @@ from tokbt.core.layout import (
     V_CANCEL,
     V_TARGET,
     VARIATION_MARGIN,
+    W_CALL_PAID,
+    W_CALLED,
+    W_CANCEL,
+    W_CASH,
+    W_CHANGE,
+    W_CREDIT,
+    W_EXCESS,
+    W_FEES,
+    W_FILL_FEE,
+    W_FILL_PRICE,
+    W_HELD,
+    W_INTEREST,
+    W_MARK,
+    W_NO_FEE,
+    W_PRICE_PAID,
+    W_QTY,
+    W_REPAY,
+    W_SPEND,
+    W_TOP_UP,
+    W_TOP_UP_PAID,
     WITHDRAWAL,
     Book,
     Bools,
@@ -170,11 +200,14 @@ from tokbt.core.layout import (
     Rows,
     Terms,
 )
-from tokbt.market.ticks import DOWN, UP, on_grid
+from tokbt.market import ticks
+from tokbt.market.ticks import DOWN, UP
 
 _jit = functools.partial(njit, cache=True, error_model="numpy")
 """Every rule compiles once per signature, cached; float division follows numpy (no
 ZeroDivisionError checks)."""
+_on_grid = njit(cache=True, inline="always", error_model="numpy")(ticks.on_grid)
+"""The tick-rounding rule of ``tokbt.market.ticks``, compiled into the core."""
 _ALL = np.int64(-1)
 """No particular contract."""
 _EPS = 1e-9
@@ -227,7 +260,7 @@ def against(
     down — never below one tick (``tokbt.market.ticks.on_grid``); side 0 keeps it."""
     if side == 0.0:
         return raw
-    return on_grid(raw, tick, scale, UP if side > 0.0 else DOWN, True)
+    return float(_on_grid(raw, tick, scale, UP if side > 0.0 else DOWN, True))
 
 
 # -- rows ---------------------------------------------------------------------------------------
@@ -334,7 +367,7 @@ def post(
             _journal(rows, ts, kind, account, p, c, qty[p], price[p], amount[p], flags)
 
 
-@_jit()
+@_jit(inline="always")
 def _post(
     book: Book, rows: Rows, ts: Int, kind: Int, account: Int, amount: Floats, c: Int
 ) -> None:  # pragma: no cover - compiled
@@ -347,7 +380,7 @@ def _post(
             _journal(rows, ts, kind, account, p, c, np.nan, np.nan, amount[p], 0)
 
 
-@_jit()
+@_jit(inline="always")
 def transfer(
     book: Book, rows: Rows, ts: Int, kind: Int, source: Int, target: Int, amount: Floats
 ) -> None:  # pragma: no cover - compiled
@@ -388,7 +421,7 @@ def _margin_total(cf: Floats, span: bool, total: float) -> float:  # pragma: no 
     return total if span else cf[F_IM_RATE] * total
 
 
-@_jit()
+@_jit(inline="always")
 def _initial(
     book: Book, terms: Terms, p: Int, c: Int, extra: float, unmarked_price: float
 ) -> float:  # pragma: no cover - compiled
@@ -409,9 +442,15 @@ def _initial(
 
 
 @_jit(inline="always")
+def _with_buffer(terms: Terms, initial: float) -> float:  # pragma: no cover - compiled
+    """The level deposits top the margin account up to: ``IM·(1 + buffer)``."""
+    return float(initial * (1.0 + terms.cf[F_BUFFER]))
+
+
+@_jit(inline="always")
 def _top_up_level(book: Book, terms: Terms, p: Int) -> float:  # pragma: no cover - compiled
     """What path ``p``'s margin account should hold after a deposit: ``IM·(1 + buffer)``."""
-    return float(_initial(book, terms, p, _ALL, 0.0, np.nan) * (1.0 + terms.cf[F_BUFFER]))
+    return _with_buffer(terms, _initial(book, terms, p, _ALL, 0.0, np.nan))
 
 
 @_jit()
@@ -481,7 +520,7 @@ def liquidity(book: Book, terms: Terms, out: Floats) -> None:  # pragma: no cove
         out[p] = _liquidity(book, terms, p)
 
 
-@_jit()
+@_jit(inline="always")
 def fund_margin(
     book: Book, terms: Terms, rows: Rows, ts: Int, kind: Int, wanted: Floats, paid: Floats
 ) -> None:  # pragma: no cover - compiled
@@ -496,11 +535,11 @@ def fund_margin(
         for p in range(n):
             paid[p] = wanted[p]
         return
-    cash = np.empty(n)
+    cash = book.work[W_CASH]
     for p in range(n):
         cash[p] = _minimum(wanted[p], _maximum(book.balances[OPERATING, p], 0.0))
     transfer(book, rows, ts, kind, OPERATING, MARGIN, cash)
-    credit = np.empty(n)
+    credit = book.work[W_CREDIT]
     for p in range(n):
         credit[p] = _minimum(wanted[p] - cash[p], _headroom(book, terms, p))
     transfer(book, rows, ts, kind, CREDIT, MARGIN, credit)
@@ -508,13 +547,14 @@ def fund_margin(
         paid[p] = cash[p] + credit[p]
 
 
-@_jit()
+@_jit(inline="always")
 def top_up(
     book: Book, terms: Terms, rows: Rows, ts: Int, paths: Bools
 ) -> None:  # pragma: no cover - compiled
     """Deposit what the margin account of ``paths`` lacks of ``IM·(1 + buffer)``."""
     n = paths.shape[0]
-    wanted = np.zeros(n)
+    wanted = book.work[W_TOP_UP]
+    wanted[:] = 0.0
     short = False
     for p in range(n):
         if paths[p]:
@@ -525,13 +565,13 @@ def top_up(
         return
     for p in range(n):
         wanted[p] = wanted[p] if wanted[p] > _EPS else 0.0
-    fund_margin(book, terms, rows, ts, DEPOSIT, wanted, np.empty(n))
+    fund_margin(book, terms, rows, ts, DEPOSIT, wanted, book.work[W_TOP_UP_PAID])
 
 
 # -- trading ------------------------------------------------------------------------------------
 
 
-@_jit()
+@_jit(inline="always")
 def fill(
     book: Book,
     terms: Terms,
@@ -565,7 +605,8 @@ def fill(
     for p in range(n):
         if qty[p] != 0.0:
             _journal(rows, ts, kind, MARGIN, p, c, qty[p], price[p], 0.0, HAS_QTY | HAS_PRICE)
-    fees = np.zeros(n)
+    fees = book.work[W_FEES]
+    fees[:] = 0.0
     charged = False
     for p in range(n):
         if qty[p] != 0.0 and fee[p] != 0.0:
@@ -583,8 +624,8 @@ def consume(
     """Pay for ``tokens`` (millions) at the provider price ``index·(1 + markup) + basis``;
     ``NAN_SPEND`` (nothing booked) if tokens are consumed without a price."""
     n = tokens.shape[0]
-    price = np.empty(n)
-    spend = np.empty(n)
+    price = book.work[W_PRICE_PAID]
+    spend = book.work[W_SPEND]
     for p in range(n):
         price[p] = index[p] * (1.0 + terms.cf[F_MARKUP]) + terms.cf[F_BASIS]
         spend[p] = tokens[p] * price[p] if tokens[p] > 0.0 else 0.0
@@ -663,7 +704,7 @@ def accrue_interest(
     cf = terms.cf
     years = (day - last) / _DAYS_PER_YEAR
     n = book.spent.shape[0]
-    amount = np.empty(n)
+    amount = book.work[W_INTEREST]
     for p in range(n):
         op = book.balances[OPERATING, p] + book.spent[p]
         rate = cf[F_CASH_RATE] if op >= 0 else cf[F_FUNDING_RATE]
@@ -723,7 +764,7 @@ def variation_margin(
         book.balances[MARGIN, p] += total
 
 
-@_jit()
+@_jit(inline="always")
 def _clear_call(book: Book, p: Int) -> None:  # pragma: no cover - compiled
     book.outstanding[p] = 0.0
     book.deadline[p] = NO_DEADLINE
@@ -736,7 +777,8 @@ def _collect(
     """Collect the outstanding calls of ``paths``: a call the account covers again is
     cleared; the rest is paid as far as funding allows."""
     n = paths.shape[0]
-    wanted = np.zeros(n)
+    wanted = book.work[W_CALLED]
+    wanted[:] = 0.0
     for p in range(n):
         if not paths[p]:
             continue
@@ -744,7 +786,7 @@ def _collect(
             _clear_call(book, p)
         else:
             wanted[p] = book.outstanding[p]
-    paid = np.empty(n)
+    paid = book.work[W_CALL_PAID]
     fund_margin(book, terms, rows, ts, MARGIN_CALL, wanted, paid)
     for p in range(n):
         if paths[p]:
@@ -759,7 +801,7 @@ def _liquidate_due(
 ) -> None:  # pragma: no cover - compiled
     """Liquidate the paths in ``due`` that hold something tradable; clear their calls."""
     n = due.shape[0]
-    tradable = np.empty(n, dtype=np.bool_)
+    tradable = book.flags[M_TRADABLE]
     liquidatable(book, terms, day, tradable)
     anyone = False
     for p in range(n):
@@ -783,7 +825,7 @@ def margin_calls(
     whether any call was issued. ``deadline`` is the exchange day a call issued today must
     be met by."""
     n = book.outstanding.shape[0]
-    open_calls = np.empty(n, dtype=np.bool_)
+    open_calls = book.flags[M_OPEN_CALLS]
     anyone = False
     for p in range(n):
         book.liquidated[p] = False
@@ -791,11 +833,11 @@ def margin_calls(
         anyone = anyone or open_calls[p]
     if anyone:
         _collect(book, terms, rows, ts, open_calls)
-    due = np.empty(n, dtype=np.bool_)
+    due = book.flags[M_DUE]
     for p in range(n):
         due[p] = book.outstanding[p] > 0 and book.deadline[p] <= day
     _liquidate_due(book, terms, rows, ts, day, due)
-    issued = np.empty(n, dtype=np.bool_)
+    issued = book.flags[M_ISSUED]
     anyone = False
     call = book.call
     for p in range(n):
@@ -805,7 +847,7 @@ def margin_calls(
         issued[p] = equity < maintenance - _EPS and book.outstanding[p] == 0
         anyone = anyone or issued[p]
         call[0, p] = 1.0 if issued[p] else 0.0
-        call[1, p] = initial * (1.0 + terms.cf[F_BUFFER]) - equity if issued[p] else 0.0
+        call[1, p] = _with_buffer(terms, initial) - equity if issued[p] else 0.0
         call[2, p], call[3, p], call[4, p] = equity, initial, maintenance
     book.report[R_CALLED] = anyone
     if not anyone:
@@ -875,7 +917,8 @@ def clear_covered_calls(
     """After a final settlement, cancel the calls whose margin account now covers the
     initial requirement of what is still held (event ``margin_call_cancelled``)."""
     n = book.outstanding.shape[0]
-    covered = np.zeros(n, dtype=np.bool_)
+    covered = book.flags[M_COVERED]
+    covered[:] = False
     for p in range(n):
         if book.outstanding[p] > 0:
             initial = _initial(book, terms, p, _ALL, 0.0, np.nan)
@@ -896,9 +939,10 @@ def cascade(
     position for position, at the parent's settlement price (EEX cascading);
     ``MISSING_CHILD_CONTRACT`` (item: the parent) if a component has no bars."""
     n, k = book.positions.shape
-    held = np.empty(n)
-    price = np.empty(n)
-    none = np.zeros(n)
+    held = book.work[W_HELD]
+    price = book.work[W_MARK]
+    none = book.work[W_NO_FEE]
+    none[:] = 0.0
     for c in range(k):
         if terms.children[c, 0] == -1 or book.settled[c] or terms.last_trade[c] > day:
             continue
@@ -939,7 +983,8 @@ def sweep_and_repay(
     repay the credit line from positive operating cash (``limited`` funding)."""
     n = book.outstanding.shape[0]
     if terms.ci[C_SWEEP] != 0:
-        excess = np.zeros(n)
+        excess = book.work[W_EXCESS]
+        excess[:] = 0.0
         for p in range(n):
             if book.outstanding[p] == 0:
                 excess[p] = _maximum(book.balances[MARGIN, p] - _top_up_level(book, terms, p), 0.0)
@@ -950,7 +995,7 @@ def sweep_and_repay(
     for p in range(n):
         drawn = drawn or -book.balances[CREDIT, p] > 0
     if drawn:
-        repay = np.empty(n)
+        repay = book.work[W_REPAY]
         for p in range(n):
             repay[p] = _minimum(
                 -book.balances[CREDIT, p], _maximum(book.balances[OPERATING, p], 0.0)
@@ -1026,7 +1071,7 @@ def _unlisted(terms: Terms, c: Int, day: Int) -> Int:  # pragma: no cover - comp
     return D_NONE
 
 
-@_jit()
+@_jit(inline="always")
 def _apply(
     orders: Orders, book: Book, terms: Terms, d: Int, target_orders: Floats
 ) -> None:  # pragma: no cover - compiled
@@ -1054,7 +1099,7 @@ def _apply(
         target_orders[p, c] = whole(change) if rounding else change
 
 
-@_jit()
+@_jit(inline="always")
 def _decide(
     orders: Orders, book: Book, terms: Terms, at: Int, verb: Int, c: Int, q: Floats
 ) -> int:  # pragma: no cover - compiled
@@ -1073,7 +1118,7 @@ def _decide(
     return OK
 
 
-@_jit()
+@_jit(inline="always")
 def place(
     orders: Orders,
     book: Book,
@@ -1100,7 +1145,7 @@ def place(
         return OK
     if target:  # a target keeps the position wanted: it is netted against the position when due
         return _decide(orders, book, terms, ts, V_TARGET, c, qty)
-    change = np.empty(n)
+    change = book.work[W_CHANGE]
     for p in range(n):
         change[p] = whole(qty[p]) if rounding else qty[p]
     return _decide(orders, book, terms, ts, V_ADD, c, change)
@@ -1119,13 +1164,13 @@ def cancel(
                 waiting = waiting or orders.due[p, j] != 0.0
     if not waiting:
         return OK
-    mask = np.empty(paths.shape[0])
+    mask = book.work[W_CANCEL]
     for p in range(paths.shape[0]):
         mask[p] = 1.0 if paths[p] else 0.0
     return _decide(orders, book, terms, ts, V_CANCEL, c, mask)
 
 
-@_jit()
+@_jit(inline="always")
 def fill_price(
     terms: Terms, c: Int, day_month: Int, base: float, side: float, qty: float
 ) -> float:  # pragma: no cover - compiled
@@ -1148,7 +1193,7 @@ def fill_price(
     return against(raw, side, cf[F_TICK], cf[F_SCALE])
 
 
-@_jit()
+@_jit(inline="always")
 def _reject(
     rows: Rows, ts: Int, c: Int, paths: Bools, qty: Floats, detail: Int
 ) -> None:  # pragma: no cover - compiled
@@ -1157,7 +1202,7 @@ def _reject(
             _event(rows, ts, REJECTED, p, c, detail, 0, qty[p], np.nan, HAS_QTY)
 
 
-@_jit()
+@_jit(inline="always")
 def _fill_contract(
     orders: Orders,
     book: Book,
@@ -1176,9 +1221,10 @@ def _fill_contract(
     filled or was rejected; mark the paths that traded."""
     n = due.shape[0]
     cf = terms.cf
-    qty = due[:, c].copy()
-    want = np.empty(n, dtype=np.bool_)
-    blocked = np.empty(n, dtype=np.bool_)
+    qty = book.work[W_QTY]
+    qty[:] = due[:, c]
+    want = book.flags[M_WANT]
+    blocked = book.flags[M_BLOCKED]
     any_blocked = False
     for p in range(n):
         want[p] = qty[p] != 0.0 and np.isfinite(base[p])
@@ -1192,7 +1238,7 @@ def _fill_contract(
                 due[p, c] = 0.0
     limit = cf[F_POSITION_LIMIT]
     if np.isfinite(limit):
-        over = np.empty(n, dtype=np.bool_)
+        over = book.flags[M_OVER]
         for p in range(n):
             over[p] = want[p] and np.abs(book.positions[p, c] + qty[p]) > limit + 1e-9
         _reject(rows, ts, c, over, qty, D_LIMIT)
@@ -1205,18 +1251,18 @@ def _fill_contract(
         anyone = anyone or want[p]
     if not anyone:
         return OK
-    price = np.empty(n)
+    price = book.work[W_FILL_PRICE]
     for p in range(n):
         side = _sign(qty[p]) if want[p] else 0.0
         b = base[p] if want[p] else 0.0
         price[p] = fill_price(terms, c, day_month, b, side, qty[p] if want[p] else 0.0)
     if terms.ci[C_LIMITED] != 0:
-        short = np.empty(n, dtype=np.bool_)
+        short = book.flags[M_SHORT]
         for p in range(n):
             extra = qty[p] if want[p] else 0.0
             unmarked = price[p] if want[p] else np.nan
             needed = (
-                _initial(book, terms, p, c, extra, unmarked) * (1.0 + cf[F_BUFFER])
+                _with_buffer(terms, _initial(book, terms, p, c, extra, unmarked))
                 - book.balances[MARGIN, p]
             )
             short[p] = want[p] and not needed <= _liquidity(book, terms, p) + 1e-9
@@ -1225,7 +1271,7 @@ def _fill_contract(
             if short[p]:
                 due[p, c] = 0.0
                 want[p] = False
-    fee = np.empty(n)
+    fee = book.work[W_FILL_FEE]
     for p in range(n):
         if not want[p]:
             qty[p] = 0.0
@@ -1267,11 +1313,13 @@ def execute(
             cut += 1
     for d in range(cut):
         _apply(orders, book, terms, d, due)
-    wanted = np.zeros(k, dtype=np.bool_)
+    wanted = book.wanted
+    wanted[:] = False
     for c in range(k):
         for p in range(n):
             wanted[c] = wanted[c] or due[p, c] != 0.0
-    traded = np.zeros(n, dtype=np.bool_)
+    traded = book.flags[M_TRADED]
+    traded[:] = False
     for c in range(k):
         if not wanted[c]:
             continue

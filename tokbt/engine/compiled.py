@@ -1,14 +1,14 @@
-"""The compiled engine: strategies written as numba decision kernels, run in compiled loops.
+"""The compiled driver: strategies written as numba decision kernels, run in compiled loops.
 
-The Python ``Engine`` pays about a hundred numpy calls per order; a strategy
-whose decisions are a numba ``@njit`` *decision kernel* (a
-``tokbt.kernel_strategy.KernelStrategy``) can instead run the whole timeline
-in compiled code: ``CompiledEngine`` hands each ``MarketBlock`` to one numba
-loop (``tokbt.engine.kernels.run_block``) that calls the kernel at every event
-and does the broker's fills, the ledger's bookkeeping and the journal rows
-itself. Python runs once per block (to cut the block, precompute the day's
-chain and the final-settlement prices, and turn rows into Arrow), never per
-event. State carries across blocks in arrays.
+A strategy whose decisions are a numba ``@njit`` *decision kernel* (a
+``tokbt.kernel_strategy.KernelStrategy``) runs on the same ``Engine`` as any
+other, but ``CompiledEngine`` hands each ``MarketBlock`` to one numba loop
+(``tokbt.engine.kernels.run_block``) that calls the kernel and the core's rules
+at every event. Python runs once per block (to cut the block, precompute the
+day's chain and the final-settlement prices, and turn rows into Arrow) and at
+the settlement events where the strategy has Python hooks (``on_settle``,
+``on_margin_call``), never per event otherwise. State carries across blocks in
+arrays.
 
 The kernel (see ``KERNEL_SIGNATURE``) is called at every event, after fills
 and consumption, exactly where ``on_bar`` runs on the Python engine::
@@ -52,10 +52,12 @@ bit, same events, positions log and final ledger state, on every setting
 (SPAN, limited funding and liquidation, the liquidity model, position limits,
 cascades). ``tests/test_engine_compiled.py`` holds the two to that.
 
-**Scope.** Every broker, ledger and market setting runs. A strategy must be a
-``KernelStrategy`` without Python hooks beyond its kernel (``on_settle``,
-``on_margin_call``, ...): those run only on the Python engine, and
-``UnsupportedError`` says so up front.
+**Scope.** Every broker, ledger and market setting runs, and so do Python
+hooks beside the kernel (``on_start``, ``on_settle``, ``on_margin_call``,
+``on_end``), at the same points and with the same ``Context`` as on the Python
+path. Only a strategy without a kernel, or with an ``on_bar`` of its own (its
+decision is then Python code, run event by event), is refused with
+``UnsupportedError``.
 """
 
 from __future__ import annotations
@@ -69,12 +71,11 @@ import numpy as np
 import numpy.typing as npt
 
 from tokbt.core import layout
-from tokbt.data.frames import MarketBlock, MarketSource, event_day
-from tokbt.engine.broker import Broker
+from tokbt.data.frames import MarketBlock, MarketSource
 from tokbt.engine.config import BrokerConfig, EngineConfig
 from tokbt.engine.context import month_contracts
 from tokbt.engine.errors import StrategyError
-from tokbt.engine.loop import Outputs, make_ledger, require_fixings
+from tokbt.engine.loop import Engine, Outputs, require_fixings
 from tokbt.errors import DataError, TokbtError
 from tokbt.ledger import LedgerConfig
 from tokbt.market import Contract, ContractSpec
@@ -133,16 +134,17 @@ def label(strategy: Any) -> str:
 
 
 def unsupported(strategy: Any) -> list[str]:
-    """Why the compiled engine cannot run ``strategy`` (empty: it can)."""
-    reasons = []
+    """Why the compiled engine cannot run ``strategy`` (empty: it can): it has no decision
+    kernel, or decides in a Python ``on_bar`` of its own (then it is a Python strategy;
+    its other Python hooks run fine)."""
     if not isinstance(strategy, KernelProgram):
-        reasons.append(f"strategy {label(strategy)!r} is not a KernelStrategy (no decision kernel)")
-    elif hooks := strategy.python_hooks():
-        reasons.append(
-            f"strategy {label(strategy)!r} implements Python hooks ({', '.join(hooks)}), "
-            "which only the python engine runs"
-        )
-    return reasons
+        return [f"strategy {label(strategy)!r} is not a KernelStrategy (no decision kernel)"]
+    if "on_bar" in strategy.python_hooks():
+        return [
+            f"strategy {label(strategy)!r} decides in a Python on_bar of its own, which runs "
+            "event by event on the python engine"
+        ]
+    return []
 
 
 def check_history(strategy: Any, events: int, size: int) -> None:
@@ -192,24 +194,28 @@ def planned_tokens(source: MarketSource, contracts: Sequence[Contract]) -> Float
     return out
 
 
-class CompiledEngine:
-    """Replays ``source`` through a kernel ``strategy`` in compiled loops (see the module
-    docstring); the same interface and results as ``Engine`` for what it supports.
+class CompiledEngine(Engine):
+    """The engine with a kernel strategy's decisions run by the compiled driver: the same
+    ``Engine`` (state, ``Context``, ledger and broker facades over the one core), whose
+    blocks are replayed by ``tokbt.engine.kernels.run_block`` instead of event by event in
+    Python. It returns to Python only where a hook the strategy writes in Python must run:
+    ``on_start`` and ``on_end`` around the run, ``on_margin_call`` and ``on_settle`` at the
+    settlement events (the house plan's order: after the settlement's bookkeeping).
 
     Args:
         source: the market (stored, in-memory or simulated).
-        strategy: a ``KernelProgram`` (``KernelStrategy``) without Python hooks.
+        strategy: a ``KernelProgram`` (``KernelStrategy``); an ``on_bar`` of its own in
+            Python makes it a Python strategy (``UnsupportedError``: use the Python path).
         broker, ledger, engine: settings (defaults if omitted).
         outputs: where journal, positions and events go.
 
     Attributes:
-        ledger: the ``Ledger`` with the run's journal, logs and final state.
-        broker: the ``Broker`` whose order state the loop works on.
+        ledger, broker: as ``Engine``'s.
         compile_seconds: time spent compiling (or loading from numba's cache) the
             loop and the kernel when the run started.
         stats: how often the loop stopped to drain its row buffers (``flushes``) or
-            grow its decision log (``decisions``), and shifted its history buffer
-            (``history_shifts``).
+            grow its decision log (``decisions``), shifted its history buffer
+            (``history_shifts``), and returned to Python for hooks (``hooks``).
     """
 
     def __init__(
@@ -222,25 +228,18 @@ class CompiledEngine:
         engine: EngineConfig | None = None,
         outputs: Outputs | None = None,
     ) -> None:
-        self.source = source
-        self.strategy = strategy
-        self.config = engine or EngineConfig()
-        self.broker_config = broker or BrokerConfig()
-        ledger_config = ledger or LedgerConfig()
         reasons = unsupported(strategy)
         if reasons:
             raise UnsupportedError(
                 f"the compiled engine cannot run this backtest: {'; '.join(reasons)} "
                 '(use engine="python")'
             )
-        n = len(source.path_ids)
-        self.ledger = make_ledger(source, ledger_config, outputs or Outputs())
-        self.broker = Broker(self.ledger, self.broker_config)
-        self._codes = {code: i for i, code in enumerate(source.contracts)}
-        self.consumed = np.zeros(n)
-        self.events_run = 0
+        super().__init__(
+            source, strategy, broker=broker, ledger=ledger, engine=engine, outputs=outputs
+        )
+        self.broker_config = self.broker.config
         self.compile_seconds = 0.0
-        self.stats = {"flushes": 0, "decisions": 0, "history_shifts": 0}
+        self.stats = {"flushes": 0, "decisions": 0, "history_shifts": 0, "hooks": 0}
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -258,12 +257,20 @@ class CompiledEngine:
         kernel = self.strategy.decision_kernel()
         compiled_kernel(self.strategy, kernel)
         self.compile_seconds = time.perf_counter() - t0
+        hooks = set(self.strategy.python_hooks())
+        self._settle_hooks = bool(hooks & {"on_settle", "on_margin_call"})
+        if "on_start" in hooks:
+            self._call("on_start", self.strategy.on_start)
         self._start(kernel)
         for block in self.source.market_blocks():
             self._run_block(block)
             if progress is not None:
                 progress(self.events_run)
-        self._finish()
+        if "on_end" in hooks:  # as on the Python path: the strategy's own on_end (which
+            self._call("on_end", self.strategy.on_end)  # calls finish if it calls super's)
+        else:
+            self.strategy.finish(self._state)
+        self.ledger.journal.flush()
         return self
 
     def _start(self, kernel: Any) -> None:
@@ -277,8 +284,11 @@ class CompiledEngine:
             strategy.kernel_params(ledger.spec, ledger.codes), dtype=np.float64
         )
         self._state = np.ascontiguousarray(strategy.initial_state(n, n_c), dtype=np.float64)
+        strategy.state = self._state  # Python hooks read the kernel's state as it runs
         planned = planned_tokens(self.source, ledger.contracts) if strategy.needs_plan() else None
-        self._planned = np.ascontiguousarray(np.zeros((n, n_c)) if planned is None else planned)
+        self._planned_tokens = np.ascontiguousarray(
+            np.zeros((n, n_c)) if planned is None else planned
+        )
         self._listing_day = np.array(
             [np.datetime64(c.listing_date, "D") for c in ledger.contracts], "datetime64[D]"
         )
@@ -287,7 +297,6 @@ class CompiledEngine:
         self._need = np.array(
             self._k.rows_per_event(n, n_c, ledger.terms.children.shape[1]), dtype=np.int64
         )
-        self._last_close = np.full(n, np.nan)
         row_bytes = 8 * n * (n_c + 1)
         window = max(history + 1, min(_HISTORY_ROWS, _HISTORY_BUDGET // max(row_bytes, 1)))
         rows = max(history - 1 + window, 2 * history)
@@ -296,16 +305,8 @@ class CompiledEngine:
         self._target = np.full((n, n_c), np.nan)
         self._istate = np.zeros(self._k.N_INT_STATE, np.int64)
         self._istate[self._k.S_HISTORY_ROW] = history - 2
-        # the daily index as the Python engine keeps it, and when each value became known
-        days = event_day(self.source.events)
-        self._first_day = days[0] if len(days) else np.datetime64("1970-01-01", "D")
-        n_days = int((days[-1] - self._first_day).astype(np.int64)) + 1 if len(days) else 0
-        self._index_days = np.full((n_days, n), np.nan)
-        self._index_known = np.full(n_days, np.iinfo(np.int64).max)
-
-    def _finish(self) -> None:
-        self.strategy.finish(self._state)
-        self.ledger.journal.flush()
+        # when each value of the daily index (``Engine.index_days``) became known
+        self._index_known = np.full(len(self.index_days), np.iinfo(np.int64).max)
 
     # -- one block ---------------------------------------------------------------------------
 
@@ -315,9 +316,11 @@ class CompiledEngine:
         gidx = np.array([self._codes[c] for c in block.contracts], dtype=np.int64)
         colmap = np.full(n_c, -1, np.int64)
         colmap[gidx] = np.arange(len(gidx))
+        self.history.extend(block, gidx)  # for Python hooks' windows (built only if read)
         close = block.spot["close"]
         has_spot = ~np.isnan(close).all(axis=1)
         self._see_index(block, has_spot)
+        closing = np.asarray(block.day_close) & has_spot
         fs, errors = self._final_settlements(block)
         tokens = block.consumption["tokens"]
         day = block.day.astype("datetime64[D]")
@@ -343,17 +346,18 @@ class CompiledEngine:
             "colmap": colmap,
             "expiry": self._expiry(block.day),
             **fs,
-            "planned": self._planned,
+            "planned": self._planned_tokens,
             "params": self._params,
             "history": self._history,
             "need": self._need,
-            "last_close": self._last_close,
+            "last_close": self.last_close,
             "consumed": self.consumed,
             "hist_spot": self._hist_spot,
             "hist_fut": self._hist_fut,
             "state": self._state,
             "target": self._target,
             "istate": self._istate,
+            "hooks": self._settle_hooks,
         }
         first = 0
         while True:
@@ -363,7 +367,9 @@ class CompiledEngine:
             )  # fmt: skip
             if status == k.DONE:
                 break
-            if status == k.FLUSH:
+            if status == k.HOOK:
+                self._hooks(block, first - 1, closing)
+            elif status == k.FLUSH:
                 self.stats["flushes"] += 1
                 ledger.drain()
             elif status == k.GROW_DECISIONS:
@@ -382,6 +388,26 @@ class CompiledEngine:
         self.stats["history_shifts"] = int(self._istate[k.S_HISTORY_SHIFTS])
         self.events_run = block.start + len(block)
 
+    def _hooks(self, block: MarketBlock, i: int, closing: np.ndarray) -> None:
+        """Run the strategy's Python settlement hooks at event ``i`` of ``block``, with the
+        engine's state where the Python path would have it: that event's time and day,
+        its history row, the index known up to it."""
+        self.stats["hooks"] += 1
+        self.now = block.events[i]
+        self.today = block.day[i].astype("datetime64[D]").astype(dt.date)
+        self.settling = True
+        self.history.row = self.history.lead + i
+        closed = np.flatnonzero(closing[: i + 1])
+        if len(closed):
+            self._last_closed_day = block.day[closed[-1]].astype("datetime64[D]").astype(dt.date)
+        call = self.ledger.call_outcome(self.now, self.today).call
+        on_call = self._hook("on_margin_call")
+        if call is not None and on_call is not None:
+            self._call("on_margin_call", on_call, call)
+        on_settle = self._hook("on_settle")
+        if on_settle is not None:
+            self._call("on_settle", on_settle)
+
     @property
     def state(self) -> Floats:
         """The kernel's state array (after the run: its final state)."""
@@ -395,18 +421,18 @@ class CompiledEngine:
         closing = np.flatnonzero(np.asarray(block.day_close) & has_spot)
         if not len(closing):
             return
-        pos = (block.day[closing].astype("datetime64[D]") - self._first_day).astype(np.int64)
+        pos = (block.day[closing].astype("datetime64[D]") - self.first_day).astype(np.int64)
         close = block.spot["close"][closing]
-        self._index_days[pos] = np.where(~np.isnan(close), close, np.nan)
+        self.index_days[pos] = np.where(~np.isnan(close), close, np.nan)
         self._index_known[pos] = block.start + closing
 
     def _fixings(self, now: np.datetime64, known_at: int, days: np.ndarray) -> Floats:
         """``Engine.fixings`` at the event ``known_at``: index values known by then."""
-        pos = (np.asarray(days, "datetime64[D]") - self._first_day).astype(np.int64)
-        inside = (pos >= 0) & (pos < len(self._index_days))
+        pos = (np.asarray(days, "datetime64[D]") - self.first_day).astype(np.int64)
+        inside = (pos >= 0) & (pos < len(self.index_days))
         inside[inside] = self._index_known[pos[inside]] <= known_at
         values = np.full((len(pos), self.ledger.n_paths), np.nan)
-        values[inside] = self._index_days[pos[inside]]
+        values[inside] = self.index_days[pos[inside]]
         return require_fixings(values, days, self.source.name, now)
 
     def _final_settlements(

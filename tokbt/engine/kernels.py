@@ -65,10 +65,11 @@ KERNEL_SIGNATURE = types.void(
 
 KernelFunction = types.FunctionType(KERNEL_SIGNATURE)
 
-DONE, FLUSH, GROW_DECISIONS, NAN_SPEND, MISSING_FIXINGS_AT, CORE_ERROR = range(6)
+DONE, FLUSH, GROW_DECISIONS, NAN_SPEND, MISSING_FIXINGS_AT, CORE_ERROR, HOOK = range(7)
 """``run_block`` statuses: the block is done; stopped to drain the row buffers; stopped to
 grow the decision log; consumption priced at NaN; a final settlement without fixings
-(``istate[S_ERROR_ITEM]``: the entry); another core failure (``Book.report``)."""
+(``istate[S_ERROR_ITEM]``: the entry); another core failure (``Book.report``); stopped
+after a settlement for the strategy's Python hooks (the next event is returned)."""
 
 S_HISTORY_ROW, S_HISTORY_SHIFTS, S_ERROR_ITEM, S_CORE_STATUS = range(4)
 """``istate``: the current history row, how often the history buffer shifted, the entry
@@ -246,6 +247,7 @@ def _run_block(
     target: Floats,
     istate: Ints,
     positions_view: Floats,
+    hooks: bool,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
     """Run events ``first ..`` of a block; return ``(status, next event)`` (see ``DONE``)."""
     n, k = book.positions.shape
@@ -305,6 +307,8 @@ def _run_block(
                 anyone = anyone or book.liquidated[p]
             if anyone:
                 rules.cancel(orders, book, terms, now[i], -1, book.liquidated)
+            if hooks:
+                return HOOK, i + 1
     return DONE, now.shape[0]
 
 
@@ -324,11 +328,17 @@ def _driver_signature() -> Any:
         "book": layout.new_book(1, 1, 0.0, 0.0), "terms": _sample_terms(),
         "rows": layout.new_rows(1, 1, 1), "last_close": f1, "consumed": f1, "hist_spot": f2,
         "hist_fut": f3, "state": f1, "target": f2, "istate": i1, "positions_view": f2,
+        "hooks": False,
     }  # fmt: skip
     argtypes: list[Any] = [KernelFunction]
     for name in DRIVER_ARGUMENTS[1:]:
         sample = samples[name]
-        argtypes.append(types.int64 if isinstance(sample, int) else typeof(sample))  # type: ignore[no-untyped-call]
+        if isinstance(sample, bool):
+            argtypes.append(types.boolean)
+        elif isinstance(sample, int):
+            argtypes.append(types.int64)
+        else:
+            argtypes.append(typeof(sample))  # type: ignore[no-untyped-call]
     return types.UniTuple(types.int64, 2)(*argtypes)  # type: ignore[no-untyped-call]
 
 

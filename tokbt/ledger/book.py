@@ -77,14 +77,24 @@ class SettleOutcome:
     expired: tuple[int, ...]
 
 
+_LAST_US: list[object] = [None, 0]
+_LAST_DAY: list[object] = [None, 0]
+"""The last value converted by ``as_us`` / ``as_day`` and its result: an engine step
+converts the event's time and day for every core call it makes."""
+
+
 def as_us(ts: np.datetime64 | dt.datetime) -> int:
     """A time as microseconds since the epoch (the core's row times)."""
-    return int(np.asarray(ts, dtype="datetime64[us]").astype(np.int64))
+    if ts is not _LAST_US[0]:
+        _LAST_US[:] = [ts, int(np.asarray(ts, dtype="datetime64[us]").astype(np.int64))]
+    return _LAST_US[1]  # type: ignore[return-value]
 
 
 def as_day(day: dt.date | np.datetime64) -> int:
     """A day as days since the epoch (the core's days)."""
-    return int(np.asarray(day, dtype="datetime64[D]").astype(np.int64))
+    if day is not _LAST_DAY[0]:
+        _LAST_DAY[:] = [day, int(np.asarray(day, dtype="datetime64[D]").astype(np.int64))]
+    return _LAST_DAY[1]  # type: ignore[return-value]
 
 
 def _day_numbers(dates: Sequence[dt.date]) -> npt.NDArray[np.int64]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 RoundMode = Literal["nearest", "down", "up"]
 
@@ -29,11 +28,9 @@ NEAREST, DOWN, UP = 0, 1, 2
 _MODES = {"nearest": NEAREST, "down": DOWN, "up": UP}
 
 
-@njit(cache=True, error_model="numpy")
-def on_grid(
-    price: float, tick: float, scale: float, mode: int, floor: bool
-) -> float:  # pragma: no cover - compiled
-    """The one tick-rounding rule: ``price`` as ``n`` ticks — ``n = ⌊units + ½⌋``
+def on_grid(price: float, tick: float, scale: float, mode: int, floor: bool) -> float:
+    """The one tick-rounding rule (plain Python, compiled by numba where it is used:
+    ``round_to_tick``'s loop and the core's fills): ``price`` as ``n`` ticks — ``n = ⌊units + ½⌋``
     (nearest, halves up), ``⌊units⌋`` (down) or ``⌈units⌉`` (up), with ``GRID_EPS`` of
     tolerance so a price already on the grid never moves — at least one tick if
     ``floor``; written exactly as ``rint(n·tick·scale) / scale`` with ``scale =
@@ -50,12 +47,27 @@ def on_grid(
     return float(np.rint(n * tick * scale) / scale)
 
 
-@njit(cache=True)
 def _on_grid_array(
     prices: np.ndarray, tick: float, scale: float, mode: int, floor: bool, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled
     for i in range(prices.shape[0]):
-        out[i] = on_grid(prices[i], tick, scale, mode, floor)
+        out[i] = _RULE(prices[i], tick, scale, mode, floor)
+
+
+_RULE: Any = None
+_LOOP: Any = None
+
+
+def _compiled() -> tuple[Any, Any]:
+    """``on_grid`` and its loop over an array, compiled (or loaded from numba's cache) on
+    first use: importing ``tokbt.market`` does not import numba."""
+    global _RULE, _LOOP
+    if _LOOP is None:
+        from numba import njit
+
+        _RULE = njit(cache=True, error_model="numpy")(on_grid)
+        _LOOP = njit(cache=True)(_on_grid_array)
+    return _RULE, _LOOP
 
 
 @overload
@@ -90,11 +102,12 @@ def round_to_tick(
         raise ValueError(f"mode must be 'nearest', 'down' or 'up', got {mode!r}")
     values = np.asarray(price, dtype=np.float64)
     scale = 10.0 ** tick_decimals(tick)
+    rule, loop = _compiled()
     if values.ndim == 0:
-        return on_grid(float(values), float(tick), scale, _MODES[mode], at_least_one_tick)
+        return float(rule(float(values), float(tick), scale, _MODES[mode], at_least_one_tick))
     flat = np.ascontiguousarray(values).reshape(-1)
     out = np.empty(flat.shape)
-    _on_grid_array(flat, float(tick), scale, _MODES[mode], at_least_one_tick, out)
+    loop(flat, float(tick), scale, _MODES[mode], at_least_one_tick, out)
     return out.reshape(values.shape)
 
 
