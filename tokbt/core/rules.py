@@ -1285,7 +1285,7 @@ def _fill_contract(
     return status
 
 
-@_jit()
+@_jit(inline="always")
 def execute(
     orders: Orders,
     book: Book,

@@ -85,7 +85,7 @@ def rows_per_event(n_paths: int, n_contracts: int, max_children: int) -> tuple[i
 # -- the strategy's turn -----------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _see(
     i: int,
     spot_close: np.ndarray,
@@ -124,7 +124,7 @@ def _see(
     return int(r)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _decide(
     i: int,
     kernel: Any,
@@ -184,7 +184,7 @@ def _final_entries(
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _room(
     rows: Rows,
     orders: Orders,
