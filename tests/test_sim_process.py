@@ -198,3 +198,17 @@ def test_the_last_day_fixing_preset() -> None:
     spec = load_spec("tpi_month_fixing")
     assert spec.final_settlement is FinalSettlementRule.LAST_DAY_FIXING
     assert spec.multiplier == load_spec("tpi_month").multiplier
+
+
+@pytest.mark.parametrize("phi", [-0.5, 0.0, 0.3, 0.9, 0.999])
+def test_ar1_filter_is_scipys_lfilter_term_for_term(phi: float) -> None:
+    """The compiled AR(1) recursion gives exactly what ``scipy.signal.lfilter`` gives."""
+    from scipy.signal import lfilter
+
+    from tokbt.sim.consumption import ar1_filter
+
+    shocks = np.random.default_rng(7).standard_normal((20, 500))
+    scaled = shocks * 0.7
+    scaled[:, 0] /= np.sqrt(1.0 - phi**2)
+    expected = lfilter([1.0], [1.0, -phi], scaled, axis=1)
+    np.testing.assert_array_equal(ar1_filter(shocks.copy(), 0.7, phi), expected)

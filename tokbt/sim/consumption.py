@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from tokbt.sim.params import DT_DAY, ConsumptionParams, DailyParams
 from tokbt.sim.rng import Stream, path_rng
@@ -69,8 +70,20 @@ def ar1_filter(shocks: np.ndarray, sigma: float, phi: float) -> np.ndarray:
 
     The first value is drawn from the stationary law ``N(0, σ²/(1−φ²))``.
     """
-    from scipy.signal import lfilter
-
     scaled = shocks * sigma
     scaled[:, 0] /= np.sqrt(1.0 - phi**2)
-    return np.asarray(lfilter([1.0], [1.0, -phi], scaled, axis=1))
+    out = np.empty_like(scaled)
+    _recursion(np.ascontiguousarray(scaled), float(phi), out)
+    return out
+
+
+@njit(cache=True)
+def _recursion(x: np.ndarray, phi: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[:, t] = x[:, t] + φ · out[:, t−1]`` (``out[:, 0] = x[:, 0]``): the filter
+    ``scipy.signal.lfilter([1], [1, −φ], x)`` computes, term for term, without importing
+    scipy.signal (a second of every worker's start)."""
+    for p in range(x.shape[0]):
+        prev = 0.0
+        for t in range(x.shape[1]):
+            prev = x[p, t] + phi * prev
+            out[p, t] = prev
