@@ -12,7 +12,7 @@ own the arrays, choose the models and turn the row buffers into Arrow; the
 compiled driver of kernel strategies (``tokbt.engine.kernels``) calls the
 same functions from inside its loop. There is no second copy of a rule.
 
-This room imports only ``tokbt.market`` (tick constants).
+This room imports only ``tokbt.market`` (the tick rule).
 """
 
 from tokbt.core.layout import Book, Orders, Rows, Terms

@@ -1,6 +1,6 @@
 """The engine: the event loop, the strategy's ``Context``, and the ``Broker``.
 
-Imports ``tokbt.market``, ``tokbt.data`` and ``tokbt.ledger`` only.
+Imports ``tokbt.market``, ``tokbt.data``, ``tokbt.core`` and ``tokbt.ledger`` only.
 """
 
 from tokbt.engine.broker import Broker

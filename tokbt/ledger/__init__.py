@@ -1,6 +1,7 @@
 """The ledger: positions, accounts, the margin / settlement / margin-call models, the journal.
 
-This room imports only ``tokbt.market``.
+A facade over the compiled core (``tokbt.core``): it owns the core's state and turns its
+rows into Arrow. This room imports only ``tokbt.market`` and ``tokbt.core``.
 """
 
 from tokbt.ledger.book import Ledger, SettleOutcome
