@@ -51,6 +51,7 @@ import functools
 import numpy as np
 from numba import njit
 
+from tokbt.core.cache import refresh
 from tokbt.core.layout import (
     C_ANY_RATE,
     C_AT_CLOSE,
@@ -202,6 +203,8 @@ from tokbt.core.layout import (
 )
 from tokbt.market import ticks
 from tokbt.market.ticks import DOWN, UP
+
+refresh(__file__, "core/layout.py", "market/ticks.py")  # numba's cache follows these too
 
 _jit = functools.partial(njit, cache=True, error_model="numpy")
 """Every rule compiles once per signature, cached; float division follows numpy (no

@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit, typeof, types
 
 from tokbt.core import layout, rules
+from tokbt.core.cache import refresh
 from tokbt.core.layout import (
     C_AT_CLOSE,
     MISSING_FIXINGS,
@@ -38,6 +39,8 @@ from tokbt.core.layout import (
     Rows,
     Terms,
 )
+
+refresh(__file__, "core/rules.py", "core/layout.py", "market/ticks.py")  # numba's cache
 
 # -- the decision kernel ---------------------------------------------------------------------
 

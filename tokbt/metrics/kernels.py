@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from tokbt.core.cache import refresh
 from tokbt.core.layout import (
     CONSUMPTION,
     CREDIT,
@@ -29,6 +30,8 @@ from tokbt.core.layout import (
     Floats,
     Ints,
 )
+
+refresh(__file__, "core/layout.py")  # numba's cache follows the codes
 
 _BIG = np.finfo(np.float64).max
 

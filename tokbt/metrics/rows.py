@@ -19,7 +19,10 @@ import pyarrow.compute as pc
 from numba import njit
 
 from tokbt.core import layout
+from tokbt.core.cache import refresh
 from tokbt.ledger.journal import ACCOUNTS, KINDS, Account, EntryKind
+
+refresh(__file__, "core/layout.py")  # numba's cache follows the row layout
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
