@@ -135,3 +135,29 @@ def test_a_stored_simulation_replays_identically(tmp_path: Path, storage: str) -
         feed = Feed(store, "sim", paths=[4, 1])
         market = SimMarket(plan, simulate_paths(plan, [4, 1]), block_events=len(feed.events))
         assert_same_blocks(feed.load(0, len(feed.events)), next(market.market_blocks()))
+
+
+def test_a_simulated_market_cuts_itself_into_chunks_of_paths(
+    sim: tuple[SimPlan, SimChunk],
+) -> None:
+    """``path_chunks`` gives, for each chunk, exactly the market of those paths simulated
+    alone (paths are independent), and ``backtest`` honours ``chunk_paths`` for it."""
+    from tokbt.runs import backtest
+
+    plan, chunk = sim
+    whole = SimMarket(plan, chunk, block_events=17)
+    parts = list(whole.path_chunks(2))
+    assert [p.path_ids.tolist() for p in parts] == [
+        chunk.paths[i : i + 2].tolist() for i in range(0, len(chunk.paths), 2)
+    ]
+    for part in parts:
+        alone = SimMarket(plan, simulate_paths(plan, part.path_ids), block_events=17)
+        for a, b in zip(part.market_blocks(), alone.market_blocks(), strict=True):
+            assert_same_blocks(a, b)
+    config = {"broker": {"liquidity": "none"}, "metrics": None, "journal": "rows"}
+    static = "strategies.static:Static"
+    one = backtest(whole, static, config={**config, "chunk_paths": 1000})
+    cut = backtest(whole, static, config={**config, "chunk_paths": 2})
+    assert one.paths.equals(cut.paths)
+    keys = [("path", "ascending"), ("ts", "ascending")]
+    assert one.journal.sort_by(keys).num_rows == cut.journal.sort_by(keys).num_rows > 0

@@ -18,6 +18,7 @@ that), following the conventions of ``tokbt.sim.simulate``:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -71,6 +72,7 @@ class SimMarket(BlockSource):
                 f"bars_per_day ({plan.bars_per_day}) must divide a day into whole seconds"
             )
         self.plan, self.chunk = plan, chunk
+        self._blocking = (block_events, memory_budget)
         self.name = plan.scenario.name
         self.spec = plan.spec
         self.path_ids = np.asarray(chunk.paths, dtype=np.int64)
@@ -187,6 +189,14 @@ class SimMarket(BlockSource):
                 ),
             )
         return block
+
+    def path_chunks(self, size: int) -> Iterator[SimMarket]:
+        """The market in consecutive chunks of at most ``size`` paths (``PathChunks``):
+        each a ``SimMarket`` of its paths of the simulated chunk, blocked the same way."""
+        block_events, memory_budget = self._blocking
+        for lo in range(0, len(self.path_ids), size):
+            part = self.chunk.select(slice(lo, lo + size))
+            yield SimMarket(self.plan, part, block_events=block_events, memory_budget=memory_budget)
 
     def consumption_plan(self) -> tuple[np.ndarray, np.ndarray]:
         """The plan by day ``(n_days, n_paths)``: the same forecast on every path."""

@@ -187,6 +187,21 @@ class SimChunk:
     locked: np.ndarray
     consumption: Consumption
 
+    def select(self, rows: np.ndarray | slice) -> SimChunk:
+        """The chunk's paths at array positions ``rows`` (paths are independent: each is
+        what it was when simulated with the others)."""
+        spot = self.spot
+        return SimChunk(
+            paths=self.paths[rows],
+            spot=SpotPaths(spot.paths[rows], spot.steps_per_day, spot.f[rows], spot.y[rows]),
+            index=self.index[rows],
+            fair=self.fair[:, rows],
+            settle=self.settle[:, rows],
+            open=self.open[:, rows],
+            locked=self.locked[:, rows],
+            consumption=Consumption(self.consumption.tokens[rows], self.consumption.plan),
+        )
+
     def tables(self, plan: SimPlan) -> dict[Kind, pa.Table]:
         """The chunk as Arrow bars, each ordered by ``ts`` then ``path`` (then contract)."""
         return {
