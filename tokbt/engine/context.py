@@ -228,7 +228,7 @@ class Context:
         ledger = self._engine.ledger
         initial, maintenance = ledger.requirement()
         balance = ledger.margin_balance.copy()
-        call = np.asarray(getattr(ledger.calls, "outstanding", np.zeros(ledger.n_paths))).copy()
+        call = ledger.book.outstanding.copy()  # the calls' state is the core's
         return MarginStatus(balance, initial, maintenance, balance - initial, call)
 
     # -- actions ------------------------------------------------------------------------------
