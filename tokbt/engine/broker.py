@@ -39,7 +39,7 @@ from tokbt.core import layout, rules
 from tokbt.core.layout import Orders
 from tokbt.engine.config import BrokerConfig
 from tokbt.ledger import Ledger
-from tokbt.ledger.book import as_day, as_us
+from tokbt.ledger.book import as_day, as_month, as_us
 
 Floats = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
@@ -104,7 +104,11 @@ class Broker:
         """Add ``qty`` to the pending order in contract ``c``; with ``target``, order what
         it takes to hold ``qty`` (replacing the pending order)."""
         ledger = self.ledger
-        amounts = np.ascontiguousarray(qty, np.float64)
+        amounts = (
+            qty
+            if qty.dtype == np.float64 and qty.flags.c_contiguous
+            else np.ascontiguousarray(qty, np.float64)
+        )
         while True:
             status = rules.place(
                 self.orders, ledger.book, ledger.terms, ledger.room(), as_us(now), as_day(day),
@@ -147,7 +151,7 @@ class Broker:
         ledger = self.ledger
         status = rules.execute(
             self.orders, ledger.book, ledger.terms, ledger.room(), as_us(now), as_day(day),
-            int(np.datetime64(day, "M").astype(np.int64)), as_us(bar_start),
+            as_month(day), as_us(bar_start),
             np.ascontiguousarray(prices, np.float64), np.ascontiguousarray(locked, np.bool_),
             colmap,
         )  # fmt: skip

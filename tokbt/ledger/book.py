@@ -77,24 +77,35 @@ class SettleOutcome:
     expired: tuple[int, ...]
 
 
-_LAST_US: list[object] = [None, 0]
-_LAST_DAY: list[object] = [None, 0]
-"""The last value converted by ``as_us`` / ``as_day`` and its result: an engine step
-converts the event's time and day for every core call it makes."""
+_US: dict[int, tuple[object, int]] = {}
+"""Recent values converted by ``as_us``, by identity (the value is kept, so its id is not
+reused while cached): an engine step converts its event's time and its bars' start for
+every core call it makes."""
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def as_us(ts: np.datetime64 | dt.datetime) -> int:
     """A time as microseconds since the epoch (the core's row times)."""
-    if ts is not _LAST_US[0]:
-        _LAST_US[:] = [ts, int(np.asarray(ts, dtype="datetime64[us]").astype(np.int64))]
-    return _LAST_US[1]  # type: ignore[return-value]
+    entry = _US.get(id(ts))
+    if entry is not None and entry[0] is ts:
+        return entry[1]
+    if len(_US) >= 8:
+        _US.clear()
+    value = int(np.asarray(ts, dtype="datetime64[us]").astype(np.int64))
+    _US[id(ts)] = (ts, value)
+    return value
 
 
 def as_day(day: dt.date | np.datetime64) -> int:
     """A day as days since the epoch (the core's days)."""
-    if day is not _LAST_DAY[0]:
-        _LAST_DAY[:] = [day, int(np.asarray(day, dtype="datetime64[D]").astype(np.int64))]
-    return _LAST_DAY[1]  # type: ignore[return-value]
+    if type(day) is dt.date:
+        return day.toordinal() - _EPOCH_ORDINAL
+    return int(np.asarray(day, dtype="datetime64[D]").astype(np.int64))
+
+
+def as_month(day: dt.date) -> int:
+    """The month of ``day`` as months since 1970-01 (``datetime64[M]`` as int)."""
+    return (day.year - 1970) * 12 + day.month - 1
 
 
 def _day_numbers(dates: Sequence[dt.date]) -> npt.NDArray[np.int64]:
