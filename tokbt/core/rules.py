@@ -345,31 +345,6 @@ def note_event(
             _event(rows, ts, kind, p, c, detail, aux, qty[p], amount[p], flags)
 
 
-@_jit()
-def post(
-    book: Book,
-    rows: Rows,
-    ts: Int,
-    kind: Int,
-    account: Int,
-    amount: Floats,
-    c: Int,
-    qty: Floats,
-    price: Floats,
-    flags: Int,
-    where: Bools,
-) -> None:  # pragma: no cover - compiled
-    """Move ``amount`` (per path) into ``account`` from outside the enterprise: the balance
-    changes on every path; a row where ``where`` holds (``qty``/``price`` carried as
-    ``flags`` says)."""
-    n = amount.shape[0]
-    for p in range(n):
-        book.balances[account, p] += amount[p]
-    for p in range(n):
-        if where[p]:
-            _journal(rows, ts, kind, account, p, c, qty[p], price[p], amount[p], flags)
-
-
 @_jit(inline="always")
 def _post(
     book: Book, rows: Rows, ts: Int, kind: Int, account: Int, amount: Floats, c: Int

@@ -237,7 +237,6 @@ class CompiledEngine(Engine):
         super().__init__(
             source, strategy, broker=broker, ledger=ledger, engine=engine, outputs=outputs
         )
-        self.broker_config = self.broker.config
         self.compile_seconds = 0.0
         self.stats = {"flushes": 0, "decisions": 0, "history_shifts": 0, "hooks": 0}
 
@@ -294,9 +293,7 @@ class CompiledEngine(Engine):
         )
         self._last_trade_day = ledger.last_trading_day
         self._months = np.array(month_contracts(ledger.contracts), dtype=np.int64)
-        self._need = np.array(
-            self._k.rows_per_event(n, n_c, ledger.terms.children.shape[1]), dtype=np.int64
-        )
+        self._need = np.array(ledger.rows_per_event, dtype=np.int64)
         row_bytes = 8 * n * (n_c + 1)
         window = max(history + 1, min(_HISTORY_ROWS, _HISTORY_BUDGET // max(row_bytes, 1)))
         rows = max(history - 1 + window, 2 * history)

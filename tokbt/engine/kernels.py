@@ -80,11 +80,6 @@ of a failed final settlement, the status of a failed core step."""
 N_INT_STATE = 4
 
 
-def rows_per_event(n_paths: int, n_contracts: int, max_children: int) -> tuple[int, int, int]:
-    """At most how many journal, event-log and position-log rows one event writes."""
-    return layout.rows_per_event(n_paths, n_contracts, max_children)
-
-
 # -- the strategy's turn -----------------------------------------------------------------------
 
 
@@ -149,9 +144,10 @@ def _decide(
     book: Book,
     terms: Terms,
     rows: Rows,
+    qty: Floats,
 ) -> None:  # pragma: no cover - compiled
     """Call the kernel at event ``i`` and place its targets (contract by contract; a path
-    without a target keeps heading where its pending order goes)."""
+    without a target keeps heading where its pending order goes; ``qty`` is scratch)."""
     n, k = book.positions.shape
     target[:, :] = np.nan
     kernel(
@@ -159,7 +155,6 @@ def _decide(
         hist_fut[r - history + 1 : r + 1], positions_view, expiry[i], planned, params, state,
         target,
     )  # fmt: skip
-    qty = np.empty(n)
     for c in range(k):
         decided = False
         for p in range(n):
@@ -257,6 +252,7 @@ def _run_block(
     at_close = terms.ci[C_AT_CLOSE] != 0
     prices = fut_close if at_close else fut_open
     spend = np.empty(n)
+    qty = np.empty(n)
     for i in range(first, now.shape[0]):
         stop = _room(rows, orders, need[0], need[1], need[2], k)
         if stop >= 0:
@@ -282,7 +278,7 @@ def _run_block(
                 _decide(
                     i, kernel, block_start, now, day, settling, positions_view, expiry, planned,
                     params, state, target, hist_spot, hist_fut, r, history, orders, book, terms,
-                    rows,
+                    rows, qty,
                 )  # fmt: skip
             if has_futures[i] and orders.ostate[O_ACTIVE] != 0 and at_close == (step == 1):
                 status = rules.execute(

@@ -182,7 +182,8 @@ class Ledger:
         self._event_names = list(layout.EVENT_NAMES)
         self._details = list(layout.DETAILS)
         self._event_contracts = list(self.codes)
-        self._rows_per_event = layout.rows_per_event(n, k, self.terms.children.shape[1])
+        self.rows_per_event = layout.rows_per_event(n, k, self.terms.children.shape[1])
+        """At most how many journal, event and position rows one event writes."""
         self.rows: Rows = self._new_rows()
         self._draining = False
         journal.pull_from(self.drain)
@@ -257,7 +258,7 @@ class Ledger:
         return out
 
     def _new_rows(self) -> Rows:
-        journal, events, positions = self._rows_per_event
+        journal, events, positions = self.rows_per_event
         return layout.new_rows(
             max(_BUFFER_EVENTS * journal, _MIN_ROWS),
             max(_BUFFER_EVENTS * events, _MIN_ROWS),
@@ -378,7 +379,7 @@ class Ledger:
 
     def room(self) -> Rows:
         """The row buffers, with room for what one event can write (drained first if not)."""
-        journal, events, positions = self._rows_per_event
+        journal, events, positions = self.rows_per_event
         rows = self.rows
         if (
             rows.jn[0] + journal > len(rows.ji)
@@ -461,33 +462,6 @@ class Ledger:
         raise RuntimeError(f"{what}: core status {status}")  # pragma: no cover
 
     # -- booking --------------------------------------------------------------------------
-
-    def book_amount(
-        self,
-        ts: np.datetime64,
-        kind: EntryKind,
-        account: Account,
-        amount: npt.ArrayLike,
-        *,
-        contract: str | None = None,
-        qty: npt.ArrayLike | None = None,
-        price: npt.ArrayLike | None = None,
-    ) -> None:
-        """Move ``amount`` (per path) into ``account`` from outside the enterprise; a journal
-        row for each path with a non-zero amount (or quantity)."""
-        n = self.n_paths
-        amounts = _over_paths(amount, n)
-        qtys = _over_paths(qty, n)
-        where = (amounts != 0) | ((qtys != 0) & (qty is not None))
-        flags = (layout.HAS_QTY if qty is not None else 0) | (
-            layout.HAS_PRICE if price is not None else 0
-        )
-        c = layout.NO_CONTRACT if contract is None else self.codes.index(contract)
-        rules.post(
-            self.book, self.room(), as_us(ts), KINDS.index(EntryKind(kind)),
-            ACCOUNTS.index(Account(account)), amounts, c, qtys, _over_paths(price, n), flags,
-            np.ascontiguousarray(where),
-        )  # fmt: skip
 
     def move(
         self, ts: np.datetime64, kind: EntryKind, source: Account, target: Account, amount: Floats

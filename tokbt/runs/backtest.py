@@ -31,7 +31,7 @@ import tokbt
 from tokbt.data import BarStore, Feed
 from tokbt.data.frames import MarketSource, PathChunks, delivery_key, event_day
 from tokbt.engine import Engine, Outputs
-from tokbt.engine.compiled import CompiledEngine, UnsupportedError, unsupported
+from tokbt.engine.compiled import CompiledEngine, unsupported
 from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKind
 from tokbt.market import Contract
 from tokbt.metrics.evaluate import evaluate
@@ -232,8 +232,8 @@ def backtest(
             ``events.parquet``, ``paths.parquet`` and ``record.json`` to.
         progress: called as ``progress(done, total)`` (path·events) after each block.
         engine: which engine replays (overrides ``config``'s ``runner``): ``python``,
-            ``compiled`` (a ``KernelStrategy``; ``UnsupportedError`` if the settings
-            need the Python engine) or ``auto`` (compiled when it can).
+            ``compiled`` (a ``KernelStrategy``; ``UnsupportedError`` for another
+            strategy) or ``auto`` (compiled when it can).
     """
     settings = (
         config if isinstance(config, RunSettings) else RunSettings.model_validate(config or {})
@@ -328,26 +328,19 @@ class ChunkRun:
 def make_engine(
     source: MarketSource, strategy: Any, settings: RunSettings, outputs: Outputs
 ) -> Engine | CompiledEngine:
-    """The engine ``settings.runner`` asks for: the compiled one for a kernel strategy
-    without Python hooks (``auto``, ``compiled``), else the Python one (``auto``,
-    ``python``); ``compiled`` on anything else is an ``UnsupportedError``. Both drive the
-    same core, so the choice changes speed, never results."""
+    """The engine ``settings.runner`` asks for: the compiled driver for a kernel strategy
+    (``auto``, ``compiled``), else event by event in Python (``auto``, ``python``);
+    ``compiled`` on another strategy is ``CompiledEngine``'s ``UnsupportedError``. Both
+    drive the same core, so the choice changes speed, never results."""
     kwargs: dict[str, Any] = {
         "broker": settings.broker,
         "ledger": settings.ledger,
         "engine": settings.engine,
         "outputs": outputs,
     }
-    if settings.runner == "python":
+    if settings.runner == "python" or (settings.runner == "auto" and unsupported(strategy)):
         return Engine(source, strategy, **kwargs)
-    reasons = unsupported(strategy)
-    if not reasons:
-        return CompiledEngine(source, strategy, **kwargs)
-    if settings.runner == "compiled":
-        raise UnsupportedError(
-            f'runner = "compiled" cannot run this backtest: {"; ".join(reasons)}'
-        )
-    return Engine(source, strategy, **kwargs)
+    return CompiledEngine(source, strategy, **kwargs)
 
 
 def run_chunk(
