@@ -24,9 +24,12 @@ Definitions (``h`` hedged and ``u`` unhedged horizon cost per path):
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +41,23 @@ from tokbt.metrics.evaluation import SUMMARY_METRICS
 Floats = npt.NDArray[np.float64]
 Resample = npt.NDArray[np.int64]
 Statistic = Callable[["Sample", Resample], Floats]
+
+@contextlib.contextmanager
+def threads(tasks: int) -> Iterator[ThreadPoolExecutor]:
+    """A pool of at most one thread per core for ``tasks`` independent numpy tasks (numpy
+    releases the GIL in the gathers, partitions and reductions of an evaluation).
+
+    RuntimeWarnings are ignored while it is open: the tasks silence the warnings of
+    NaN-aware reductions with ``warnings.catch_warnings``, which is not thread-safe —
+    with the filter set here, before the threads start and restored after they end,
+    a task entering or leaving it can neither show such a warning nor leave the
+    process's filters changed.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with ThreadPoolExecutor(max(1, min(tasks, os.cpu_count() or 1))) as pool:
+            yield pool
+
 
 BLOCK_MONTHS = 3
 """Block length of the moving-block bootstrap over the months of a single path."""
@@ -66,6 +86,10 @@ class Sample:
         """``column`` at the resampled path positions, ``(B, n)``."""
         return np.asarray(self.columns[column][idx])
 
+    def reduce(self, how: RowStat, column: str, idx: Resample) -> Floats:
+        """``how(self.take(column, idx))``: a row statistic of a resampled column."""
+        return how(self.take(column, idx))
+
 
 RowStat = Callable[[Floats], Floats]
 
@@ -86,6 +110,11 @@ def _sd(x: Floats) -> Floats:
     if x.shape[1] < 2:
         return np.full(len(x), np.nan)
     return _row_stat(x, lambda v: np.std(v, axis=1, ddof=1), lambda v: np.nanstd(v, axis=1, ddof=1))
+
+
+def _sd_of(column: str) -> Statistic:
+    """The standard deviation (ddof 1) across the resampled paths of ``column``."""
+    return lambda s, idx: s.reduce(_sd, column, idx)
 
 
 def _ratio(top: Floats, bottom: Floats) -> Floats:
@@ -110,11 +139,11 @@ def over_time_variance(unit: Floats) -> Floats:
         return np.asarray(np.nanvar(unit, axis=1, ddof=1))
 
 
-def _pooled_var(per_path: Floats, idx: Resample) -> Floats:
-    """Mean over resampled paths of each path's variance over months."""
+def _nanmean_rows(x: Floats) -> Floats:
+    """The mean of each row of ``x`` over its defined values (NaN, without a warning, if none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmean(per_path[idx], axis=1))
+        return np.asarray(np.nanmean(x, axis=1))
 
 
 def _monthly(sample: Sample, idx: Resample, power: float) -> Floats:
@@ -123,9 +152,9 @@ def _monthly(sample: Sample, idx: Resample, power: float) -> Floats:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # under two months: NaN, no warning
             vh, vu = np.nanvar(h, axis=1, ddof=1), np.nanvar(u, axis=1, ddof=1)
-    else:
-        vh = _pooled_var(sample.columns["unit_cost_var_hedged"], idx)
-        vu = _pooled_var(sample.columns["unit_cost_var_unhedged"], idx)
+    else:  # the mean over resampled paths of each path's variance over months
+        vh = sample.reduce(_nanmean_rows, "unit_cost_var_hedged", idx)
+        vu = sample.reduce(_nanmean_rows, "unit_cost_var_unhedged", idx)
     return 1 - _ratio(vh, vu) ** power
 
 
@@ -133,6 +162,11 @@ def _mean(column: str) -> Statistic:
     return lambda s, idx: _row_stat(
         s.take(column, idx), lambda v: v.mean(axis=1), lambda v: np.nanmean(v, axis=1)
     )
+
+
+def _sd_ratio(s: Sample, idx: Resample, top: str, bottom: str) -> Floats:
+    """``sd(top) / sd(bottom)`` across the resampled paths (NaN where ``sd(bottom)`` is 0)."""
+    return _ratio(s.reduce(_sd, top, idx), s.reduce(_sd, bottom, idx))
 
 
 def _share_positive(column: str) -> Statistic:
@@ -157,19 +191,12 @@ def _q95(column: str) -> Statistic:
 
 STATISTICS: dict[str, Statistic] = {
     "mean_cost": _mean("hedged_cost"),
-    "sd_cost": lambda s, idx: _sd(s.take("hedged_cost", idx)),
-    "vr_std": lambda s, idx: (
-        1 - _ratio(_sd(s.take("hedged_cost", idx)), _sd(s.take("unhedged_cost", idx)))
-    ),
-    "he_var": lambda s, idx: (
-        1 - _ratio(_sd(s.take("hedged_cost", idx)), _sd(s.take("unhedged_cost", idx))) ** 2
-    ),
-    "vr_std_unit": lambda s, idx: (
-        1 - _ratio(_sd(s.take("unit_cost_hedged", idx)), _sd(s.take("unit_cost_unhedged", idx)))
-    ),
+    "sd_cost": _sd_of("hedged_cost"),
+    "vr_std": lambda s, idx: 1 - _sd_ratio(s, idx, "hedged_cost", "unhedged_cost"),
+    "he_var": lambda s, idx: 1 - _sd_ratio(s, idx, "hedged_cost", "unhedged_cost") ** 2,
+    "vr_std_unit": lambda s, idx: 1 - _sd_ratio(s, idx, "unit_cost_hedged", "unit_cost_unhedged"),
     "he_var_unit": lambda s, idx: (
-        1
-        - _ratio(_sd(s.take("unit_cost_hedged", idx)), _sd(s.take("unit_cost_unhedged", idx))) ** 2
+        1 - _sd_ratio(s, idx, "unit_cost_hedged", "unit_cost_unhedged") ** 2
     ),
     "vr_std_monthly": lambda s, idx: _monthly(s, idx, 0.5),
     "he_var_monthly": lambda s, idx: _monthly(s, idx, 1.0),
@@ -296,11 +323,13 @@ class _Values:
 
 @dataclass(frozen=True, eq=False)
 class _Gathered(Sample):
-    """A ``Sample`` that gathers each column once at its ``block``: the statistics of one
-    resample block share their ``take``s."""
+    """A ``Sample`` that gathers each column once at its ``block``, and reduces it once per
+    row statistic: the statistics of one resample block share their ``take``s and their
+    standard deviations (``sd_cost``, ``vr_std`` and ``he_var`` all need ``sd(h)``)."""
 
     block: Resample
     taken: dict[str, Floats] = field(default_factory=dict)
+    reduced: dict[tuple[RowStat, str], Floats] = field(default_factory=dict)
 
     @classmethod
     def of(cls, sample: Sample, block: Resample) -> _Gathered:
@@ -315,16 +344,34 @@ class _Gathered(Sample):
             self.taken[column] = super().take(column, idx)
         return self.taken[column]
 
+    def reduce(self, how: RowStat, column: str, idx: Resample) -> Floats:
+        """``how`` of ``column`` at ``idx``, computed once when ``idx`` is the block."""
+        if idx is not self.block:
+            return super().reduce(how, column, idx)
+        key = (how, column)
+        if key not in self.reduced:
+            self.reduced[key] = super().reduce(how, column, idx)
+        return self.reduced[key]
+
+
+def _block_values(sample: Sample, block: Resample, metrics: tuple[str, ...]) -> list[Floats]:
+    """``metrics`` of one policy at every resample of ``block``."""
+    gathered = _Gathered.of(sample, block)
+    return [STATISTICS[metric](gathered, block) for metric in metrics]
+
 
 def _values(samples: Mapping[str, Sample], draws: Resamples) -> dict[str, dict[str, _Values]]:
     """Every statistic of every policy at the identity and at every resample: one pass
-    over the resample blocks, each block drawn once and each column gathered once."""
+    over the resample blocks, each block drawn once and each column gathered once; the
+    policies of a block are evaluated side by side on threads (each alone: the same
+    numbers whatever the number of threads)."""
     boot: dict[str, dict[str, list[Floats]]] = {p: {m: [] for m in STATISTICS} for p in samples}
-    for block, metrics in draws.passes():
-        for policy, sample in samples.items():
-            gathered = _Gathered.of(sample, block)
-            for metric in metrics:
-                boot[policy][metric].append(STATISTICS[metric](gathered, block))
+    with threads(len(samples)) as pool:
+        for block, metrics in draws.passes():
+            done = pool.map(lambda s: _block_values(s, block, metrics), samples.values())
+            for policy, values in zip(samples, done, strict=True):
+                for metric, value in zip(metrics, values, strict=True):
+                    boot[policy][metric].append(value)
     return {
         policy: {
             metric: _Values(
