@@ -613,8 +613,15 @@ class Rebalance:
                 if (ctx.position(code) != 0).any():
                     targets[code] = np.zeros(ctx.n_paths)
         for code, target in targets.items():
-            self._order(ctx, state, code, target)
+            if not self._settled(state, code):
+                self._order(ctx, state, code, target)
         return True
+
+    def _settled(self, state: HedgeState, code: str) -> bool:
+        """In ``hold`` mode, whether ``code`` has traded on every path: nothing is left to
+        order in it (``_order`` would order nothing), so its books need not be read."""
+        done = state.placed.get(code) if self.mode == "hold" else None
+        return done is not None and bool(done.all())
 
     def _order(self, ctx: Context, state: HedgeState, code: str, target: Floats) -> None:
         held = ctx.position(code) + ctx.pending(code)

@@ -231,19 +231,23 @@ class Funding(Metric):
         shape = (len(frame.days), frame.n_paths)
         self.margin, self.funding = np.zeros(shape), np.zeros(shape)
         self.credit, self.hedge = np.zeros(shape), np.zeros(shape)
+        self._series: dict[str, Floats] | None = None
 
     def journal(self, rows: JournalRows) -> None:
+        self._series = None
         kernels.funding_pass(
             rows.day, rows.path, rows.kind, rows.account, rows.amount, self.margin,
             self.funding, self.credit, self.hedge,
         )  # fmt: skip
 
     def daily(self) -> dict[str, Floats]:
-        return {
-            "margin_posted": np.cumsum(self.margin, axis=0),
-            "funding_need": np.cumsum(self.funding, axis=0),
-            "hedge_pnl": np.cumsum(self.hedge, axis=0),
-        }
+        if self._series is None:  # finish and daily both need them: summed once
+            self._series = {
+                "margin_posted": np.cumsum(self.margin, axis=0),
+                "funding_need": np.cumsum(self.funding, axis=0),
+                "hedge_pnl": np.cumsum(self.hedge, axis=0),
+            }
+        return dict(self._series)
 
     def finish(self) -> dict[str, Floats]:
         series = self.daily()
