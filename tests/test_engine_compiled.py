@@ -423,6 +423,14 @@ EVERY_SETTING: dict[str, dict[str, Any]] = {
         "broker": {"liquidity": {"depth": 2.0, "impact_bps": 40.0, "half_spread_ticks": 2.0}},
     },
     "position limit": {"broker": {"position_limit": 4.0}},
+    "partial margin calls": {
+        "ledger": {
+            "funding": "limited",
+            "initial_cash": 2000.0,
+            "credit_line": 1500.0,
+            "margin_call_model": "partial",
+        },
+    },
 }
 
 
@@ -462,8 +470,68 @@ def test_every_setting_books_the_same(case: str, sim: tuple[SimPlan, SimChunk]) 
         assert fills.num_rows
         assert plain.num_rows
         assert not np.array_equal(fills["price"].to_numpy()[:50], plain["price"].to_numpy()[:50])
+    elif case == "partial margin calls":
+        assert type(python.engine.ledger.calls).__name__ == "PartialMarginCalls"
+        assert details["margin call unmet by its deadline"] > 0
+        assert _positions_left_by_liquidations(python) > 0
     else:
         assert details["position limit 4 exceeded"] > 0
+
+
+def _positions_left_by_liquidations(run: ChunkRun) -> int:
+    """How many liquidation rows left part of their position (replaying the journal's
+    trades per path and contract)."""
+    journal = run.part["journal"].to_pandas()
+    trades = journal[journal["kind"].isin(["fill", "liquidation", "final_settlement"])]
+    held = trades.groupby(["path", "contract"])["qty"].cumsum()
+    return int(((trades["kind"] == "liquidation") & (held.round(9) != 0)).sum())
+
+
+class AmendsLiquidation(BusyKernel):
+    """A kernel strategy whose Python ``on_margin_call`` sells only half of what each due
+    call proposes (rounded up), on every path."""
+
+    seen: ClassVar[dict[str, list[Any]]] = {}
+
+    def on_margin_call(self, ctx: Any, call: Any) -> None:
+        AmendsLiquidation.seen.setdefault(self.params.label, []).append(
+            (str(call.day), call.due.tolist(), call.liquidation.tolist(), call.contracts)
+        )
+        call.liquidation[...] = np.sign(call.liquidation) * np.ceil(np.abs(call.liquidation) / 2)
+
+
+class AmendParams(BusyKernel.Params):
+    label: str = "x"
+
+
+AmendsLiquidation.Params = AmendParams  # type: ignore[assignment, misc]
+
+
+def test_amended_liquidation_orders_book_the_same_on_both_paths(
+    sim: tuple[SimPlan, SimChunk],
+) -> None:
+    """``on_margin_call`` sees the model's proposed liquidation orders before they execute
+    (its paths' positions still held) and its amendments are what executes: the same on
+    the event-by-event path and in the compiled driver, which stops inside the settlement
+    for the hook and resumes it."""
+    plan, chunk = sim
+    AmendsLiquidation.seen.clear()
+    config = {**EVERY_SETTING["limited funding with liquidation"], "metrics": None}
+    config["broker"] = {"liquidity": "none", "fill": "next_open"}
+    runs = []
+    for runner in ("python", "compiled"):
+        settings = RunSettings.model_validate({**config, "runner": runner})
+        params = {**BUSY, "label": runner}
+        source = SimMarket(plan, chunk, block_events=23)
+        runs.append(run_chunk(source, AmendsLiquidation, params, settings))
+    python, compiled_ = runs
+    assert_identical(python, compiled_)
+    seen = AmendsLiquidation.seen
+    assert seen["python"] == seen["compiled"]
+    proposals = [np.asarray(liq) for _, due, liq, _ in seen["python"] if any(due)]
+    assert proposals
+    assert any((np.abs(p) > 1).any() for p in proposals)
+    assert _positions_left_by_liquidations(python) > 0
 
 
 def test_cascading_contracts_book_the_same() -> None:

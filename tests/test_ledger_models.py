@@ -396,6 +396,124 @@ def test_a_call_clears_when_the_strategy_cuts_its_position_before_the_deadline()
     assert status[dt.date(2026, 1, 8)].balance[0] == 600.0
 
 
+# -- margin calls as actions (LEAN's shape) ------------------------------------------------
+
+# The unpaid call of 900 issued at the 7 Jan settlement (no cash beyond the IM, no credit)
+# falls due at the 8 Jan settlement; prices stay at 3.750 through 9 Jan (no bar on 9 Jan:
+# the mark stands). IM per contract at 3.750: 10 % × 1,000 × 3.750 = 375.
+DUE_BARS = {
+    "2026-01-05": (4.0, 4.0),
+    "2026-01-06": (4.0, 4.0),
+    "2026-01-07": (4.0, 3.75),
+    "2026-01-08": (3.75, 3.75),
+    "2026-01-09": (3.75, 3.75),
+}
+UNPAID = LedgerConfig(initial_cash=1600.0, funding="limited")
+
+
+def due_market() -> TableMarket:
+    return make_market(spot_rows(days("2026-01-05", "2026-01-10")), fut_rows(MAR, DUE_BARS))
+
+
+def test_partial_calls_sell_only_the_share_that_restores_the_initial_margin() -> None:
+    # 8 Jan: margin 600, IM 4 × 375 = 1,500. The share to sell: (1,500 − 600 / 1.0) / 1,500
+    # = 0.6 of 4 contracts = 2.4 → 3 whole contracts. What is left, 1 contract, needs
+    # 375 ≤ 600: the call ends, nothing else is liquidated, no fresh call.
+    config = UNPAID.model_copy(update={"margin_call_model": "partial"})
+    result = run(due_market(), Orders(BUY_4), config)
+    assert rows(result.journal, "liquidation", "ts", "qty", "price") == [
+        (_ts("2026-01-08"), -3.0, 3.75)
+    ]
+    assert rows(result.events, "liquidation", "ts") == [(_ts("2026-01-08"),)]
+    assert rows(result.events, "margin_call", "ts") == [(_ts("2026-01-07"),)]
+    np.testing.assert_array_equal(result.final_positions, [[1.0]])
+
+
+class AmendOnce(MarginWatch):
+    """Records each call's proposal (positions still held) and, the first time a call
+    falls due, sells 2 contracts instead of what the model proposes."""
+
+    def __init__(self, orders: dict[str, list[tuple[str, Any]]], sell: float = -2.0) -> None:
+        super().__init__(orders)
+        self.sell = sell
+        self.proposals: list[tuple[dt.date, list[bool], list[list[float]], float]] = []
+
+    def on_margin_call(self, ctx: Context, call: MarginCall) -> None:
+        super().on_margin_call(ctx, call)
+        held = float(ctx.position(MAR)[0])
+        self.proposals.append((call.day, call.due.tolist(), call.liquidation.tolist(), held))
+        if call.due.any() and len([p for p in self.proposals if any(p[1])]) == 1:
+            call.liquidation[0, call.contracts.index(MAR)] = self.sell
+
+
+def test_on_margin_call_amends_the_proposed_liquidation_before_it_executes() -> None:
+    # 7 Jan: the call is issued (nothing due). 8 Jan: it falls due; the model proposes to
+    # sell all 4, which the hook sees while the 4 are still held; it sells 2 instead.
+    # IM of the 2 left: 750 > margin 600, so the call keeps running (900 outstanding) and
+    # falls due again at the 9 Jan settlement, where the proposal (−2) stands.
+    strategy = AmendOnce(BUY_4)
+    engine = Engine(due_market(), strategy, broker=FRICTIONLESS, ledger=UNPAID).run()
+    assert strategy.proposals == [
+        (dt.date(2026, 1, 7), [False], [[0.0]], 4.0),
+        (dt.date(2026, 1, 8), [True], [[-4.0]], 4.0),
+        (dt.date(2026, 1, 9), [True], [[-2.0]], 2.0),
+    ]
+    journal, events = engine.ledger.journal.to_arrow(), engine.ledger.events.to_arrow()
+    assert rows(journal, "liquidation", "ts", "qty", "price") == [
+        (_ts("2026-01-08"), -2.0, 3.75),
+        (_ts("2026-01-09"), -2.0, 3.75),
+    ]
+    assert rows(events, "liquidation", "ts") == [(_ts("2026-01-08"),), (_ts("2026-01-09"),)]
+    status = dict(strategy.margins)
+    assert status[dt.date(2026, 1, 8)].call[0] == 900.0
+    assert status[dt.date(2026, 1, 9)].call[0] == 0.0
+    np.testing.assert_array_equal(engine.ledger.positions, [[0.0]])
+
+
+def test_dropping_every_liquidation_order_keeps_the_call_due() -> None:
+    # Sell nothing on 8 Jan: the call stays, and the 9 Jan settlement liquidates all 4.
+    strategy = AmendOnce(BUY_4, sell=0.0)
+    engine = Engine(due_market(), strategy, broker=FRICTIONLESS, ledger=UNPAID).run()
+    journal = engine.ledger.journal.to_arrow()
+    assert rows(journal, "liquidation", "ts", "qty") == [(_ts("2026-01-09"), -4.0)]
+
+
+@pytest.mark.parametrize(
+    ("sell", "message"),
+    [
+        (1.0, r"\(1.0, with 4.0 held\) may only reduce it"),
+        (-5.0, "may only reduce it"),
+        (-1.5, "must be in whole contracts"),
+        (np.nan, "is not a finite number"),
+    ],
+)
+def test_an_amendment_that_does_not_reduce_a_due_position_is_the_strategys_error(
+    sell: float, message: str
+) -> None:
+    strategy = AmendOnce(BUY_4, sell=sell)
+    with pytest.raises(StrategyError, match=f"on_margin_call at 2026-01-09.*path 0 in {MAR}"):
+        Engine(due_market(), strategy, broker=FRICTIONLESS, ledger=UNPAID).run()
+    with pytest.raises(StrategyError, match=message):
+        Engine(due_market(), AmendOnce(BUY_4, sell=sell), broker=FRICTIONLESS, ledger=UNPAID).run()
+
+
+def test_the_three_models_are_chosen_in_the_config() -> None:
+    config = {
+        "ledger": {"margin_model": "span", "settlement_model": "daily",
+                   "margin_call_model": "partial"},
+        "broker": {"liquidity": "none"},
+    }  # fmt: skip
+    engine = Engine(
+        due_market(), Orders(BUY_4), broker=FRICTIONLESS,
+        ledger=LedgerConfig.model_validate(config["ledger"]),
+    )  # fmt: skip
+    assert type(engine.ledger.margin).__name__ == "SpanMargin"
+    assert type(engine.ledger.settlement).__name__ == "DailySettlement"
+    assert type(engine.ledger.calls).__name__ == "PartialMarginCalls"
+    with pytest.raises(ValueError, match="margin_call_model"):
+        LedgerConfig.model_validate({"margin_call_model": "lenient"})
+
+
 def test_margin_status_fields() -> None:
     ledger = LedgerConfig(initial_cash=1600.0, funding="limited")
     strategy = MarginWatch(BUY_4)

@@ -111,7 +111,10 @@ class Strategy:
         """After each daily settlement."""
 
     def on_margin_call(self, ctx: Context, call: MarginCall) -> None:
-        """When margin calls were issued at a settlement (``call.issued`` says where)."""
+        """Inside a settlement that issued margin calls (``call.issued``) or found calls unmet
+        by their deadline (``call.due``), before the margin-call model's liquidation orders
+        (``call.liquidation``) execute: amend them in place to change what is sold; each
+        may only reduce a due path's position in a contract still trading."""
 
     def on_end(self, ctx: Context) -> None:
         """After the last event."""

@@ -156,11 +156,16 @@ N_CF = 26
     C_LIQUIDITY,
     C_DEADLINE_DAYS,
     C_ANY_RATE,
-) = range(10)
+    C_CALL_MODEL,
+) = range(11)
 """``Terms.ci``: fill at the close, cancel on a locked bar, whole contracts, sweep excess
 margin, keep the position log, limited funding, SPAN margin, the liquidity model, exchange
-days to meet a call, any interest rate set."""
-N_CI = 10
+days to meet a call, any interest rate set, the margin-call model (``CALLS_FULL``...)."""
+N_CI = 11
+CALLS_FULL, CALLS_PARTIAL = range(2)
+"""Margin-call models (``Terms.ci[C_CALL_MODEL]``): a call that falls due liquidates every
+tradable position of its path, or only the share of each that restores the initial
+requirement."""
 
 # -- decisions -------------------------------------------------------------------------------------
 
@@ -205,7 +210,6 @@ N_WORK = 20
 (
     M_TRADABLE,
     M_OPEN_CALLS,
-    M_DUE,
     M_ISSUED,
     M_COVERED,
     M_WANT,
@@ -213,12 +217,12 @@ N_WORK = 20
     M_OVER,
     M_SHORT,
     M_TRADED,
-) = range(10)
+) = range(9)
 """Rows of ``Book.flags``: per-path boolean scratch, as ``Book.work``."""
-N_FLAGS = 10
-R_STATUS, R_ITEM, R_CALLED = range(3)
+N_FLAGS = 9
+R_STATUS, R_ITEM, R_CALLED, R_DUE = range(4)
 """``Book.report``: the last step's status, the item it concerns, whether the last
-settlement issued calls."""
+settlement issued calls, whether it proposed liquidations."""
 
 
 class Book(NamedTuple):
@@ -253,10 +257,15 @@ class Book(NamedTuple):
     maintenance margin."""
     liquidated: Bools
     """(n,) paths liquidated at the last settlement."""
+    due: Bools
+    """(n,) paths whose call fell due at the last settlement and hold something tradable."""
+    liquidation: Floats
+    """(n, k) the liquidation orders proposed for the ``due`` paths (amendable until they
+    are applied)."""
     clock: Ints
     """(1,) the day of the last interest accrual (``NO_DAY`` before the first)."""
     report: Ints
-    """(3,) see ``R_STATUS``."""
+    """(4,) see ``R_STATUS``."""
     work: Floats
     """(N_WORK, n) scratch (see ``W_CASH``)."""
     flags: Bools
@@ -338,8 +347,10 @@ def new_book(n_paths: int, n_contracts: int, initial_cash: float, initial_vol: f
         span_last=np.full((n, k), np.nan),
         call=np.zeros((5, n)),
         liquidated=np.zeros(n, dtype=np.bool_),
+        due=np.zeros(n, dtype=np.bool_),
+        liquidation=np.zeros((n, k)),
         clock=np.array([NO_DAY], dtype=np.int64),
-        report=np.zeros(3, dtype=np.int64),
+        report=np.zeros(4, dtype=np.int64),
         work=np.zeros((N_WORK, n)),
         flags=np.zeros((N_FLAGS, n), dtype=np.bool_),
         wanted=np.zeros(k, dtype=np.bool_),

@@ -24,10 +24,13 @@ calls it.
 * Top-ups (``top_up``): deposit what the margin account lacks of
   ``IM·(1 + buffer)`` (``_top_up_level``), from operating cash (treasury) or
   operating cash then the credit line (``limited``, ``fund_margin``).
-* Margin calls (``margin_calls``): collect outstanding calls; liquidate paths
-  whose call is unpaid at its deadline (only contracts still trading);
-  issue a call for ``IM·(1 + buffer) − equity`` where equity < MM; collect it
-  at once; with a 0-day deadline, liquidate what is still unpaid.
+* Margin calls, in LEAN's shape (``assess_calls``, then ``apply_liquidation``): the
+  model collects outstanding calls, issues a call for ``IM·(1 + buffer) − equity``
+  where equity < MM and collects it at once, and *proposes* liquidation orders for
+  the paths whose call is unpaid at its deadline (only contracts still trading;
+  all of each position, or the share that restores IM: ``propose_liquidation``).
+  The strategy's ``on_margin_call`` may amend the orders; then they execute at the
+  settlement price, and a path whose call ended is checked again.
 * Final settlement (``final_settlement``): ``pos·mult·(price − mark) + accrued``
   at the price the settlement model fixed; after it, calls the account now
   covers are cancelled (``clear_covered_calls``).
@@ -55,8 +58,8 @@ from tokbt.core.cache import refresh
 from tokbt.core.layout import (
     C_ANY_RATE,
     C_AT_CLOSE,
+    C_CALL_MODEL,
     C_CANCEL_LOCKED,
-    C_DEADLINE_DAYS,
     C_LIMITED,
     C_LIQUIDITY,
     C_LOG_POSITIONS,
@@ -65,6 +68,7 @@ from tokbt.core.layout import (
     C_WHOLE,
     CALL_CANCELLED,
     CALLED,
+    CALLS_PARTIAL,
     CONSUMPTION,
     CREDIT,
     D_AT,
@@ -135,7 +139,6 @@ from tokbt.core.layout import (
     LIQUIDATION,
     M_BLOCKED,
     M_COVERED,
-    M_DUE,
     M_ISSUED,
     M_OPEN_CALLS,
     M_OVER,
@@ -164,6 +167,7 @@ from tokbt.core.layout import (
     P_SETTLE,
     P_TS,
     R_CALLED,
+    R_DUE,
     R_ITEM,
     REJECTED,
     REPAYMENT,
@@ -640,6 +644,16 @@ def liquidatable(
                 out[p] = True
 
 
+@_jit(inline="always")
+def _liquidation_fill(
+    book: Book, rows: Rows, ts: Int, p: Int, c: Int, qty: float
+) -> None:  # pragma: no cover - compiled
+    """Trade ``qty`` contracts of ``c`` on path ``p`` at its mark (the settlement price just
+    booked: no variation margin, no fee) and journal it as a liquidation."""
+    _journal(rows, ts, LIQUIDATION, MARGIN, p, c, qty, book.marks[p, c], 0.0, HAS_QTY | HAS_PRICE)
+    book.positions[p, c] += qty
+
+
 @_jit()
 def liquidate(
     book: Book, terms: Terms, rows: Rows, ts: Int, paths: Bools, day: Int, detail: Int
@@ -654,11 +668,7 @@ def liquidate(
         for p in range(n):
             held = book.positions[p, c] if paths[p] else 0.0
             if held != 0.0:
-                _journal(
-                    rows, ts, LIQUIDATION, MARGIN, p, c, -held, book.marks[p, c], 0.0,
-                    HAS_QTY | HAS_PRICE,
-                )  # fmt: skip
-                book.positions[p, c] -= held
+                _liquidation_fill(book, rows, ts, p, c, -held)
     for p in range(n):
         if paths[p]:
             _event(rows, ts, LIQUIDATED, p, NO_CONTRACT, detail, 0, np.nan, np.nan, 0)
@@ -774,51 +784,20 @@ def _collect(
 
 
 @_jit()
-def _liquidate_due(
-    book: Book, terms: Terms, rows: Rows, ts: Int, day: Int, due: Bools
-) -> None:  # pragma: no cover - compiled
-    """Liquidate the paths in ``due`` that hold something tradable; clear their calls."""
-    n = due.shape[0]
-    tradable = book.flags[M_TRADABLE]
-    liquidatable(book, terms, day, tradable)
-    anyone = False
-    for p in range(n):
-        due[p] = due[p] and tradable[p]
-        anyone = anyone or due[p]
-    if not anyone:
-        return
-    liquidate(book, terms, rows, ts, due, day, D_UNMET)
-    for p in range(n):
-        if due[p]:
-            _clear_call(book, p)
-            book.liquidated[p] = True
-
-
-@_jit()
-def margin_calls(
-    book: Book, terms: Terms, rows: Rows, ts: Int, day: Int, deadline: Int
-) -> None:  # pragma: no cover - compiled
-    """The margin-call step of a settlement (see the module docstring); ``book.call`` holds
-    the calls issued, ``book.liquidated`` the paths liquidated, ``report[R_CALLED]``
-    whether any call was issued. ``deadline`` is the exchange day a call issued today must
-    be met by."""
+def _issue_calls(
+    book: Book, terms: Terms, rows: Rows, ts: Int, deadline: Int, everyone: bool, paths: Bools
+) -> bool:  # pragma: no cover - compiled
+    """Issue a call for ``IM·(1 + buffer) − equity`` to each path (of ``paths`` unless
+    ``everyone``) without a call whose margin account is below maintenance, due by
+    ``deadline``; record it in ``book.call`` and collect it at once. Whether any was issued."""
     n = book.outstanding.shape[0]
-    open_calls = book.flags[M_OPEN_CALLS]
-    anyone = False
-    for p in range(n):
-        book.liquidated[p] = False
-        open_calls[p] = book.outstanding[p] > 0
-        anyone = anyone or open_calls[p]
-    if anyone:
-        _collect(book, terms, rows, ts, open_calls)
-    due = book.flags[M_DUE]
-    for p in range(n):
-        due[p] = book.outstanding[p] > 0 and book.deadline[p] <= day
-    _liquidate_due(book, terms, rows, ts, day, due)
     issued = book.flags[M_ISSUED]
     anyone = False
     call = book.call
     for p in range(n):
+        issued[p] = False
+        if not (everyone or paths[p]):
+            continue
         initial = _initial(book, terms, p, _ALL, 0.0, np.nan)
         maintenance = initial / terms.cf[F_MM_RATIO]
         equity = book.balances[MARGIN, p]
@@ -827,9 +806,8 @@ def margin_calls(
         call[0, p] = 1.0 if issued[p] else 0.0
         call[1, p] = _with_buffer(terms, initial) - equity if issued[p] else 0.0
         call[2, p], call[3, p], call[4, p] = equity, initial, maintenance
-    book.report[R_CALLED] = anyone
     if not anyone:
-        return
+        return False
     for p in range(n):
         if issued[p]:
             book.outstanding[p] = call[1, p]
@@ -840,10 +818,119 @@ def margin_calls(
                 rows, ts, CALLED, p, NO_CONTRACT, D_DUE, deadline, np.nan, call[1, p], HAS_AMOUNT
             )
     _collect(book, terms, rows, ts, issued)
-    if terms.ci[C_DEADLINE_DAYS] == 0:
+    return True
+
+
+@_jit(inline="always")
+def _liquidation_share(
+    book: Book, terms: Terms, p: Int, day: Int
+) -> float:  # pragma: no cover - compiled
+    """The share of each tradable position of path ``p`` whose sale restores
+    ``equity ≥ IM·(1 + buffer)`` (1: all). Initial margin is proportional to each
+    position under both margin models, so ``IM(rest) = IM_held − share·IM_tradable``."""
+    span = terms.ci[C_SPAN] != 0
+    tradable = 0.0
+    held = 0.0
+    for c in range(book.positions.shape[1]):
+        q = book.positions[p, c]
+        if q != 0.0:
+            m = _contract_margin(terms.cf, span, book.span_var[p, c], q, book.marks[p, c])
+            held += m
+            if _trading(terms, c, day):
+                tradable += m
+    if tradable <= 0.0:
+        return 1.0
+    affordable = book.balances[MARGIN, p] / (1.0 + terms.cf[F_BUFFER])
+    excess = _margin_total(terms.cf, span, held) - affordable
+    share = excess / _margin_total(terms.cf, span, tradable)
+    return _minimum(_maximum(share, 0.0), 1.0)
+
+
+@_jit()
+def propose_liquidation(book: Book, terms: Terms, day: Int) -> bool:  # pragma: no cover - compiled
+    """The margin-call model's liquidation orders for the ``book.due`` paths, into
+    ``book.liquidation``: every tradable position (``CALLS_FULL``) or the share of each
+    that restores the initial requirement, rounded up to whole contracts when trading is
+    in whole contracts (``CALLS_PARTIAL``). Whether any path is due."""
+    n, k = book.positions.shape
+    partial = terms.ci[C_CALL_MODEL] == CALLS_PARTIAL
+    whole_only = terms.ci[C_WHOLE] != 0
+    anyone = False
+    for p in range(n):
+        share = _liquidation_share(book, terms, p, day) if book.due[p] and partial else 1.0
+        anyone = anyone or book.due[p]
+        for c in range(k):
+            held = book.positions[p, c]
+            q = 0.0
+            if book.due[p] and held != 0.0 and _trading(terms, c, day):
+                size = np.abs(held) * share
+                if whole_only and share < 1.0:
+                    size = _minimum(np.ceil(size - _EPS), np.abs(held))
+                q = -_sign(held) * size
+            book.liquidation[p, c] = q
+    return anyone
+
+
+@_jit()
+def assess_calls(
+    book: Book, terms: Terms, rows: Rows, ts: Int, day: Int, deadline: Int
+) -> None:  # pragma: no cover - compiled
+    """The margin-call model's step of a settlement, before the strategy's
+    ``on_margin_call``: collect outstanding calls; issue a call to every path below
+    maintenance without one (``_issue_calls``, due by ``deadline``) and collect it; mark
+    ``book.due`` the paths whose call is unpaid at its deadline and that hold something
+    tradable, and propose their liquidation orders (``propose_liquidation``).
+    ``report[R_CALLED]`` / ``report[R_DUE]``: whether any call was issued / falls due."""
+    n = book.outstanding.shape[0]
+    open_calls = book.flags[M_OPEN_CALLS]
+    anyone = False
+    for p in range(n):
+        book.liquidated[p] = False
+        open_calls[p] = book.outstanding[p] > 0
+        anyone = anyone or open_calls[p]
+    if anyone:
+        _collect(book, terms, rows, ts, open_calls)
+    book.report[R_CALLED] = _issue_calls(book, terms, rows, ts, deadline, True, open_calls)
+    tradable = book.flags[M_TRADABLE]
+    liquidatable(book, terms, day, tradable)
+    for p in range(n):
+        book.due[p] = book.outstanding[p] > 0 and book.deadline[p] <= day and tradable[p]
+    book.report[R_DUE] = propose_liquidation(book, terms, day)
+
+
+@_jit()
+def apply_liquidation(
+    book: Book, terms: Terms, rows: Rows, ts: Int, day: Int, deadline: Int
+) -> None:  # pragma: no cover - compiled
+    """Execute the (possibly amended) ``book.liquidation`` orders of the ``book.due``
+    paths at their marks (event ``liquidated`` per path that sold anything). A due
+    path's call ends once it holds nothing tradable or its account covers the initial
+    requirement of what it still holds; such a path is then checked again like any
+    other (``_issue_calls``: a fresh call if the account is still short)."""
+    if not book.report[R_DUE]:
+        return
+    n, k = book.positions.shape
+    for c in range(k):
         for p in range(n):
-            issued[p] = issued[p] and book.outstanding[p] > 0
-        _liquidate_due(book, terms, rows, ts, day, issued)
+            q = book.liquidation[p, c] if book.due[p] else 0.0
+            if q != 0.0:
+                _liquidation_fill(book, rows, ts, p, c, q)
+                book.liquidated[p] = True
+    for p in range(n):
+        if book.liquidated[p]:
+            _event(rows, ts, LIQUIDATED, p, NO_CONTRACT, D_UNMET, 0, np.nan, np.nan, 0)
+    ended = book.flags[M_COVERED]
+    tradable = book.flags[M_TRADABLE]
+    liquidatable(book, terms, day, tradable)
+    anyone = False
+    for p in range(n):
+        covered = book.balances[MARGIN, p] >= _initial(book, terms, p, _ALL, 0.0, np.nan) - _EPS
+        ended[p] = book.due[p] and (not tradable[p] or covered)
+        if ended[p]:
+            _clear_call(book, p)
+            anyone = True
+    if anyone and _issue_calls(book, terms, rows, ts, deadline, False, ended):
+        book.report[R_CALLED] = True
 
 
 @_jit()
@@ -1002,6 +1089,56 @@ def log_positions(
 
 
 @_jit()
+def settle_assess(
+    book: Book,
+    terms: Terms,
+    rows: Rows,
+    ts: Int,
+    day: Int,
+    deadline: Int,
+    gidx: Ints,
+    settle: Floats,
+) -> None:  # pragma: no cover - compiled
+    """The day's settlement up to the strategy's ``on_margin_call``: interest (unless
+    accrued already today), variation margin, SPAN's estimates, the margin-call model's
+    calls and proposed liquidations (``assess_calls``)."""
+    accrue_interest(book, terms, rows, ts, day)
+    variation_margin(book, terms, rows, ts, gidx, settle)
+    observe_settlement(terms.cf, terms.ci, book.span_var, book.span_last, gidx, settle)
+    assess_calls(book, terms, rows, ts, day, deadline)
+
+
+@_jit()
+def settle_apply(
+    book: Book,
+    terms: Terms,
+    rows: Rows,
+    ts: Int,
+    day: Int,
+    deadline: Int,
+    fs_contract: Ints,
+    fs_price: Floats,
+    fs_ok: Bools,
+) -> int:  # pragma: no cover - compiled
+    """The rest of the day's settlement, after ``on_margin_call``: the liquidation orders
+    (``apply_liquidation``), final settlement of ``fs_contract``, cancelling covered
+    calls, cascades, sweep and repayment, the position log. Returns a status (``OK``,
+    ``MISSING_FIXINGS``, ``MISSING_CHILD_CONTRACT``)."""
+    apply_liquidation(book, terms, rows, ts, day, deadline)
+    status = final_settlement(book, terms, rows, ts, fs_contract, fs_price, fs_ok)
+    if status != OK:
+        return status
+    if fs_contract.shape[0]:
+        clear_covered_calls(book, terms, rows, ts)
+    status = cascade(book, terms, rows, ts, day)
+    if status != OK:
+        return status
+    sweep_and_repay(book, terms, rows, ts)
+    log_positions(book, terms, rows, ts)
+    return OK
+
+
+@_jit()
 def settle_day(
     book: Book,
     terms: Terms,
@@ -1015,25 +1152,10 @@ def settle_day(
     fs_price: Floats,
     fs_ok: Bools,
 ) -> int:  # pragma: no cover - compiled
-    """The day's settlement in the house plan's order: interest (unless accrued already
-    today), variation margin, SPAN's estimates, margin calls, final settlement of
-    ``fs_contract``, cancelling covered calls, cascades, sweep and repayment, the position
-    log. Returns a status (``OK``, ``MISSING_FIXINGS``, ``MISSING_CHILD_CONTRACT``)."""
-    accrue_interest(book, terms, rows, ts, day)
-    variation_margin(book, terms, rows, ts, gidx, settle)
-    observe_settlement(terms.cf, terms.ci, book.span_var, book.span_last, gidx, settle)
-    margin_calls(book, terms, rows, ts, day, deadline)
-    status = final_settlement(book, terms, rows, ts, fs_contract, fs_price, fs_ok)
-    if status != OK:
-        return status
-    if fs_contract.shape[0]:
-        clear_covered_calls(book, terms, rows, ts)
-    status = cascade(book, terms, rows, ts, day)
-    if status != OK:
-        return status
-    sweep_and_repay(book, terms, rows, ts)
-    log_positions(book, terms, rows, ts)
-    return OK
+    """The day's settlement in the house plan's order, with the margin-call model's
+    proposals applied as they stand: ``settle_assess`` then ``settle_apply``."""
+    settle_assess(book, terms, rows, ts, day, deadline, gidx, settle)
+    return settle_apply(book, terms, rows, ts, day, deadline, fs_contract, fs_price, fs_ok)
 
 
 # -- the broker ---------------------------------------------------------------------------------

@@ -257,7 +257,8 @@ class CompiledEngine(Engine):
         compiled_kernel(self.strategy, kernel)
         self.compile_seconds = time.perf_counter() - t0
         hooks = set(self.strategy.python_hooks())
-        self._settle_hooks = bool(hooks & {"on_settle", "on_margin_call"})
+        self._call_hook = "on_margin_call" in hooks
+        self._settle_hook = "on_settle" in hooks
         if "on_start" in hooks:
             self._call("on_start", self.strategy.on_start)
         self._start(kernel)
@@ -354,7 +355,8 @@ class CompiledEngine(Engine):
             "state": self._state,
             "target": self._target,
             "istate": self._istate,
-            "hooks": self._settle_hooks,
+            "call_hook": self._call_hook,
+            "settle_hook": self._settle_hook,
         }
         first = 0
         while True:
@@ -365,7 +367,12 @@ class CompiledEngine(Engine):
             if status == k.DONE:
                 break
             if status == k.HOOK:
-                self._hooks(block, first - 1, closing)
+                self._enter(block, first - 1, closing)
+                self._call("on_settle", self.strategy.on_settle)
+            elif status == k.CALL_HOOK:
+                self._enter(block, first, closing)
+                self._assessed_calls()
+                self._istate[k.S_RESUME] = 1
             elif status == k.FLUSH:
                 self.stats["flushes"] += 1
                 ledger.drain()
@@ -385,11 +392,12 @@ class CompiledEngine(Engine):
         self.stats["history_shifts"] = int(self._istate[k.S_HISTORY_SHIFTS])
         self.events_run = block.start + len(block)
 
-    def _hooks(self, block: MarketBlock, i: int, closing: np.ndarray) -> None:
-        """Run the strategy's Python settlement hooks at event ``i`` of ``block``, with the
-        engine's state where the Python path would have it: that event's time and day,
-        its history row, the index known up to it."""
-        self.stats["hooks"] += 1
+    def _enter(self, block: MarketBlock, i: int, closing: np.ndarray) -> None:
+        """Set the engine's state for a Python hook at event ``i`` of ``block`` where the
+        Python path would have it: that event's time and day, its history row, the index
+        known up to it. ``stats["hooks"]`` counts the settlements that ran hooks."""
+        if self.now != block.events[i]:
+            self.stats["hooks"] += 1
         self.now = block.events[i]
         self.today = block.day[i].astype("datetime64[D]").astype(dt.date)
         self.settling = True
@@ -397,13 +405,13 @@ class CompiledEngine(Engine):
         closed = np.flatnonzero(closing[: i + 1])
         if len(closed):
             self._last_closed_day = block.day[closed[-1]].astype("datetime64[D]").astype(dt.date)
+
+    def _assessed_calls(self) -> None:
+        """Run ``on_margin_call`` on the calls the driver just assessed, and hand its
+        amendments of the liquidation orders to the ledger."""
         call = self.ledger.call_outcome(self.now, self.today).call
-        on_call = self._hook("on_margin_call")
-        if call is not None and on_call is not None:
-            self._call("on_margin_call", on_call, call)
-        on_settle = self._hook("on_settle")
-        if on_settle is not None:
-            self._call("on_settle", on_settle)
+        assert call is not None
+        self._margin_call(self.strategy.on_margin_call, call)
 
     @property
     def state(self) -> Floats:

@@ -30,6 +30,8 @@ from tokbt.core.layout import (
     O_ACTIVE,
     O_DECISIONS,
     OK,
+    R_CALLED,
+    R_DUE,
     R_ITEM,
     Book,
     Bools,
@@ -68,16 +70,19 @@ KERNEL_SIGNATURE = types.void(
 
 KernelFunction = types.FunctionType(KERNEL_SIGNATURE)
 
-DONE, FLUSH, GROW_DECISIONS, NAN_SPEND, MISSING_FIXINGS_AT, CORE_ERROR, HOOK = range(7)
+DONE, FLUSH, GROW_DECISIONS, NAN_SPEND, MISSING_FIXINGS_AT, CORE_ERROR, HOOK, CALL_HOOK = range(8)
 """``run_block`` statuses: the block is done; stopped to drain the row buffers; stopped to
 grow the decision log; consumption priced at NaN; a final settlement without fixings
 (``istate[S_ERROR_ITEM]``: the entry); another core failure (``Book.report``); stopped
-after a settlement for the strategy's Python hooks (the next event is returned)."""
+after a settlement for the strategy's ``on_settle`` (the next event is returned);
+stopped inside a settlement, calls assessed, for the strategy's ``on_margin_call`` (the
+same event is returned: resume it with ``istate[S_RESUME] = 1`` to apply the calls)."""
 
-S_HISTORY_ROW, S_HISTORY_SHIFTS, S_ERROR_ITEM, S_CORE_STATUS = range(4)
+S_HISTORY_ROW, S_HISTORY_SHIFTS, S_ERROR_ITEM, S_CORE_STATUS, S_RESUME = range(5)
 """``istate``: the current history row, how often the history buffer shifted, the entry
-of a failed final settlement, the status of a failed core step."""
-N_INT_STATE = 4
+of a failed final settlement, the status of a failed core step, whether the first event
+resumes its settlement after ``on_margin_call``."""
+N_INT_STATE = 5
 
 
 # -- the strategy's turn -----------------------------------------------------------------------
@@ -203,6 +208,93 @@ def _room(
     return -1
 
 
+@njit(cache=True)
+def _event_until_calls(
+    i: int,
+    kernel: Any,
+    block_start: int,
+    now: Ints,
+    day: Ints,
+    month: Ints,
+    bar_start: Ints,
+    has_spot: Bools,
+    has_futures: Bools,
+    has_consumption: Bools,
+    settling: Bools,
+    deadline: Ints,
+    spot_close: Floats,
+    tokens: Floats,
+    fut_close: Floats,
+    fut_settle: Floats,
+    locked: Bools,
+    gidx: Ints,
+    colmap: Ints,
+    expiry: Ints,
+    planned: Floats,
+    params: Floats,
+    history: int,
+    need: Ints,
+    orders: Orders,
+    book: Book,
+    terms: Terms,
+    rows: Rows,
+    last_close: Floats,
+    consumed: Floats,
+    hist_spot: Floats,
+    hist_fut: Floats,
+    state: Floats,
+    target: Floats,
+    istate: Ints,
+    positions_view: Floats,
+    prices: Floats,
+    at_close: bool,
+    spend: Floats,
+    qty: Floats,
+) -> int:  # pragma: no cover - compiled
+    """Event ``i`` up to its settlement's margin-call step (``rules.settle_assess``; a path
+    whose call fell due has its orders cancelled); a status to stop with, or -1."""
+    n, k = book.positions.shape
+    stop = _room(rows, orders, need[0], need[1], need[2], k)
+    if stop >= 0:
+        return stop
+    # DATA: the spot bar, then interest at the end of an exchange day
+    if has_spot[i]:
+        for p in range(n):
+            if not np.isnan(spot_close[i, p]):
+                last_close[p] = spot_close[i, p]
+    if settling[i]:
+        rules.accrue_interest(book, terms, rows, now[i], day[i])
+    for step in range(2):  # FILLS at the open; CONSUMPTION, ON_BAR; CLOSE_FILLS
+        if step == 1:
+            if has_consumption[i]:
+                for p in range(n):
+                    t = tokens[i, p]
+                    spend[p] = 0.0 if np.isnan(t) else t
+                if rules.consume(book, terms, rows, now[i], spend, last_close) != OK:
+                    return NAN_SPEND
+                for p in range(n):
+                    consumed[p] += spend[p]
+            r = _see(i, spot_close, fut_close, gidx, hist_spot, hist_fut, istate, history)
+            _decide(
+                i, kernel, block_start, now, day, settling, positions_view, expiry, planned,
+                params, state, target, hist_spot, hist_fut, r, history, orders, book, terms,
+                rows, qty,
+            )  # fmt: skip
+        if has_futures[i] and orders.ostate[O_ACTIVE] != 0 and at_close == (step == 1):
+            status = rules.execute(
+                orders, book, terms, rows, now[i], day[i], month[i], bar_start[i],
+                prices[i], locked[i], colmap,
+            )  # fmt: skip
+            if status != OK:
+                istate[S_CORE_STATUS] = status
+                return CORE_ERROR
+    if settling[i]:
+        rules.settle_assess(book, terms, rows, now[i], day[i], deadline[i], gidx, fut_settle[i])
+        if book.report[R_DUE]:
+            rules.cancel(orders, book, terms, now[i], -1, book.due)
+    return -1
+
+
 def _run_block(
     kernel: Any,
     first: int,
@@ -245,53 +337,34 @@ def _run_block(
     target: Floats,
     istate: Ints,
     positions_view: Floats,
-    hooks: bool,
+    call_hook: bool,
+    settle_hook: bool,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
     """Run events ``first ..`` of a block; return ``(status, next event)`` (see ``DONE``)."""
-    n, k = book.positions.shape
+    n = book.positions.shape[0]
     at_close = terms.ci[C_AT_CLOSE] != 0
     prices = fut_close if at_close else fut_open
     spend = np.empty(n)
     qty = np.empty(n)
     for i in range(first, now.shape[0]):
-        stop = _room(rows, orders, need[0], need[1], need[2], k)
-        if stop >= 0:
-            return stop, i
-        # DATA: the spot bar, then interest at the end of an exchange day
-        if has_spot[i]:
-            for p in range(n):
-                if not np.isnan(spot_close[i, p]):
-                    last_close[p] = spot_close[i, p]
-        if settling[i]:
-            rules.accrue_interest(book, terms, rows, now[i], day[i])
-        for step in range(2):  # FILLS at the open; CONSUMPTION, ON_BAR; CLOSE_FILLS
-            if step == 1:
-                if has_consumption[i]:
-                    for p in range(n):
-                        t = tokens[i, p]
-                        spend[p] = 0.0 if np.isnan(t) else t
-                    if rules.consume(book, terms, rows, now[i], spend, last_close) != OK:
-                        return NAN_SPEND, i
-                    for p in range(n):
-                        consumed[p] += spend[p]
-                r = _see(i, spot_close, fut_close, gidx, hist_spot, hist_fut, istate, history)
-                _decide(
-                    i, kernel, block_start, now, day, settling, positions_view, expiry, planned,
-                    params, state, target, hist_spot, hist_fut, r, history, orders, book, terms,
-                    rows, qty,
-                )  # fmt: skip
-            if has_futures[i] and orders.ostate[O_ACTIVE] != 0 and at_close == (step == 1):
-                status = rules.execute(
-                    orders, book, terms, rows, now[i], day[i], month[i], bar_start[i],
-                    prices[i], locked[i], colmap,
-                )  # fmt: skip
-                if status != OK:
-                    istate[S_CORE_STATUS] = status
-                    return CORE_ERROR, i
+        if i == first and istate[S_RESUME] != 0:  # back from on_margin_call
+            istate[S_RESUME] = 0
+        else:
+            status = _event_until_calls(
+                i, kernel, block_start, now, day, month, bar_start, has_spot, has_futures,
+                has_consumption, settling, deadline, spot_close, tokens, fut_close, fut_settle,
+                locked, gidx, colmap, expiry, planned, params, history, need, orders, book,
+                terms, rows, last_close, consumed, hist_spot, hist_fut, state, target, istate,
+                positions_view, prices, at_close, spend, qty,
+            )  # fmt: skip
+            if status >= 0:
+                return status, i
+            if settling[i] and call_hook and (book.report[R_CALLED] or book.report[R_DUE]):
+                return CALL_HOOK, i
         if settling[i]:
             lo, hi = _final_entries(fs_event, i)
-            status = rules.settle_day(
-                book, terms, rows, now[i], day[i], deadline[i], gidx, fut_settle[i],
+            status = rules.settle_apply(
+                book, terms, rows, now[i], day[i], deadline[i],
                 np.ascontiguousarray(fs_contract[lo:hi]), np.ascontiguousarray(fs_price[lo:hi]),
                 np.ascontiguousarray(fs_ok[lo:hi]),
             )  # fmt: skip
@@ -301,12 +374,7 @@ def _run_block(
             if status != OK:
                 istate[S_CORE_STATUS] = status
                 return CORE_ERROR, i
-            anyone = False
-            for p in range(n):
-                anyone = anyone or book.liquidated[p]
-            if anyone:
-                rules.cancel(orders, book, terms, now[i], -1, book.liquidated)
-            if hooks:
+            if settle_hook:
                 return HOOK, i + 1
     return DONE, now.shape[0]
 
@@ -327,7 +395,7 @@ def _driver_signature() -> Any:
         "book": layout.new_book(1, 1, 0.0, 0.0), "terms": _sample_terms(),
         "rows": layout.new_rows(1, 1, 1), "last_close": f1, "consumed": f1, "hist_spot": f2,
         "hist_fut": f3, "state": f1, "target": f2, "istate": i1, "positions_view": f2,
-        "hooks": False,
+        "call_hook": False, "settle_hook": False,
     }  # fmt: skip
     argtypes: list[Any] = [KernelFunction]
     for name in DRIVER_ARGUMENTS[1:]:

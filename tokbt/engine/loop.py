@@ -14,11 +14,13 @@ breaking change — ``Phase`` lists them):
    under ``fill = "close"`` they fill right after it at the bar's close
    (``CLOSE_FILLS``).
 5. At the end of an exchange day (``SETTLEMENT``): variation margin is booked
-   at the settlement prices, margin is checked and calls are issued /
-   collected / escalated to liquidation, expiring
-   contracts are cash-settled and quarters/years cascade; then
-   ``strategy.on_margin_call(ctx, call)`` where calls were issued
-   (``ON_MARGIN_CALL``) and ``strategy.on_settle(ctx)`` (``ON_SETTLE``).
+   at the settlement prices, margin is checked, and the margin-call model
+   collects outstanding calls, issues new ones and proposes liquidation orders
+   for the calls that fell due (their paths' pending orders are cancelled);
+   ``strategy.on_margin_call(ctx, call)`` runs where a call was issued or fell
+   due (``ON_MARGIN_CALL``) and may amend ``call.liquidation``; the ledger then
+   applies the orders, cash-settles the expiring contracts, cascades
+   quarters/years, sweeps; last ``strategy.on_settle(ctx)`` (``ON_SETTLE``).
 
 A strategy is any object with some of the hooks ``on_start``, ``on_bar``,
 ``on_settle``, ``on_margin_call``, ``on_end``; the engine knows no strategy
@@ -45,7 +47,15 @@ from tokbt.engine.context import Chain, Context, month_contracts
 from tokbt.engine.errors import LookAheadError, StrategyError
 from tokbt.engine.history import History
 from tokbt.errors import DataError
-from tokbt.ledger import EVENT_SCHEMA, POSITION_SCHEMA, Journal, Ledger, LedgerConfig, RowLog
+from tokbt.ledger import (
+    EVENT_SCHEMA,
+    POSITION_SCHEMA,
+    Journal,
+    Ledger,
+    LedgerConfig,
+    MarginCall,
+    RowLog,
+)
 from tokbt.market import Contract, ContractSpec
 
 Floats = npt.NDArray[np.float64]
@@ -277,6 +287,16 @@ class Engine:
                 f"strategy {label!r} raised in {name} {when}: {type(exc).__name__}: {exc}"
             ) from exc
 
+    def _margin_call(self, on_call: Callable[..., Any], call: MarginCall) -> None:
+        """Run ``on_margin_call`` and hand its amended liquidation orders to the ledger
+        (an amendment the ledger refuses is the strategy's error, like one it raises)."""
+
+        def hook(ctx: Context, call: MarginCall) -> None:
+            on_call(ctx, call)
+            self.ledger.amend(call.liquidation, self.today)
+
+        self._call("on_margin_call", hook, call)
+
     def _mark(self, i: int, phase: Phase) -> None:
         if self.trace is not None:
             self.trace.append((i, phase))
@@ -371,15 +391,14 @@ class Engine:
 
     def _settle(self, pos: int, gidx: np.ndarray, settle: Floats) -> None:
         self._mark(pos, Phase.SETTLEMENT)
-        outcome = self.ledger.settle(self.now, self.today, gidx, settle, self.fixings)
-        liquidated = outcome.call.liquidated
-        if liquidated.any():
-            self.broker.cancel(self.now, paths=liquidated)
-        call = outcome.call.call
+        call = self.ledger.assess(self.now, self.today, gidx, settle)
+        if call is not None and call.due.any():
+            self.broker.cancel(self.now, paths=call.due)
         on_call = self._hook("on_margin_call")
         if call is not None and on_call is not None:
             self._mark(pos, Phase.ON_MARGIN_CALL)
-            self._call("on_margin_call", on_call, call)
+            self._margin_call(on_call, call)
+        self.ledger.apply(self.now, self.today, self.fixings)
         on_settle = self._hook("on_settle")
         if on_settle is not None:
             self._mark(pos, Phase.ON_SETTLE)

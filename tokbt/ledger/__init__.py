@@ -16,12 +16,20 @@ from tokbt.ledger.journal import (
     RowLog,
 )
 from tokbt.ledger.margin import MarginModel, SpanMargin, SpecMargin
-from tokbt.ledger.margin_call import CallOutcome, MarginCall, MarginCallModel, StandardMarginCalls
+from tokbt.ledger.margin_call import (
+    MARGIN_CALL_MODELS,
+    CallOutcome,
+    MarginCall,
+    MarginCallModel,
+    PartialMarginCalls,
+    StandardMarginCalls,
+)
 from tokbt.ledger.settlement import DailySettlement, IndexLookup, SettlementModel
 
 __all__ = [
     "EVENT_SCHEMA",
     "JOURNAL_SCHEMA",
+    "MARGIN_CALL_MODELS",
     "POSITION_SCHEMA",
     "Account",
     "CallOutcome",
@@ -34,6 +42,7 @@ __all__ = [
     "MarginCall",
     "MarginCallModel",
     "MarginModel",
+    "PartialMarginCalls",
     "RowLog",
     "SettleOutcome",
     "SettlementModel",

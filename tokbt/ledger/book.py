@@ -50,12 +50,12 @@ from tokbt.ledger.journal import (
 )
 from tokbt.ledger.margin import MarginModel, SpanMargin, SpecMargin, ordered_sum
 from tokbt.ledger.margin_call import (
+    MARGIN_CALL_MODELS,
     CallOutcome,
     MarginCall,
     MarginCallModel,
-    StandardMarginCalls,
 )
-from tokbt.ledger.settlement import DailySettlement, IndexLookup, SettlementModel
+from tokbt.ledger.settlement import SETTLEMENT_MODELS, IndexLookup, SettlementModel
 from tokbt.market import Contract, ContractSpec
 from tokbt.market.ticks import tick_decimals
 
@@ -135,9 +135,11 @@ class Ledger:
         events: log of non-monetary events (``EVENT_SCHEMA``).
         positions_log: daily positions after each settlement (``POSITION_SCHEMA``);
             ``None`` keeps none.
-        margin, settlement, calls: the models (defaults from ``config``): a
+        margin, settlement, calls: the models (defaults from ``config``'s
+            ``margin_model``, ``settlement_model`` and ``margin_call_model``): a
             ``SpecMargin`` or ``SpanMargin``, a ``DailySettlement``, a
-            ``StandardMarginCalls`` — each selects and parameterises the core's rules.
+            ``StandardMarginCalls`` or ``PartialMarginCalls`` — each selects and
+            parameterises the core's rules.
     """
 
     def __init__(
@@ -164,8 +166,10 @@ class Ledger:
         self._events = events or RowLog(EVENT_SCHEMA)
         self._positions_log = positions_log
         self.margin = margin or self._default_margin(n, k)
-        self.settlement = settlement or DailySettlement(spec)
-        self.calls = calls or StandardMarginCalls(n, cfg.call_deadline_days, cfg.margin_buffer)
+        self.settlement = settlement or SETTLEMENT_MODELS[cfg.settlement_model](spec)
+        self.calls = calls or MARGIN_CALL_MODELS[cfg.margin_call_model](
+            n, cfg.call_deadline_days, cfg.margin_buffer
+        )
         self.book: Book = self._new_book(n, k)
         self.terms: Terms = self._new_terms()
         self.final_settlement_day = np.array(
@@ -226,11 +230,11 @@ class Ledger:
         ci[layout.C_SWEEP] = cfg.sweep_excess
         ci[layout.C_LOG_POSITIONS] = self._positions_log is not None
         ci[layout.C_LIMITED] = cfg.funding == "limited"
-        ci[layout.C_DEADLINE_DAYS] = cfg.call_deadline_days
         ci[layout.C_ANY_RATE] = bool(
             cfg.cash_rate or cfg.funding_rate or cfg.margin_rate or cfg.credit_rate
         )
         self.margin.configure(cf, ci)
+        self.calls.configure(cf, ci)
         return Terms(
             listing=_day_numbers([c.listing_date for c in self.contracts]),
             last_trade=_day_numbers([c.last_trading_day for c in self.contracts]),
@@ -589,19 +593,46 @@ class Ledger:
         settle: Floats,
         index: IndexLookup,
     ) -> SettleOutcome:
-        """The day's settlement, in the house plan's order: interest (if the engine has
-        not accrued it already at the start of the event), variation margin,
-        margin calls (issue / collect / liquidate), final settlement of expiring
-        contracts, cascades, sweep and repayment, the position log.
+        """The day's settlement, in the house plan's order, with the margin-call model's
+        proposals applied as they stand: ``assess`` then ``apply``.
 
         ``contracts`` are global indexes of the contracts with a settlement
         price ``settle`` ``(n_paths, len(contracts))`` (NaN: none today).
         """
-        expired, prices, ok, errors = self.final_prices(day, index)
-        status = rules.settle_day(
+        self.assess(ts, day, contracts, settle)
+        return self.apply(ts, day, index)
+
+    def assess(
+        self, ts: np.datetime64, day: dt.date, contracts: npt.NDArray[np.intp], settle: Floats
+    ) -> MarginCall | None:
+        """The day's settlement up to the strategy's ``on_margin_call``: interest (if the
+        engine has not accrued it already at the start of the event), variation margin,
+        then the margin-call model's calls and proposed liquidation orders — returned
+        (``None``: no call issued, none due) for the strategy to amend before ``apply``."""
+        rules.settle_assess(
             self.book, self.terms, self.room(), as_us(ts), as_day(day),
             as_day(self.call_deadline(day)), np.ascontiguousarray(contracts, np.int64),
-            np.ascontiguousarray(settle, np.float64), np.array(expired, np.int64), prices, ok,
+            np.ascontiguousarray(settle, np.float64),
+        )  # fmt: skip
+        return self.call_outcome(ts, day).call
+
+    def apply(
+        self,
+        ts: np.datetime64,
+        day: dt.date,
+        index: IndexLookup,
+        amended: MarginCall | None = None,
+    ) -> SettleOutcome:
+        """The rest of the day's settlement after ``assess``: the liquidation orders
+        (``amended``'s, checked by ``amend``, or as proposed), final settlement of the
+        expiring contracts at the settlement model's prices, cancelling covered calls,
+        cascades, sweep and repayment, the position log."""
+        if amended is not None:
+            self.amend(amended.liquidation, day)
+        expired, prices, ok, errors = self.final_prices(day, index)
+        status = rules.settle_apply(
+            self.book, self.terms, self.room(), as_us(ts), as_day(day),
+            as_day(self.call_deadline(day)), np.array(expired, np.int64), prices, ok,
         )  # fmt: skip
         if status == layout.MISSING_FIXINGS:
             error = errors[int(self.book.report[layout.R_ITEM])]
@@ -609,6 +640,38 @@ class Ledger:
             raise error
         self.check(status, f"settlement at {ts}")
         return SettleOutcome(self.call_outcome(ts, day), tuple(expired))
+
+    def amend(self, liquidation: npt.ArrayLike, day: dt.date) -> None:
+        """Replace the proposed liquidation orders by ``liquidation`` ``(n_paths,
+        n_contracts)``, after checking that each order is a finite number that only
+        reduces a position of a path whose call fell due, in a contract still trading on
+        ``day`` (whole contracts when the broker trades whole contracts)."""
+        orders = np.asarray(liquidation, dtype=np.float64)
+        book = self.book
+        if orders.shape != book.liquidation.shape:
+            raise ValueError(
+                f"on_margin_call: liquidation orders must have shape {book.liquidation.shape} "
+                f"(paths x contracts), not {orders.shape}"
+            )
+        held = book.positions
+        allowed = book.due[:, None] & (self.terms.last_trade >= as_day(day))[None, :]
+        with np.errstate(invalid="ignore"):
+            rules_broken = (
+                (~np.isfinite(orders), "is not a finite number"),
+                ((orders * held > 0) | (np.abs(orders) > np.abs(held)), "may only reduce it"),
+                ((orders != 0) & ~allowed, "is for a path whose call did not fall due or a "
+                 "contract no longer trading"),
+                ((orders != np.round(orders)) & bool(self.terms.ci[layout.C_WHOLE]),
+                 "must be in whole contracts"),
+            )  # fmt: skip
+        for wrong, rule in rules_broken:
+            if wrong.any():
+                p, c = (int(i) for i in np.argwhere(wrong)[0])
+                raise ValueError(
+                    f"on_margin_call: the liquidation order of path {p} in {self.codes[c]} "
+                    f"({float(orders[p, c])!r}, with {float(held[p, c])!r} held) {rule}"
+                )
+        book.liquidation[...] = orders
 
     def final_prices(
         self, day: dt.date, index: IndexLookup
@@ -648,20 +711,21 @@ class Ledger:
         deadline = self._deadlines.get(day)
         if deadline is None:
             deadline = self._deadlines[day] = self.calendar.offset(
-                day, self.config.call_deadline_days
+                day, int(self.terms.ci[layout.C_DEADLINE_DAYS])
             )
         return deadline
 
     def call_outcome(self, ts: np.datetime64, day: dt.date) -> CallOutcome:
-        """The calls the last settlement issued and the paths it liquidated."""
+        """The calls the last settlement issued or found due, with the liquidation orders
+        proposed (a copy, for the strategy to amend), and the paths it liquidated."""
         book = self.book
         liquidated = book.liquidated.copy()
-        if not book.report[layout.R_CALLED]:
+        if not (book.report[layout.R_CALLED] or book.report[layout.R_DUE]):
             return CallOutcome(None, liquidated)
         issued, amount, equity, initial, maintenance = book.call.copy()
         call = MarginCall(
             ts, day, self.call_deadline(day), issued.astype(bool), amount, equity, initial,
-            maintenance,
+            maintenance, book.due.copy(), book.liquidation.copy(), self.codes,
         )  # fmt: skip
         return CallOutcome(call, liquidated)
 

@@ -1,4 +1,5 @@
-"""The ledger's settings: funding, interest, margin model and margin calls.
+"""The ledger's settings: funding, interest, and its three models — margin, settlement and
+margin calls.
 
 Every field is a documented, configurable default; none is the paper's value
 (its abstract states margin systems exist, not their terms — DOMAIN.md §1).
@@ -69,6 +70,16 @@ class LedgerConfig(_Config):
         "spec", description="spec: fractions of notional from the ContractSpec; span: SPAN-like."
     )
     span: SpanConfig = Field(default_factory=SpanConfig, description="SPAN-like parameters.")
+    settlement_model: Literal["daily"] = Field(
+        "daily",
+        description="daily: variation margin at each exchange day's settlement price, final "
+        "cash settlement at the contract's fixing (the only model so far).",
+    )
+    margin_call_model: Literal["standard", "partial"] = Field(
+        "standard",
+        description="What a call unpaid at its deadline liquidates: standard: every tradable "
+        "position; partial: the share of each that restores IM x (1 + buffer).",
+    )
     margin_buffer: float = Field(
         0.0, ge=0, le=5, description="Deposits top the account up to IM x (1 + buffer)."
     )

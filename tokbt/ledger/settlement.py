@@ -48,7 +48,10 @@ class SettlementModel(Protocol):
 
 class DailySettlement:
     """Exchange-style daily mark-to-market (the core's rule, ``tokbt.core.rules._vm``) and
-    average-price final settlement."""
+    final settlement at the contract's fixing (``ContractSpec.final_settlement``: the
+    delivery-month average by default)."""
+
+    name = "daily"
 
     def __init__(self, spec: ContractSpec) -> None:
         self.spec = spec
@@ -70,3 +73,9 @@ class DailySettlement:
     def final_price(self, contract: Contract, index: IndexLookup) -> Floats:
         values = index(self.spec.fixing_dates(contract))
         return np.asarray(self.spec.settlement_price(values.mean(axis=0)))
+
+
+SETTLEMENT_MODELS: dict[str, Callable[[ContractSpec], SettlementModel]] = {
+    DailySettlement.name: DailySettlement,
+}
+"""The settlement models by their config name (``LedgerConfig.settlement_model``)."""
