@@ -1,4 +1,5 @@
-"""Hedge-ratio estimators over paths: plain numpy, no engine.
+"""Hedge-ratio estimators over paths: numpy (and two compiled passes that pair and trim
+observations path by path), no engine.
 
 Observations are ``(m, n_paths)`` arrays, oldest row first, one column per
 path; NaN marks a missing observation and is dropped pairwise, path by path,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 Floats = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
@@ -27,24 +29,66 @@ def paired_changes(level: Floats, hedge: Floats) -> tuple[Floats, Floats]:
     change since the path's previous row with both values (NaN elsewhere): a
     weekend without futures bars becomes one Friday-to-Monday change.
     """
-    valid = np.isfinite(level) & np.isfinite(hedge)
-    rows = np.arange(len(level))[:, None]
-    last = np.maximum.accumulate(np.where(valid, rows, -1), axis=0)
-    prev = np.vstack([np.full((1, level.shape[1]), -1), last[:-1]])
-    ok = valid & (prev >= 0)
-    cols = np.arange(level.shape[1])[None, :]
-    back = np.maximum(prev, 0)
-    d_level = np.where(ok, level - level[back, cols], np.nan)
-    d_hedge = np.where(ok, hedge - hedge[back, cols], np.nan)
+    level = np.asarray(level, dtype=np.float64)
+    hedge = np.asarray(hedge, dtype=np.float64)
+    d_level, d_hedge = np.empty(level.shape), np.empty(level.shape)
+    _paired_changes(_rows(level), _rows(hedge), _rows(d_level), _rows(d_hedge))
     return d_level, d_hedge
 
 
 def last_observations(x: Floats, y: Floats, count: int) -> tuple[Floats, Floats]:
     """``x`` and ``y`` with only each path's last ``count`` complete pairs kept (NaN elsewhere)."""
-    ok = np.isfinite(x) & np.isfinite(y)
-    from_end = np.cumsum(ok[::-1], axis=0)[::-1]
-    keep = ok & (from_end <= count)
-    return np.where(keep, x, np.nan), np.where(keep, y, np.nan)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    kept_x, kept_y = np.empty(x.shape), np.empty(x.shape)
+    _last_observations(_rows(x), _rows(y), count, _rows(kept_x), _rows(kept_y))
+    return kept_x, kept_y
+
+
+def _rows(a: Floats) -> Floats:
+    """``a`` as ``(rows, paths)``: a 1-D array is one path's column."""
+    return a.reshape(len(a), -1) if a.ndim != 2 else a
+
+
+@njit(cache=True)
+def _paired_changes(
+    level: Floats, hedge: Floats, d_level: Floats, d_hedge: Floats
+) -> None:  # pragma: no cover - compiled
+    """``paired_changes`` into ``d_level`` and ``d_hedge``: one pass down the rows, each
+    path remembering its last row with both values."""
+    n_rows, n_paths = level.shape
+    prev = np.full(n_paths, -1, dtype=np.int64)
+    for i in range(n_rows):
+        for j in range(n_paths):
+            a, b = level[i, j], hedge[i, j]
+            d_level[i, j] = np.nan
+            d_hedge[i, j] = np.nan
+            if np.isfinite(a) and np.isfinite(b):
+                k = prev[j]
+                if k >= 0:
+                    d_level[i, j] = a - level[k, j]
+                    d_hedge[i, j] = b - hedge[k, j]
+                prev[j] = i
+
+
+@njit(cache=True)
+def _last_observations(
+    x: Floats, y: Floats, count: int, kept_x: Floats, kept_y: Floats
+) -> None:  # pragma: no cover - compiled
+    """``last_observations`` into ``kept_x`` and ``kept_y``: one pass up the rows, counting
+    each path's complete pairs from the end."""
+    n_rows, n_paths = x.shape
+    seen = np.zeros(n_paths, dtype=np.int64)
+    for i in range(n_rows - 1, -1, -1):
+        for j in range(n_paths):
+            a, b = x[i, j], y[i, j]
+            kept_x[i, j] = np.nan
+            kept_y[i, j] = np.nan
+            if np.isfinite(a) and np.isfinite(b):
+                seen[j] += 1
+                if seen[j] <= count:
+                    kept_x[i, j] = a
+                    kept_y[i, j] = b
 
 
 def ols_ratio(y: Floats, x: Floats, *, intercept: bool = True, min_obs: int = 2) -> Floats:
