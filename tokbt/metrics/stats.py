@@ -42,6 +42,7 @@ Floats = npt.NDArray[np.float64]
 Resample = npt.NDArray[np.int64]
 Statistic = Callable[["Sample", Resample], Floats]
 
+
 @contextlib.contextmanager
 def threads(tasks: int) -> Iterator[ThreadPoolExecutor]:
     """A pool of at most one thread per core for ``tasks`` independent numpy tasks (numpy
@@ -368,7 +369,8 @@ def _values(samples: Mapping[str, Sample], draws: Resamples) -> dict[str, dict[s
     boot: dict[str, dict[str, list[Floats]]] = {p: {m: [] for m in STATISTICS} for p in samples}
     with threads(len(samples)) as pool:
         for block, metrics in draws.passes():
-            done = pool.map(lambda s: _block_values(s, block, metrics), samples.values())
+            n = len(samples)
+            done = pool.map(_block_values, samples.values(), [block] * n, [metrics] * n)
             for policy, values in zip(samples, done, strict=True):
                 for metric, value in zip(metrics, values, strict=True):
                     boot[policy][metric].append(value)
