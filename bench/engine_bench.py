@@ -311,13 +311,121 @@ def whole(x: FloatArray) -> FloatArray:
     return np.asarray(np.sign(x) * np.floor(np.abs(x) + 0.5))
 
 
+def whole_one(x: float) -> float:
+    """``whole`` of one number."""
+    return math.copysign(math.floor(abs(x) + 0.5), x)
+
+
+class MoveSums:
+    """``Σx, Σy, Σxy, Σy²`` over the last ``window`` pairs of moves of one path, in O(1)
+    per move: the move leaving the window is subtracted, the new one added.
+
+    Every ``window`` moves the sums are recomputed exactly (``math.fsum``) from the
+    moves held, so the rounding of the running updates cannot drift over a long
+    series. A move that is not finite (no bar at an event, the first bar) counts as 0
+    in the sums and makes ``ready`` false until it has left the window.
+    """
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.xs = [0.0] * window
+        self.ys = [0.0] * window
+        self.at = 0
+        self.sx = self.sy = self.sxy = self.syy = 0.0
+        self.stale = window
+        """Moves still to come before the window holds only finite ones."""
+
+    def push(self, x: float, y: float) -> None:
+        """Add the move ``(x, y)``; the oldest leaves the window."""
+        if math.isfinite(x) and math.isfinite(y):
+            self.stale = max(self.stale - 1, 0)
+        else:
+            x = y = 0.0
+            self.stale = self.window
+        i = self.at
+        ox, oy = self.xs[i], self.ys[i]
+        self.xs[i], self.ys[i] = x, y
+        self.sx += x - ox
+        self.sy += y - oy
+        self.sxy += x * y - ox * oy
+        self.syy += y * y - oy * oy
+        self.at = i + 1
+        if self.at == self.window:
+            self.at = 0
+            self.resum()
+
+    def resum(self) -> None:
+        """Recompute the sums exactly from the moves held."""
+        xs, ys = self.xs, self.ys
+        self.sx, self.sy = math.fsum(xs), math.fsum(ys)
+        self.sxy = math.fsum([a * b for a, b in zip(xs, ys, strict=True)])
+        self.syy = math.fsum([b * b for b in ys])
+
+    def ratio(self) -> float:
+        """``Cov(x, y) / Var(y)`` over the window (``Σxy − ΣxΣy/w`` over ``Σy² − (Σy)²/w``);
+        NaN until the window is full of finite moves, or where ``y`` did not move."""
+        var = self.syy - self.sy * self.sy / self.window
+        if self.stale or not var > 0.0:
+            return math.nan
+        return (self.sxy - self.sx * self.sy / self.window) / var
+
+
+class MoveSumsPaths:
+    """``MoveSums`` over ``n`` paths at once (numpy arrays over paths; the sums are
+    recomputed every ``window`` moves with numpy's sums)."""
+
+    def __init__(self, window: int, n: int) -> None:
+        import numpy as np
+
+        self.window = window
+        self.xs = np.zeros((window, n))
+        self.ys = np.zeros((window, n))
+        self.at = 0
+        self.sx, self.sy, self.sxy, self.syy = np.zeros((4, n))
+        self.fresh = np.zeros(n, np.int64)
+        """Finite moves in a row per path."""
+
+    def push(self, x: FloatArray, y: FloatArray) -> None:
+        """Add the moves ``(x, y)`` of every path; the oldest leave the window."""
+        import numpy as np
+
+        ok = np.isfinite(x) & np.isfinite(y)
+        x, y = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+        self.fresh = np.where(ok, self.fresh + 1, 0)
+        i = self.at
+        ox, oy = self.xs[i].copy(), self.ys[i].copy()
+        self.xs[i], self.ys[i] = x, y
+        self.sx += x - ox
+        self.sy += y - oy
+        self.sxy += x * y - ox * oy
+        self.syy += y * y - oy * oy
+        self.at = (i + 1) % self.window
+        if self.at == 0:
+            self.sx, self.sy = self.xs.sum(axis=0), self.ys.sum(axis=0)
+            self.sxy, self.syy = (self.xs * self.ys).sum(axis=0), (self.ys * self.ys).sum(axis=0)
+
+    def ratio(self) -> FloatArray:
+        """``MoveSums.ratio`` per path."""
+        import numpy as np
+
+        w = self.window
+        var = self.syy - self.sy * self.sy / w
+        ok = (self.fresh >= w) & (var > 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ok, (self.sxy - self.sx * self.sy / w) / var, np.nan)
+
+
 class RollingHedge:
     """Minimum-variance hedge of ``exposure`` units of spot with ``contract``.
 
     At every bar, ``h = Cov(ΔS, ΔF) / Var(ΔF)`` over the last ``window`` bar
-    moves (the engine's history windows) and the target is ``round(h ×
-    exposure)`` contracts; an order only when the target changes. ``stats``
-    (a dict the caller keeps) counts the target changes.
+    moves (ΔS, ΔF: the close minus the previous event's close) and the target is
+    ``round(h × exposure)`` contracts; an order only when the target changes.
+    ``h`` comes from running sums (``MoveSums``: O(1) per bar, not O(window)) —
+    on one path as Python floats, on several as arrays over paths
+    (``MoveSumsPaths``). While the window is not full of moves, or the futures did
+    not move in it, the book is kept. ``stats`` (a dict the caller keeps) counts
+    the target changes (bars where any path's target changed).
     """
 
     def __init__(
@@ -326,21 +434,59 @@ class RollingHedge:
         self.contract, self.window, self.exposure = contract, window, exposure
         self.stats = stats if stats is not None else {}
         self.stats["orders"] = 0
-        self.last: FloatArray | None = None
+        self.one = MoveSums(window)
+        self.many: MoveSumsPaths | None = None
+        """The sums over paths, when there are several (``on_start``)."""
+        self.prev: tuple[Any, Any] = (math.nan, math.nan)
+        """The previous event's closes, spot and futures."""
+        self.last: Any = math.nan
+        """The target last ordered (NaN before the first)."""
+
+    def on_start(self, ctx: Context) -> None:
+        """Arrays over paths when there are several."""
+        n = ctx.n_paths
+        if n > 1:
+            import numpy as np
+
+            self.many = MoveSumsPaths(self.window, n)
+            self.prev = (np.full(n, np.nan), np.full(n, np.nan))
+            self.last = np.full(n, np.nan)
 
     def on_bar(self, ctx: Context) -> None:
-        w = self.window
-        s = ctx.spot("close", w + 1)
-        f = ctx.futures(self.contract, "close", w + 1)
-        ds = s[1:] - s[:-1]
-        df = f[1:] - f[:-1]
-        ds = ds - ds.sum(axis=0) / w
-        df = df - df.sum(axis=0) / w
-        var = (df * df).sum(axis=0)
-        if not (var > 0.0).all():  # the first bars (NaN) or a flat window: keep the book
+        spot = ctx.spot("close")
+        fut = ctx.futures(self.contract, "close")
+        if self.many is None:
+            self._one(spot.item(), fut.item(), ctx)
+        else:
+            self._many(self.many, spot, fut, ctx)
+
+    def _one(self, s: float, f: float, ctx: Context) -> None:
+        """One path, in Python floats."""
+        prev_s, prev_f = self.prev
+        self.prev = (s, f)
+        sums = self.one
+        sums.push(s - prev_s, f - prev_f)
+        h = sums.ratio()
+        if h != h:  # NaN: keep the book
             return
-        target = whole((ds * df).sum(axis=0) / var * self.exposure)
-        if self.last is None or (target != self.last).any():
+        target = whole_one(h * self.exposure)
+        if target != self.last:
+            ctx.target(self.contract, target)
+            self.last = target
+            self.stats["orders"] += 1
+
+    def _many(self, sums: MoveSumsPaths, s: FloatArray, f: FloatArray, ctx: Context) -> None:
+        """Every path at once, in arrays."""
+        import numpy as np
+
+        prev_s, prev_f = self.prev
+        self.prev = (np.array(s), np.array(f))
+        sums.push(s - prev_s, f - prev_f)
+        h = sums.ratio()
+        if np.isnan(h).any():  # a path's window is not full, or flat: keep the book
+            return
+        target = whole(h * self.exposure)
+        if (target != self.last).any():
             ctx.target(self.contract, target)
             self.last = target
             self.stats["orders"] += 1
