@@ -31,6 +31,8 @@ broker settings to the core.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,8 +73,30 @@ def configure(ledger: Ledger, config: BrokerConfig) -> None:
         cf[layout.F_IMPACT_BPS] = liq.impact_bps
 
 
+def compiled_entry(rule: Any, args: tuple[Any, ...]) -> Callable[..., int]:
+    """``rule`` (a core rule, a numba dispatcher) compiled for the types of ``args`` — or
+    loaded from numba's cache, as a call through the dispatcher would — as its entry point.
+
+    Calling the entry point skips numba's per-call typing of the arguments, which for
+    the core's state tuples (``Orders``, ``Book``, ``Terms``, ``Rows``: some forty
+    arrays) costs more than the rule's own work on a few paths. Its arguments are not
+    checked: every call must pass arguments of the types of ``args`` (the same dtypes,
+    dimensions and layouts).
+    """
+    from numba import typeof
+
+    signature = tuple(typeof(a) for a in args)  # type: ignore[no-untyped-call]
+    entry: Callable[..., int] = rule.compile(signature)
+    return entry
+
+
 class Broker:
-    """Pending orders and their execution against a ``Ledger``."""
+    """Pending orders and their execution against a ``Ledger``.
+
+    ``place`` / ``execute`` take the decision time and day as the engine keeps them;
+    ``place_at`` / ``execute_at`` take them as the core's integers (see
+    ``tokbt.core.layout``), which the engine computes once per block.
+    """
 
     def __init__(self, ledger: Ledger, config: BrokerConfig) -> None:
         self.ledger = ledger
@@ -80,6 +104,8 @@ class Broker:
         configure(ledger, config)
         n, k = ledger.positions.shape
         self.orders: Orders = layout.new_orders(n, k, _MIN_DECISIONS)
+        self._entries: dict[Any, tuple[Orders, Callable[..., int]]] = {}
+        """Per core rule: the orders it was typed with, and its entry point."""
 
     @property
     def pending(self) -> Floats:
@@ -96,6 +122,16 @@ class Broker:
         """Whether any order is pending (or a decision waits for the next execution)."""
         return bool(self.orders.ostate[layout.O_ACTIVE])
 
+    def _entry(self, rule: Any, args: tuple[Any, ...]) -> Callable[..., int]:
+        """``compiled_entry(rule, args)``, kept while ``self.orders`` is the same object
+        (the ledger's state tuples never change; the orders do when their decision log
+        grows). The caller fixes the types of the other arguments."""
+        kept = self._entries.get(rule)
+        if kept is None or kept[0] is not self.orders:
+            kept = (self.orders, compiled_entry(rule, args))
+            self._entries[rule] = kept
+        return kept[1]
+
     # -- order intake ------------------------------------------------------------------
 
     def place(
@@ -103,18 +139,23 @@ class Broker:
     ) -> None:
         """Add ``qty`` to the pending order in contract ``c``; with ``target``, order what
         it takes to hold ``qty`` (replacing the pending order)."""
-        ledger = self.ledger
+        self.place_at(as_us(now), as_day(day), c, qty, target)
+
+    def place_at(self, ts: int, day: int, c: int, qty: Floats, target: bool = False) -> None:
+        """``place`` at time ``ts`` (microseconds since the epoch) on ``day`` (days since
+        the epoch); ``qty`` ``(n_paths,)`` is copied."""
         amounts = (
             qty
             if qty.dtype == np.float64 and qty.flags.c_contiguous
             else np.ascontiguousarray(qty, np.float64)
         )
+        if amounts.shape != (self.ledger.n_paths,):
+            raise ValueError(f"order of shape {amounts.shape}: one quantity per path expected")
+        ledger = self.ledger
         while True:
-            status = rules.place(
-                self.orders, ledger.book, ledger.terms, ledger.room(), as_us(now), as_day(day),
-                c, amounts, target,
-            )  # fmt: skip
-            if status != layout.NO_ROOM:
+            args = (self.orders, ledger.book, ledger.terms, ledger.room(), ts, day, int(c),
+                    amounts, bool(target))  # fmt: skip
+            if self._entry(rules.place, args)(*args) != layout.NO_ROOM:
                 return
             self.orders = layout.grow_decisions(self.orders)
 
@@ -148,11 +189,29 @@ class Broker:
         (``(n_paths, columns)``: the open, or the close when filling at the close;
         -1: no bar).
         """
+        when = (as_us(now), as_day(day), as_month(day), as_us(bar_start))
+        self.execute_at(*when, colmap, prices, locked)
+
+    def execute_at(
+        self,
+        ts: int,
+        day: int,
+        month: int,
+        bar_start: int,
+        colmap: npt.NDArray[np.int64],
+        prices: Floats,
+        locked: npt.NDArray[np.bool_],
+    ) -> None:
+        """``execute`` at time ``ts`` and ``bar_start`` (microseconds since the epoch), on
+        ``day`` (days since the epoch) of ``month`` (months since 1970-01)."""
+        prices = np.ascontiguousarray(prices, np.float64)
+        locked = np.ascontiguousarray(locked, np.bool_)
+        colmap = np.ascontiguousarray(colmap, np.int64)
+        if prices.ndim != 2 or locked.ndim != 2 or colmap.ndim != 1:
+            raise ValueError("prices and locked are (n_paths, columns), colmap one per contract")
         ledger = self.ledger
-        status = rules.execute(
-            self.orders, ledger.book, ledger.terms, ledger.room(), as_us(now), as_day(day),
-            as_month(day), as_us(bar_start),
-            np.ascontiguousarray(prices, np.float64), np.ascontiguousarray(locked, np.bool_),
-            colmap,
-        )  # fmt: skip
-        ledger.check(status, f"fill at {now}")
+        args = (self.orders, ledger.book, ledger.terms, ledger.room(), ts, day, month, bar_start,
+                prices, locked, colmap)  # fmt: skip
+        status = self._entry(rules.execute, args)(*args)
+        if status != layout.OK:
+            ledger.check(status, f"fill at {np.datetime64(ts, 'us')}")

@@ -42,8 +42,9 @@ class History:
 
     Rows are built lazily: ``extend`` only records the new block (and keeps the
     blocks the lead comes from); a field's rows — the lead and the block in one
-    array — are assembled the first time a strategy reads that field in the block.
-    A strategy that reads no history costs no copying at all.
+    array — are assembled the first time a strategy reads that field in the block,
+    read-only, so every window cut from them is a read-only view as it is. A
+    strategy that reads no history costs no copying at all.
 
     Args:
         size: the longest window (events) a strategy may ask for, lag included.
@@ -72,7 +73,7 @@ class History:
         self.columns: dict[int, int] = {}
         self.contracts = np.empty(0, np.int64)
         self._segments: list[tuple[MarketBlock, np.ndarray]] = []
-        self._rows: dict[tuple[str, str], np.ndarray] = {}
+        self._rows: dict[tuple[str | int, ...], np.ndarray] = {}
 
     def extend(self, block: MarketBlock, contracts: np.ndarray) -> None:
         """Start ``block`` (global contract indexes ``contracts``), keeping a lead of history
@@ -111,8 +112,8 @@ class History:
         """The rows of a spot or consumption ``field`` (lead and block), built once."""
         key = (kind, field)
         if key not in self._rows:
-            self._rows[key] = np.concatenate(
-                [getattr(b, kind)[field][rows] for b, _, rows in self._parts()]
+            self._rows[key] = frozen(
+                np.concatenate([getattr(b, kind)[field][rows] for b, _, rows in self._parts()])
             )
         return self._rows[key]
 
@@ -130,7 +131,14 @@ class History:
                 cols = np.searchsorted(self.contracts, codes)
                 out[at : at + n, :, _run(cols)] = block.futures[field][rows]
                 at += n
-            self._rows[key] = out
+            self._rows[key] = frozen(out)
+        return self._rows[key]
+
+    def _contract(self, field: str, col: int) -> np.ndarray:
+        """The rows of a futures ``field`` of column ``col``, ``(rows, n_paths)``."""
+        key = ("futures", field, col)
+        if key not in self._rows:
+            self._rows[key] = self._futures(field)[:, :, col]
         return self._rows[key]
 
     # -- windows -------------------------------------------------------------------------------
@@ -148,13 +156,17 @@ class History:
         return end - width, end
 
     def _take(self, rows: np.ndarray, window: int | None, lag: int) -> Floats:
+        """The window of read-only ``rows`` (NaN before the first event)."""
+        if window is None and lag == 0 and self.row >= 0:  # the current event's row
+            current: Floats = rows[self.row]
+            return current
         lo, hi = self._span(window, lag)
         if lo >= 0:
             part = rows[lo:hi]
         else:
             pad = np.full((-lo, *rows.shape[1:]), np.nan)
-            part = np.concatenate([pad, rows[: max(hi, 0)]])
-        return frozen(part[0] if window is None else part)
+            part = frozen(np.concatenate([pad, rows[: max(hi, 0)]]))
+        return part[0] if window is None else part
 
     def spot(self, field: str, window: int | None, lag: int) -> Floats:
         """Spot ``field`` rows."""
@@ -171,7 +183,7 @@ class History:
             lo, hi = self._span(window, lag)
             shape = (self.n_paths,) if window is None else (hi - lo, self.n_paths)
             return frozen(np.full(shape, np.nan))
-        return self._take(self._futures(field)[:, :, col], window, lag)
+        return self._take(self._contract(field, col), window, lag)
 
     def nearby(self, n: int, field: str, window: int | None, roll_days: int, lag: int) -> Floats:
         """The continuous ``n``-th nearby month series (see ``Context.nearby``)."""

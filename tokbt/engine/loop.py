@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ from tokbt.ledger import (
     MarginCall,
     RowLog,
 )
+from tokbt.ledger.book import as_day, as_us
 from tokbt.market import Contract, ContractSpec
 
 Floats = npt.NDArray[np.float64]
@@ -98,6 +100,25 @@ class Outputs:
     events: str | None = None
     keep_journal_rows: bool = True
     keep_positions: bool = True
+
+
+CoreTimes = tuple[int, int, int, int]
+"""An event's time, day, month and futures bars' start as the core's integers."""
+
+
+def core_times(block: MarketBlock) -> list[CoreTimes]:
+    """Each event's ``CoreTimes`` (microseconds and days since the epoch, months since
+    1970-01, microseconds; a NaT bar start is the smallest int64)."""
+    day = block.day.astype("datetime64[D]")
+    return list(
+        zip(
+            block.events.astype("datetime64[us]").astype(np.int64).tolist(),
+            day.astype(np.int64).tolist(),
+            day.astype("datetime64[M]").astype(np.int64).tolist(),
+            block.futures_start.astype("datetime64[us]").astype(np.int64).tolist(),
+            strict=True,
+        )
+    )
 
 
 def require_fixings(values: Floats, days: np.ndarray, market: str, now: np.datetime64) -> Floats:
@@ -179,6 +200,9 @@ class Engine:
         self._chain: Chain | None = None
         self._plan: tuple[np.ndarray, np.ndarray] | None = None
         self._planned: dict[tuple[dt.date, dt.date], Floats] = {}
+        self._order_qty = np.zeros(n)
+        self._event_clock: tuple[Any, Any, int, int] = (None, None, 0, 0)
+        """``(now, today)`` and their core integers (``_clock``)."""
         self.ctx = Context(weakref.proxy(self))  # no reference cycle: freed when dropped
         self.events_run = 0
 
@@ -197,13 +221,7 @@ class Engine:
         """Hand an order (``target``: a position to hold) to the broker; rejected with a
         reason if the market lacks the contract. A NaN or infinite quantity is a
         ``ValueError`` (a ``StrategyError`` once the hook that placed it is named)."""
-        amounts = np.broadcast_to(np.asarray(qty, np.float64), (self.ledger.n_paths,)).copy()
-        bad = ~np.isfinite(amounts)
-        if bad.any():
-            paths = self.ledger.journal.path_ids[bad][:5].tolist()
-            raise ValueError(
-                f"order in {code}: quantity {amounts[bad][0]} is not finite on paths {paths}"
-            )
+        amounts = self._amounts(code, qty)
         c = self._codes.get(code)
         if c is None:
             self.ledger.spec.contract(code)  # a malformed code is a programming error: raise
@@ -216,7 +234,33 @@ class Engine:
                 detail="not listed in this market",
             )
             return
-        self.broker.place(self.now, self.today, c, amounts, target=target)
+        ts, day = self._clock()
+        self.broker.place_at(ts, day, c, amounts, target)
+
+    def _amounts(self, code: str, qty: npt.ArrayLike) -> Floats:
+        """``qty`` over paths, in the engine's order buffer (the broker copies it); a
+        ``ValueError`` naming the paths where it is not finite."""
+        amounts = self._order_qty
+        if isinstance(qty, float) and math.isfinite(qty):  # one number for every path
+            amounts.fill(qty)
+            return amounts
+        np.copyto(amounts, np.broadcast_to(np.asarray(qty, np.float64), amounts.shape))
+        bad = ~np.isfinite(amounts)
+        if bad.any():
+            paths = self.ledger.journal.path_ids[bad][:5].tolist()
+            raise ValueError(
+                f"order in {code}: quantity {amounts[bad][0]} is not finite on paths {paths}"
+            )
+        return amounts
+
+    def _clock(self) -> tuple[int, int]:
+        """The current event's time and day as the core's integers (computed with the
+        block's events, or here when ``now`` / ``today`` were set otherwise)."""
+        clock = self._event_clock
+        if clock[0] is not self.now or clock[1] is not self.today:
+            clock = (self.now, self.today, as_us(self.now), as_day(self.today))
+            self._event_clock = clock
+        return clock[2], clock[3]
 
     def chain(self) -> Chain:
         """The live month contracts today (cached per day)."""
@@ -325,12 +369,16 @@ class Engine:
         self.history.extend(block, gidx)
         lead = self.history.lead
         days = block.day.astype(dt.date).tolist()
+        events = list(block.events)
         has_spot = ~np.isnan(block.spot["close"]).all(axis=1)
         has_cons = ~np.isnan(block.consumption["tokens"]).all(axis=1)
         has_fut = ~np.isnat(block.futures_start)
         close = block.spot["close"]
+        held = self._hold_spot(close)
+        times = core_times(block)
         on_bar = self._hook("on_bar")
         at_close = self.broker.config.fill == "close"
+        fills = self._fills(block, times, columns, at_close)
         broker, ledger = self.broker, self.ledger
         flags = zip(
             has_spot.tolist(),
@@ -343,51 +391,65 @@ class Engine:
         for i, (spot, day_close, fut, cons, settle) in enumerate(flags):
             pos = block.start + i
             self.history.row = lead + i
-            self.now = block.events[i]
-            self.today = days[i]
+            now = self.now = events[i]
+            today = self.today = days[i]
+            self._event_clock = (now, today, *times[i][:2])
             self.settling = settle
             self._mark(pos, Phase.DATA)
-            if spot:
-                self._see_spot(close[i], day_close)
+            if spot and day_close:
+                self._close_day(close[i])
             if settle:  # interest since the last settlement, on the balances held over it
-                ledger.accrue_interest(self.now, self.today)
-            if fut and broker.active and not at_close:
-                self._execute(pos, block, i, columns, at_close=False)
+                ledger.accrue_interest(now, today)
+            if fut and not at_close and broker.active:
+                self._mark(pos, Phase.FILLS)
+                fills(i)
             if cons:
                 self._mark(pos, Phase.CONSUMPTION)
                 tokens = np.nan_to_num(block.consumption["tokens"][i])
-                ledger.consume(self.now, tokens, self.last_close)
+                ledger.consume(now, tokens, held[i])
                 self.consumed += tokens
             if on_bar is not None:
                 self._mark(pos, Phase.ON_BAR)
                 self._call("on_bar", on_bar)
-            if fut and broker.active and at_close:
-                self._execute(pos, block, i, columns, at_close=True)
+            if fut and at_close and broker.active:
+                self._mark(pos, Phase.CLOSE_FILLS)
+                fills(i)
             if settle:
                 self._settle(pos, gidx, block.futures["settle"][i])
         self.events_run = block.start + len(block)
 
-    def _execute(
-        self, pos: int, block: MarketBlock, i: int, columns: np.ndarray, *, at_close: bool
-    ) -> None:
-        """Fill pending orders on the event's futures bars (at their open or close)."""
-        self._mark(pos, Phase.CLOSE_FILLS if at_close else Phase.FILLS)
-        self.broker.execute(
-            self.now,
-            self.today,
-            block.futures_start[i],
-            columns,
-            block.futures["close" if at_close else "open"][i],
-            block.locked[i],
-        )
+    def _fills(
+        self, block: MarketBlock, times: list[CoreTimes], columns: np.ndarray, at_close: bool
+    ) -> Callable[[int], None]:
+        """``fills(i)``: fill pending orders on the futures bars of event ``i`` of
+        ``block`` (at their open, or their close ``at_close``); the block's prices and
+        locked flags converted once."""
+        prices = np.ascontiguousarray(block.futures["close" if at_close else "open"], np.float64)
+        locked = np.ascontiguousarray(block.locked, np.bool_)
+        execute = self.broker.execute_at
 
-    def _see_spot(self, close: Floats, day_close: bool) -> None:
-        seen = ~np.isnan(close)
-        np.copyto(self.last_close, close, where=seen)
-        if day_close:
-            pos = int((np.datetime64(self.today, "D") - self.first_day).astype(np.int64))
-            self.index_days[pos] = np.where(seen, close, np.nan)
-            self._last_closed_day = self.today
+        def fills(i: int) -> None:
+            execute(*times[i], columns, prices[i], locked[i])
+
+        return fills
+
+    def _hold_spot(self, close: Floats) -> Floats:
+        """The spot price held at each event of a block ``(events, n_paths)``: its close,
+        or the last close before it where it has none (from the blocks before:
+        ``last_close``); ``last_close`` moves to the block's end."""
+        rows = np.arange(len(close))[:, None]
+        last = np.maximum.accumulate(np.where(np.isnan(close), -1, rows), axis=0)
+        paths = np.arange(close.shape[1])
+        held = np.where(last >= 0, close[np.maximum(last, 0), paths], self.last_close)
+        if len(held):
+            self.last_close[:] = held[-1]
+        return held
+
+    def _close_day(self, close: Floats) -> None:
+        """Today's index value is ``close``, the day's last spot bar (NaN: none)."""
+        pos = int((np.datetime64(self.today, "D") - self.first_day).astype(np.int64))
+        self.index_days[pos] = close
+        self._last_closed_day = self.today
 
     def _settle(self, pos: int, gidx: np.ndarray, settle: Floats) -> None:
         self._mark(pos, Phase.SETTLEMENT)
