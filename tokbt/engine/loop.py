@@ -416,6 +416,8 @@ class Engine:
                 fills(i)
             if settle:
                 self._settle(pos, gidx, block.futures["settle"][i])
+        if len(held):
+            self.last_close[:] = held[-1]
         self.events_run = block.start + len(block)
 
     def _fills(
@@ -436,13 +438,11 @@ class Engine:
     def _hold_spot(self, close: Floats) -> Floats:
         """The spot price held at each event of a block ``(events, n_paths)``: its close,
         or the last close before it where it has none (from the blocks before:
-        ``last_close``); ``last_close`` moves to the block's end."""
+        ``last_close``, which moves to the block's last row once the block has run)."""
         rows = np.arange(len(close))[:, None]
         last = np.maximum.accumulate(np.where(np.isnan(close), -1, rows), axis=0)
         paths = np.arange(close.shape[1])
-        held = np.where(last >= 0, close[np.maximum(last, 0), paths], self.last_close)
-        if len(held):
-            self.last_close[:] = held[-1]
+        held: Floats = np.where(last >= 0, close[np.maximum(last, 0), paths], self.last_close)
         return held
 
     def _close_day(self, close: Floats) -> None:
