@@ -25,7 +25,9 @@ A path without a bar in the contract (not traded that bar) keeps waiting.
 
 The rules are the compiled core's (``tokbt.core.rules``: ``place``, ``cancel``,
 ``execute``, ``fill_price``); this class owns the order state and hands the
-broker settings to the core.
+broker settings to the core. It calls ``place`` and ``execute`` — once per order
+and per fill step — through their compiled entry points (``compiled_entry``),
+with arguments whose types it fixes, as the compiled engine calls its kernels.
 """
 
 from __future__ import annotations
