@@ -859,7 +859,10 @@ class TableMarket(BlockSource):
         name: a label for reports.
         bar_seconds: bar length of each kind; inferred when not given as the
             smallest positive gap between distinct timestamps (86,400 if one).
-        block_events: events per block.
+        block_events: events per block; by default blocks are sized so their arrays
+            take about ``memory_budget`` bytes (``budget_bounds``): a long series of
+            few paths runs in a few large blocks, many paths in short ones.
+        memory_budget: bytes per block when ``block_events`` is not given (64 MiB).
 
     Every row is located once, when the market is built (``bar_rows``: its event,
     path row and contract column); a block is then one scatter per field.
@@ -883,7 +886,8 @@ class TableMarket(BlockSource):
         *,
         name: str = "tables",
         bar_seconds: dict[Kind, int] | None = None,
-        block_events: int = 4096,
+        block_events: int | None = None,
+        memory_budget: int = 64 << 20,
     ) -> None:
         self.name = name
         self.spec = spec
@@ -900,11 +904,15 @@ class TableMarket(BlockSource):
         futures = self.tables.get(Kind.FUTURES)
         codes = _distinct_codes(futures["contract"]) if futures is not None else []
         self.contracts = delivery_order(spec, codes)
-        self.bounds = fixed_bounds(len(self.events), block_events)
         self._rows = {
             k: bar_rows(t, k, self.events, self.path_ids, self.contracts, self.bar_seconds[k])
             for k, t in self.tables.items()
         }
+        self.bounds = (
+            fixed_bounds(len(self.events), block_events)
+            if block_events is not None
+            else self._budget_bounds(memory_budget)
+        )
         self._root: TableMarket | None = None
         """The whole market, for a selection of its paths (None: this is the whole)."""
         self._selected: np.ndarray | None = None
@@ -913,6 +921,22 @@ class TableMarket(BlockSource):
         """``contract_presence`` of the whole market's blocks, once found."""
         self._hashes: dict[str, str] | None = None
         self._plan: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _budget_bounds(self, memory_budget: int) -> np.ndarray:
+        """Block boundaries within ``memory_budget`` bytes a block, each contract charged
+        from its first futures bar to its last."""
+        futures = self._rows.get(Kind.FUTURES)
+        k, n_events = len(self.contracts), len(self.events)
+        first = np.full(k, max(n_events - 1, 0), dtype=np.int64)
+        last = np.zeros(k, dtype=np.int64)
+        if futures is not None and len(futures) and futures.contract is not None:
+            np.minimum.at(first, futures.contract, futures.event)
+            np.maximum.at(last, futures.contract, futures.event)
+        if not n_events:
+            return fixed_bounds(0, 1)
+        return budget_bounds(
+            self.events, len(self.path_ids), memory_budget, self.events[first], self.events[last]
+        )
 
     def load(self, lo: int, hi: int) -> MarketBlock:
         """The block of events ``[lo, hi)``: its contracts are those with a bar in it

@@ -208,93 +208,6 @@ def _room(
     return -1
 
 
-@njit(cache=True)
-def _event_until_calls(
-    i: int,
-    kernel: Any,
-    block_start: int,
-    now: Ints,
-    day: Ints,
-    month: Ints,
-    bar_start: Ints,
-    has_spot: Bools,
-    has_futures: Bools,
-    has_consumption: Bools,
-    settling: Bools,
-    deadline: Ints,
-    spot_close: Floats,
-    tokens: Floats,
-    fut_close: Floats,
-    fut_settle: Floats,
-    locked: Bools,
-    gidx: Ints,
-    colmap: Ints,
-    expiry: Ints,
-    planned: Floats,
-    params: Floats,
-    history: int,
-    need: Ints,
-    orders: Orders,
-    book: Book,
-    terms: Terms,
-    rows: Rows,
-    last_close: Floats,
-    consumed: Floats,
-    hist_spot: Floats,
-    hist_fut: Floats,
-    state: Floats,
-    target: Floats,
-    istate: Ints,
-    positions_view: Floats,
-    prices: Floats,
-    at_close: bool,
-    spend: Floats,
-    qty: Floats,
-) -> int:  # pragma: no cover - compiled
-    """Event ``i`` up to its settlement's margin-call step (``rules.settle_assess``; a path
-    whose call fell due has its orders cancelled); a status to stop with, or -1."""
-    n, k = book.positions.shape
-    stop = _room(rows, orders, need[0], need[1], need[2], k)
-    if stop >= 0:
-        return stop
-    # DATA: the spot bar, then interest at the end of an exchange day
-    if has_spot[i]:
-        for p in range(n):
-            if not np.isnan(spot_close[i, p]):
-                last_close[p] = spot_close[i, p]
-    if settling[i]:
-        rules.accrue_interest(book, terms, rows, now[i], day[i])
-    for step in range(2):  # FILLS at the open; CONSUMPTION, ON_BAR; CLOSE_FILLS
-        if step == 1:
-            if has_consumption[i]:
-                for p in range(n):
-                    t = tokens[i, p]
-                    spend[p] = 0.0 if np.isnan(t) else t
-                if rules.consume(book, terms, rows, now[i], spend, last_close) != OK:
-                    return NAN_SPEND
-                for p in range(n):
-                    consumed[p] += spend[p]
-            r = _see(i, spot_close, fut_close, gidx, hist_spot, hist_fut, istate, history)
-            _decide(
-                i, kernel, block_start, now, day, settling, positions_view, expiry, planned,
-                params, state, target, hist_spot, hist_fut, r, history, orders, book, terms,
-                rows, qty,
-            )  # fmt: skip
-        if has_futures[i] and orders.ostate[O_ACTIVE] != 0 and at_close == (step == 1):
-            status = rules.execute(
-                orders, book, terms, rows, now[i], day[i], month[i], bar_start[i],
-                prices[i], locked[i], colmap,
-            )  # fmt: skip
-            if status != OK:
-                istate[S_CORE_STATUS] = status
-                return CORE_ERROR
-    if settling[i]:
-        rules.settle_assess(book, terms, rows, now[i], day[i], deadline[i], gidx, fut_settle[i])
-        if book.report[R_DUE]:
-            rules.cancel(orders, book, terms, now[i], -1, book.due)
-    return -1
-
-
 def _run_block(
     kernel: Any,
     first: int,
@@ -341,26 +254,57 @@ def _run_block(
     settle_hook: bool,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
     """Run events ``first ..`` of a block; return ``(status, next event)`` (see ``DONE``)."""
-    n = book.positions.shape[0]
+    n, k = book.positions.shape
     at_close = terms.ci[C_AT_CLOSE] != 0
     prices = fut_close if at_close else fut_open
     spend = np.empty(n)
     qty = np.empty(n)
     for i in range(first, now.shape[0]):
-        if i == first and istate[S_RESUME] != 0:  # back from on_margin_call
-            istate[S_RESUME] = 0
-        else:
-            status = _event_until_calls(
-                i, kernel, block_start, now, day, month, bar_start, has_spot, has_futures,
-                has_consumption, settling, deadline, spot_close, tokens, fut_close, fut_settle,
-                locked, gidx, colmap, expiry, planned, params, history, need, orders, book,
-                terms, rows, last_close, consumed, hist_spot, hist_fut, state, target, istate,
-                positions_view, prices, at_close, spend, qty,
-            )  # fmt: skip
-            if status >= 0:
-                return status, i
-            if settling[i] and call_hook and (book.report[R_CALLED] or book.report[R_DUE]):
-                return CALL_HOOK, i
+        resuming = i == first and istate[S_RESUME] != 0  # back from on_margin_call
+        istate[S_RESUME] = 0
+        if not resuming:
+            stop = _room(rows, orders, need[0], need[1], need[2], k)
+            if stop >= 0:
+                return stop, i
+            # DATA: the spot bar, then interest at the end of an exchange day
+            if has_spot[i]:
+                for p in range(n):
+                    if not np.isnan(spot_close[i, p]):
+                        last_close[p] = spot_close[i, p]
+            if settling[i]:
+                rules.accrue_interest(book, terms, rows, now[i], day[i])
+            for step in range(2):  # FILLS at the open; CONSUMPTION, ON_BAR; CLOSE_FILLS
+                if step == 1:
+                    if has_consumption[i]:
+                        for p in range(n):
+                            t = tokens[i, p]
+                            spend[p] = 0.0 if np.isnan(t) else t
+                        if rules.consume(book, terms, rows, now[i], spend, last_close) != OK:
+                            return NAN_SPEND, i
+                        for p in range(n):
+                            consumed[p] += spend[p]
+                    r = _see(i, spot_close, fut_close, gidx, hist_spot, hist_fut, istate, history)
+                    _decide(
+                        i, kernel, block_start, now, day, settling, positions_view, expiry,
+                        planned, params, state, target, hist_spot, hist_fut, r, history, orders,
+                        book, terms, rows, qty,
+                    )  # fmt: skip
+                if has_futures[i] and orders.ostate[O_ACTIVE] != 0 and at_close == (step == 1):
+                    status = rules.execute(
+                        orders, book, terms, rows, now[i], day[i], month[i], bar_start[i],
+                        prices[i], locked[i], colmap,
+                    )  # fmt: skip
+                    if status != OK:
+                        istate[S_CORE_STATUS] = status
+                        return CORE_ERROR, i
+            if settling[i]:  # SETTLEMENT up to the calls; a due path's orders are cancelled
+                rules.settle_assess(
+                    book, terms, rows, now[i], day[i], deadline[i], gidx, fut_settle[i]
+                )
+                if book.report[R_DUE]:
+                    rules.cancel(orders, book, terms, now[i], -1, book.due)
+                if call_hook and (book.report[R_CALLED] or book.report[R_DUE]):
+                    return CALL_HOOK, i
         if settling[i]:
             lo, hi = _final_entries(fs_event, i)
             status = rules.settle_apply(

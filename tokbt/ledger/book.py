@@ -36,6 +36,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from tokbt.core import layout, rules
+from tokbt.core.entry import Entries
 from tokbt.core.layout import Book, Rows, Terms
 from tokbt.core.strings import string_column
 from tokbt.ledger.config import LedgerConfig
@@ -119,8 +120,16 @@ def _as_mask(paths: npt.ArrayLike | None, n: int) -> Mask:
 
 
 def _over_paths(value: npt.ArrayLike | None, n: int) -> Floats:
+    """``value`` as a contiguous float array over ``n`` paths (a scalar broadcast)."""
     if value is None:
         return np.full(n, np.nan)
+    if (
+        type(value) is np.ndarray
+        and value.shape == (n,)
+        and value.dtype == np.float64
+        and value.flags.c_contiguous
+    ):
+        return value
     return np.ascontiguousarray(np.broadcast_to(np.asarray(value, np.float64), (n,)))
 
 
@@ -189,6 +198,8 @@ class Ledger:
         self.rows_per_event = layout.rows_per_event(n, k, self.terms.children.shape[1])
         """At most how many journal, event and position rows one event writes."""
         self.rows: Rows = self._new_rows()
+        self._rules = Entries()
+        """The core rules called at every engine step, through their entry points."""
         self._draining = False
         journal.pull_from(self.drain)
         self._events.pull_from(self.drain)
@@ -561,8 +572,8 @@ class Ledger:
     def consume(self, ts: np.datetime64, tokens: Floats, index: Floats) -> None:
         """Pay for ``tokens`` (millions) at the provider price derived from ``index``."""
         n = self.n_paths
-        status = rules.consume(
-            self.book, self.terms, self.room(), as_us(ts), _over_paths(tokens, n),
+        status = self._rules(
+            rules.consume, self.book, self.terms, self.room(), as_us(ts), _over_paths(tokens, n),
             _over_paths(index, n),
         )  # fmt: skip
         self.check(status, f"consumption at {ts}")
@@ -609,8 +620,8 @@ class Ledger:
         engine has not accrued it already at the start of the event), variation margin,
         then the margin-call model's calls and proposed liquidation orders — returned
         (``None``: no call issued, none due) for the strategy to amend before ``apply``."""
-        rules.settle_assess(
-            self.book, self.terms, self.room(), as_us(ts), as_day(day),
+        self._rules(
+            rules.settle_assess, self.book, self.terms, self.room(), as_us(ts), as_day(day),
             as_day(self.call_deadline(day)), np.ascontiguousarray(contracts, np.int64),
             np.ascontiguousarray(settle, np.float64),
         )  # fmt: skip
@@ -630,8 +641,8 @@ class Ledger:
         if amended is not None:
             self.amend(amended.liquidation, day)
         expired, prices, ok, errors = self.final_prices(day, index)
-        status = rules.settle_apply(
-            self.book, self.terms, self.room(), as_us(ts), as_day(day),
+        status = self._rules(
+            rules.settle_apply, self.book, self.terms, self.room(), as_us(ts), as_day(day),
             as_day(self.call_deadline(day)), np.array(expired, np.int64), prices, ok,
         )  # fmt: skip
         if status == layout.MISSING_FIXINGS:
@@ -648,6 +659,8 @@ class Ledger:
         ``day`` (whole contracts when the broker trades whole contracts)."""
         orders = np.asarray(liquidation, dtype=np.float64)
         book = self.book
+        if orders.shape == book.liquidation.shape and np.array_equal(orders, book.liquidation):
+            return  # as proposed (the usual case): checked when proposed
         if orders.shape != book.liquidation.shape:
             raise ValueError(
                 f"on_margin_call: liquidation orders must have shape {book.liquidation.shape} "
@@ -737,4 +750,6 @@ class Ledger:
         by the business whether it hedges or not, so only the cash the hedge
         ties up or releases (margin deposits, withdrawals, calls) is financed.
         """
-        rules.accrue_interest(self.book, self.terms, self.room(), as_us(ts), as_day(day))
+        self._rules(
+            rules.accrue_interest, self.book, self.terms, self.room(), as_us(ts), as_day(day)
+        )

@@ -8,7 +8,7 @@ and the date arithmetic that follows from it. It wraps numpy's
 from __future__ import annotations
 
 import datetime as dt
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -50,10 +50,7 @@ class ExchangeCalendar(BaseModel):
 
     @cached_property
     def _busdaycal(self) -> np.busdaycalendar:
-        return np.busdaycalendar(
-            weekmask=_WEEKMASKS[self.kind],
-            holidays=np.array(self.holidays, dtype="datetime64[D]"),
-        )
+        return _numpy_calendar(self.kind, self.holidays)
 
     def is_business_day(self, day: DateLike) -> bool:
         """Whether ``day`` is a business day."""
@@ -75,8 +72,7 @@ class ExchangeCalendar(BaseModel):
         when ``n < 0``, so ``offset(d, 0)`` is the first business day on or
         after ``d``.
         """
-        roll: Literal["forward", "backward"] = "forward" if n >= 0 else "backward"
-        return as_date(str(np.busday_offset(_d64(day), n, roll=roll, busdaycal=self._busdaycal)))
+        return _offset(self.kind, self.holidays, as_date(day), n)
 
     def on_or_after(self, day: DateLike) -> dt.date:
         """The first business day on or after ``day``."""
@@ -89,10 +85,27 @@ class ExchangeCalendar(BaseModel):
 
     def count(self, start: DateLike, end: DateLike) -> int:
         """Number of business days in ``[start, end)``."""
-        return int(
-            np.busday_count(
-                _d64(start),
-                _d64(end),
-                busdaycal=self._busdaycal,
-            )
-        )
+        return _count(self.kind, self.holidays, as_date(start), as_date(end))
+
+
+# Engines ask the same few thousand questions on every path chunk (days to each live
+# contract's expiry, call deadlines): they are answered once per process.
+
+
+@lru_cache(maxsize=64)
+def _numpy_calendar(kind: str, holidays: tuple[dt.date, ...]) -> np.busdaycalendar:
+    return np.busdaycalendar(
+        weekmask=_WEEKMASKS[kind], holidays=np.array(holidays, dtype="datetime64[D]")
+    )
+
+
+@lru_cache(maxsize=1 << 17)
+def _count(kind: str, holidays: tuple[dt.date, ...], start: dt.date, end: dt.date) -> int:
+    return int(np.busday_count(_d64(start), _d64(end), busdaycal=_numpy_calendar(kind, holidays)))
+
+
+@lru_cache(maxsize=1 << 17)
+def _offset(kind: str, holidays: tuple[dt.date, ...], day: dt.date, n: int) -> dt.date:
+    roll: Literal["forward", "backward"] = "forward" if n >= 0 else "backward"
+    cal = _numpy_calendar(kind, holidays)
+    return as_date(str(np.busday_offset(_d64(day), n, roll=roll, busdaycal=cal)))
