@@ -119,7 +119,7 @@ def _base(
     if curve != "persistent":
         overrides["curve.expectations"] = curve
     return {
-        "chunk_paths": 250,
+        "chunk_paths": 500,
         "baseline": "no_hedge",
         "market": {
             "simulate": {
