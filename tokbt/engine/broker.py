@@ -26,7 +26,7 @@ A path without a bar in the contract (not traded that bar) keeps waiting.
 The rules are the compiled core's (``tokbt.core.rules``: ``place``, ``cancel``,
 ``execute``, ``fill_price``); this class owns the order state and hands the
 broker settings to the core. It calls ``place`` and ``execute`` — once per order
-and per fill step — through their compiled entry points (``compiled_entry``),
+and per fill step — through their compiled entry points (``tokbt.core.entry``),
 with arguments whose types it fixes, as the compiled engine calls its kernels.
 """
 
@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tokbt.core import layout, rules
+from tokbt.core.entry import compiled_entry
 from tokbt.core.layout import Orders
 from tokbt.engine.config import BrokerConfig
 from tokbt.ledger import Ledger
@@ -73,23 +74,6 @@ def configure(ledger: Ledger, config: BrokerConfig) -> None:
         cf[layout.F_DEPTH] = liq.depth
         cf[layout.F_DEPTH_DECAY] = liq.depth_decay
         cf[layout.F_IMPACT_BPS] = liq.impact_bps
-
-
-def compiled_entry(rule: Any, args: tuple[Any, ...]) -> Callable[..., int]:
-    """``rule`` (a core rule, a numba dispatcher) compiled for the types of ``args`` — or
-    loaded from numba's cache, as a call through the dispatcher would — as its entry point.
-
-    Calling the entry point skips numba's per-call typing of the arguments, which for
-    the core's state tuples (``Orders``, ``Book``, ``Terms``, ``Rows``: some forty
-    arrays) costs more than the rule's own work on a few paths. Its arguments are not
-    checked: every call must pass arguments of the types of ``args`` (the same dtypes,
-    dimensions and layouts).
-    """
-    from numba import typeof
-
-    signature = tuple(typeof(a) for a in args)  # type: ignore[no-untyped-call]
-    entry: Callable[..., int] = rule.compile(signature)
-    return entry
 
 
 class Broker:
