@@ -334,6 +334,9 @@ class MoveSums:
         self.sx = self.sy = self.sxy = self.syy = 0.0
         self.stale = window
         """Moves still to come before the window holds only finite ones."""
+        self.moving = 0
+        """Moves of ``y`` in the window that are not 0 (none: ``y`` did not move, whatever
+        rounding residue the running ``Σy²`` keeps)."""
 
     def push(self, x: float, y: float) -> None:
         """Add the move ``(x, y)``; the oldest leaves the window."""
@@ -345,6 +348,7 @@ class MoveSums:
         i = self.at
         ox, oy = self.xs[i], self.ys[i]
         self.xs[i], self.ys[i] = x, y
+        self.moving += (y != 0.0) - (oy != 0.0)
         self.sx += x - ox
         self.sy += y - oy
         self.sxy += x * y - ox * oy
@@ -365,7 +369,7 @@ class MoveSums:
         """``Cov(x, y) / Var(y)`` over the window (``Σxy − ΣxΣy/w`` over ``Σy² − (Σy)²/w``);
         NaN until the window is full of finite moves, or where ``y`` did not move."""
         var = self.syy - self.sy * self.sy / self.window
-        if self.stale or not var > 0.0:
+        if self.stale or not self.moving or not var > 0.0:
             return math.nan
         return (self.sxy - self.sx * self.sy / self.window) / var
 
@@ -384,6 +388,8 @@ class MoveSumsPaths:
         self.sx, self.sy, self.sxy, self.syy = np.zeros((4, n))
         self.fresh = np.zeros(n, np.int64)
         """Finite moves in a row per path."""
+        self.moving = np.zeros(n, np.int64)
+        """Moves of ``y`` in the window that are not 0, per path (``MoveSums.moving``)."""
 
     def push(self, x: FloatArray, y: FloatArray) -> None:
         """Add the moves ``(x, y)`` of every path; the oldest leave the window."""
@@ -395,6 +401,7 @@ class MoveSumsPaths:
         i = self.at
         ox, oy = self.xs[i].copy(), self.ys[i].copy()
         self.xs[i], self.ys[i] = x, y
+        self.moving += (y != 0.0).astype(np.int64) - (oy != 0.0)
         self.sx += x - ox
         self.sy += y - oy
         self.sxy += x * y - ox * oy
@@ -410,7 +417,7 @@ class MoveSumsPaths:
 
         w = self.window
         var = self.syy - self.sy * self.sy / w
-        ok = (self.fresh >= w) & (var > 0.0)
+        ok = (self.fresh >= w) & (self.moving > 0) & (var > 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(ok, (self.sxy - self.sx * self.sy / w) / var, np.nan)
 

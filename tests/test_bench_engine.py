@@ -77,3 +77,46 @@ def test_checks_catch_a_difference(hedge: dict[str, Any], strip: dict[str, Any])
     assert not check["agree"]
     differing = {r["quantity"]: r["paths_differing"] for r in check["rows"]}
     assert differing["equity_change"] == 1
+
+
+def _rolling_reference(spot: Any, fut: Any, window: int, exposure: float) -> Any:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench" / "peers"))
+    workload = importlib.import_module("workload")
+    return workload.rolling_targets(spot, fut, window, exposure)
+
+
+def _whole(x: float) -> float:
+    import math
+
+    return x if math.isnan(x) else math.copysign(math.floor(abs(x) + 0.5), x)
+
+
+def test_running_sums_give_the_two_pass_windows_targets() -> None:
+    """``RollingHedge``'s O(1) running sums (``MoveSums`` on one path, ``MoveSumsPaths`` on
+    several) give the targets of the peers' two-pass window (``workload.rolling_targets``)
+    on a long random series with missing closes and a flat stretch."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    bars, paths, window, exposure = 6000, 3, 60, 100.0
+    fut = 2.0 + np.cumsum(rng.normal(0, 0.01, (bars, paths)), axis=0)
+    spot = 0.7 * fut + np.cumsum(rng.normal(0, 0.004, (bars, paths)), axis=0)
+    fut[1000:1100] = fut[999]  # the futures do not move: no ratio
+    spot[2000, 1] = np.nan  # a missing close: no ratio until it leaves the window
+    fut[3000:3003, 2] = np.nan
+    expected = _rolling_reference(spot, fut, window, exposure)
+    many = bench.MoveSumsPaths(window, paths)
+    got = np.full((bars, paths), np.nan)
+    for i in range(1, bars):
+        many.push(spot[i] - spot[i - 1], fut[i] - fut[i - 1])
+        got[i] = [_whole(h * exposure) for h in many.ratio()]
+    for p in range(paths):
+        one = bench.MoveSums(window)
+        alone = np.full(bars, np.nan)
+        for i in range(1, bars):
+            one.push(float(spot[i, p] - spot[i - 1, p]), float(fut[i, p] - fut[i - 1, p]))
+            alone[i] = _whole(one.ratio() * exposure)
+        np.testing.assert_array_equal(alone, expected[:, p])
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(expected[1080]).all()  # a window of unmoved futures: no ratio
+    assert np.isfinite(expected[5000]).all()
