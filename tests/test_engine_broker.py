@@ -466,3 +466,22 @@ def test_pending_shows_the_order_waiting_to_fill() -> None:
         (pd.Timestamp("2026-01-06 12:00"), 2.0, 0.0),  # waiting for the bar of 6 Jan
         (pd.Timestamp("2026-01-07 00:00"), 0.0, 2.0),  # filled at its open
     ]
+
+
+def test_an_order_of_the_wrong_shape_is_refused_before_the_core_sees_it() -> None:
+    """The broker calls the core's ``place`` through its compiled entry point, which does
+    not check types: the broker checks the shape itself (one quantity per path) and
+    converts other dtypes, so a bad order is an error, never a crash."""
+    from tokbt.engine.broker import Broker
+    from tokbt.ledger import Journal, Ledger
+
+    ledger = Ledger(TPI_MONTH, ["TPI-2026-03"], Journal(3))
+    broker = Broker(ledger, BrokerConfig(liquidity=None))
+    day = int(np.datetime64("2026-01-05", "D").astype(np.int64))
+    ts = day * 86_400_000_000
+    for wrong in (np.ones(2), np.ones((3, 1)), np.ones(4)):
+        with pytest.raises(ValueError, match="one quantity per path expected"):
+            broker.place_at(ts, day, 0, wrong)
+    broker.place_at(ts, day, 0, np.array([1, 2, 3]))  # integers: converted
+    broker.place_at(ts, day, 0, np.array([0.5, 0.0, -1.0])[::1])
+    np.testing.assert_array_equal(broker.pending[:, 0], [2.0, 2.0, 2.0])  # 0.5 rounds to 1
