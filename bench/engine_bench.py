@@ -954,7 +954,7 @@ def _strip_kernel() -> Callable[..., Any]:
                         q = pending[p, c]
                         units = base / tick
                         k = np.ceil(units - 1e-9) if q > 0 else np.floor(units + 1e-9)
-                        price = np.rint(k * tick * scale) / scale
+                        price = np.rint(max(k, 1.0) * tick * scale) / scale  # at least a tick
                         if np.isnan(mark[p, c]):
                             mark[p, c] = price
                         accrued[p, c] += q * mult * (mark[p, c] - price)
@@ -1002,7 +1002,8 @@ def _strip_kernel() -> Callable[..., Any]:
                     for d in range(fix_first[c], fix_last[c] + 1):
                         total += index[p, d]
                     units = total / (fix_last[c] - fix_first[c] + 1) / tick
-                    price = np.rint(np.floor(units + 0.5 + 1e-9) * tick * scale) / scale
+                    ticks = max(np.floor(units + 0.5 + 1e-9), 1.0)  # never below one tick
+                    price = np.rint(ticks * tick * scale) / scale
                     held = pos[p, c]
                     amount = (held * mult * (price - mark[p, c]) if held != 0.0 else 0.0) + (
                         accrued[p, c]
