@@ -43,6 +43,21 @@ Result = dict[str, Any]
 # -- memory and CPU of this process --------------------------------------------------------
 
 
+def bars_from_closes(close: Any) -> dict[str, Any]:
+    """One-minute bars made of a close series (a numpy array): ``open`` is the previous
+    close (the first bar opens at its own close), ``high``/``low`` the larger/smaller of
+    open and close. Every benchmark that builds bars from closes uses this."""
+    import numpy as np
+
+    opened = np.concatenate([close[:1], close[:-1]])
+    return {
+        "open": opened,
+        "high": np.maximum(opened, close),
+        "low": np.minimum(opened, close),
+        "close": close,
+    }
+
+
 def proc_status_mb(field: str) -> float | None:
     """Field ``field`` (a ``kB`` value) of ``/proc/self/status`` in MiB; None without it."""
     try:

@@ -284,22 +284,18 @@ def hedge_tables(series: HedgeSeries, code: str) -> dict[Any, pa.Table]:
     ts = pa.array(series.ts, pa.timestamp("us"))
     path = pa.array(np.zeros(n, np.int64))
 
-    def ohlc(close: FloatArray) -> dict[str, pa.Array]:
-        opened = np.concatenate([close[:1], close[:-1]])
-        return {
-            "open": pa.array(opened),
-            "high": pa.array(np.maximum(opened, close)),
-            "low": pa.array(np.minimum(opened, close)),
-            "close": pa.array(close),
-        }
-
     contract = pa.DictionaryArray.from_arrays(
         pa.array(np.zeros(n, np.int32)), pa.array([code], pa.string())
     )
-    futures = {"ts": ts, "path": path, "contract": contract, **ohlc(series.futures)}
+    futures = {
+        "ts": ts,
+        "path": path,
+        "contract": contract,
+        **common.bars_from_closes(series.futures),
+    }
     futures["settle"] = futures["close"]
     return {
-        Kind.SPOT: pa.table({"ts": ts, "path": path, **ohlc(series.spot)}),
+        Kind.SPOT: pa.table({"ts": ts, "path": path, **common.bars_from_closes(series.spot)}),
         Kind.FUTURES: pa.table(futures),
     }
 

@@ -107,19 +107,6 @@ def long_spec(bars: int) -> tuple[ContractSpec, str]:
     return spec, spec.contracts_live(START)[-1].code
 
 
-def _ohlc(close: np.ndarray) -> dict[str, np.ndarray]:
-    """Open at the previous close, high and low the larger and smaller of the two."""
-    import numpy as np
-
-    opened = np.concatenate([close[:1], close[:-1]])
-    return {
-        "open": opened,
-        "high": np.maximum(opened, close),
-        "low": np.minimum(opened, close),
-        "close": close,
-    }
-
-
 def long_tables(bars: int, seed: int) -> tuple[ContractSpec, Tables, dict[Kind, int]]:
     """One path of ``bars`` one-minute spot and futures bars (seeded random walks)."""
     import numpy as np
@@ -135,9 +122,15 @@ def long_tables(bars: int, seed: int) -> tuple[ContractSpec, Tables, dict[Kind, 
     fut = np.round(2.05 * np.exp(np.cumsum(rng.normal(0, 4e-4, bars))), 4)
     contract = pa.DictionaryArray.from_arrays(pa.array(np.zeros(bars, np.int32)), [code])
     tables = {
-        Kind.SPOT: pa.table({"ts": ts, "path": path, **_ohlc(spot)}),
+        Kind.SPOT: pa.table({"ts": ts, "path": path, **common.bars_from_closes(spot)}),
         Kind.FUTURES: pa.table(
-            {"ts": ts, "path": path, "contract": contract, **_ohlc(fut), "settle": fut}
+            {
+                "ts": ts,
+                "path": path,
+                "contract": contract,
+                **common.bars_from_closes(fut),
+                "settle": fut,
+            }
         ),
     }
     return spec, tables, {Kind.SPOT: 60, Kind.FUTURES: 60}
@@ -169,7 +162,7 @@ def wide_tables(paths: int, days: int, seed: int) -> tuple[ContractSpec, Tables,
         "limit_locked": rng.random(len(f_ts)) < 0.01,
     }
     tables = {
-        Kind.SPOT: pa.table({"ts": ts, "path": path, **_ohlc(spot)}),
+        Kind.SPOT: pa.table({"ts": ts, "path": path, **common.bars_from_closes(spot)}),
         Kind.FUTURES: pa.table(futures),
     }
     return TPI_MONTH, tables, {Kind.SPOT: 86_400, Kind.FUTURES: 86_400}

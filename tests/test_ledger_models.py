@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import tomllib
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,7 +34,7 @@ from tokbt.engine import BrokerConfig, Context, Engine, LookAheadError, Strategy
 from tokbt.errors import DataError
 from tokbt.ledger import LedgerConfig, MarginCall, SpanConfig, SpanMargin, SpecMargin
 from tokbt.market import TPI_MONTH, ContractSpec, FinalSettlementRule, ListingRule
-from tokbt.runs import Result, backtest
+from tokbt.runs import Result, RunSettings, backtest
 
 DEC25, JAN, FEB, MAR = "TPI-2025-12", "TPI-2026-01", "TPI-2026-02", "TPI-2026-03"
 APR, MAY, JUN, Q2, FEB27 = "TPI-2026-04", "TPI-2026-05", "TPI-2026-06", "TPI-2026-Q2", "TPI-2027-02"
@@ -491,22 +493,20 @@ def test_an_amendment_that_does_not_reduce_a_due_position_is_the_strategys_error
     sell: float, message: str
 ) -> None:
     strategy = AmendOnce(BUY_4, sell=sell)
-    with pytest.raises(StrategyError, match=f"on_margin_call at 2026-01-09.*path 0 in {MAR}"):
+    with pytest.raises(StrategyError) as raised:
         Engine(due_market(), strategy, broker=FRICTIONLESS, ledger=UNPAID).run()
-    with pytest.raises(StrategyError, match=message):
-        Engine(due_market(), AmendOnce(BUY_4, sell=sell), broker=FRICTIONLESS, ledger=UNPAID).run()
+    assert re.search(f"on_margin_call at 2026-01-09.*path 0 in {MAR}", str(raised.value))
+    assert re.search(message, str(raised.value))
 
 
 def test_the_three_models_are_chosen_in_the_config() -> None:
-    config = {
-        "ledger": {"margin_model": "span", "settlement_model": "daily",
-                   "margin_call_model": "partial"},
-        "broker": {"liquidity": "none"},
-    }  # fmt: skip
-    engine = Engine(
-        due_market(), Orders(BUY_4), broker=FRICTIONLESS,
-        ledger=LedgerConfig.model_validate(config["ledger"]),
-    )  # fmt: skip
+    settings = RunSettings.model_validate(
+        tomllib.loads(
+            '[ledger]\nmargin_model = "span"\nsettlement_model = "daily"\n'
+            'margin_call_model = "partial"\n'
+        )
+    )
+    engine = Engine(due_market(), Orders(BUY_4), broker=FRICTIONLESS, ledger=settings.ledger)
     assert type(engine.ledger.margin).__name__ == "SpanMargin"
     assert type(engine.ledger.settlement).__name__ == "DailySettlement"
     assert type(engine.ledger.calls).__name__ == "PartialMarginCalls"

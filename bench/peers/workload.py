@@ -106,16 +106,8 @@ def read_series(path: Path, bars: int | None = None, paths: int | None = None) -
     )
 
 
-def bars_from_closes(close: FloatArray) -> dict[str, FloatArray]:
-    """One-minute bars made of a close series: ``open`` is the previous close (the first
-    bar opens at its own close), ``high``/``low`` the larger/smaller of open and close."""
-    opened = np.concatenate([close[:1], close[:-1]])
-    return {
-        "open": opened,
-        "high": np.maximum(opened, close),
-        "low": np.minimum(opened, close),
-        "close": close,
-    }
+bars_from_closes = common.bars_from_closes
+"""One-minute bars from a close series (``common.bars_from_closes``), for the adapters."""
 
 
 def window_target(spot: FloatArray, futures: FloatArray, exposure: float) -> float:

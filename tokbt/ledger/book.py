@@ -191,7 +191,6 @@ class Ledger:
         self.opening = self.book.balances.copy()
         self._cascading = np.array([bool(c.cascades_into) for c in self.contracts], np.bool_)
         self._next_final = self._first_final_day()
-        self._deadlines: dict[dt.date, dt.date] = {}
         self._event_names = list(layout.EVENT_NAMES)
         self._details = list(layout.DETAILS)
         self._event_contracts = list(self.codes)
@@ -720,13 +719,9 @@ class Ledger:
         return self.final_settlement_day[waiting].min()  # type: ignore[no-any-return]
 
     def call_deadline(self, day: dt.date) -> dt.date:
-        """The exchange day by whose settlement a call issued on ``day`` must be met."""
-        deadline = self._deadlines.get(day)
-        if deadline is None:
-            deadline = self._deadlines[day] = self.calendar.offset(
-                day, int(self.terms.ci[layout.C_DEADLINE_DAYS])
-            )
-        return deadline
+        """The exchange day by whose settlement a call issued on ``day`` must be met (the
+        calendar remembers its answers)."""
+        return self.calendar.offset(day, int(self.terms.ci[layout.C_DEADLINE_DAYS]))
 
     def call_outcome(self, ts: np.datetime64, day: dt.date) -> CallOutcome:
         """The calls the last settlement issued or found due, with the liquidation orders
