@@ -34,9 +34,7 @@ from tokbt.sim import (
     to_toml,
     write_simulation,
 )
-from tokbt.sim.calibrate import METHODS, calibrate
 from tokbt.sim.implied import implied_market
-from tokbt.sim.plot import plot_simulation
 
 app = typer.Typer(
     help="Backtest hedges of AI-inference compute costs with token futures.",
@@ -392,6 +390,8 @@ def sim_calibrate(
     store: StoreOpt = None,
 ) -> None:
     """Fit κ, σ, the trend and the jumps of the spot model to a daily series."""
+    from tokbt.sim.calibrate import METHODS, calibrate  # scipy: only for this command
+
     if method not in METHODS:
         raise _fail(ValueError(f"--method must be one of {', '.join(METHODS)}"))
     try:
@@ -519,6 +519,8 @@ def sim_implied(
 
 def _implied_scenario(source: str, series: pd.Series, *, trend: bool) -> Scenario:
     """The default of ``sim implied``: the MLE spot fit, the rest from ``IMPLIED_BASE``."""
+    from tokbt.sim.calibrate import calibrate  # scipy: only for this command
+
     cal = calibrate(series.to_numpy(dtype=np.float64), method="mle", trend=trend)
     for warning in cal.warnings:
         err_console.print(
@@ -597,6 +599,8 @@ def simulate(
         f"({summary.paths * summary.days / summary.seconds:,.0f} path·days/s)"
     )
     if plot is not None:
+        from tokbt.sim.plot import plot_simulation  # matplotlib: only with --plot
+
         sample = simulate_paths(plan, range(min(paths, 500)))
         console.print(f"plot: {plot_simulation(plan, sample, plot)}")
 

@@ -37,6 +37,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from tokbt.metrics.evaluation import SUMMARY_METRICS
+from tokbt.metrics.resampled import column as as_column
+from tokbt.metrics.resampled import (
+    positions,
+    resampled_cvar,
+    resampled_mean,
+    resampled_quantile,
+    resampled_sd,
+    resampled_share_positive,
+)
 
 Floats = npt.NDArray[np.float64]
 Resample = npt.NDArray[np.int64]
@@ -45,8 +54,8 @@ Statistic = Callable[["Sample", Resample], Floats]
 
 @contextlib.contextmanager
 def threads(tasks: int) -> Iterator[ThreadPoolExecutor]:
-    """A pool of at most one thread per core for ``tasks`` independent numpy tasks (numpy
-    releases the GIL in the gathers, partitions and reductions of an evaluation).
+    """A pool of at most one thread per core for ``tasks`` independent tasks (the row
+    statistics of ``tokbt.metrics.resampled`` release the GIL, as numpy does in its own).
 
     RuntimeWarnings are ignored while it is open: the tasks silence the warnings of
     NaN-aware reductions with ``warnings.catch_warnings``, which is not thread-safe —
@@ -88,34 +97,23 @@ class Sample:
         return np.asarray(self.columns[column][idx])
 
     def reduce(self, how: RowStat, column: str, idx: Resample) -> Floats:
-        """``how(self.take(column, idx))``: a row statistic of a resampled column."""
-        return how(self.take(column, idx))
+        """``how(column, idx)``: a row statistic of ``column`` at each resample of ``idx``."""
+        return how(as_column(self.columns[column]), positions(idx))
 
 
-RowStat = Callable[[Floats], Floats]
+RowStat = Callable[[Floats, Resample], Floats]
+"""A statistic of a column ``(n,)`` at each resample of ``(B, m)`` positions, ``(B,)``:
+the compiled functions of ``tokbt.metrics.resampled`` (NaN-aware, as numpy's)."""
 
 
-def _row_stat(x: Floats, plain: RowStat, nan_aware: RowStat) -> Floats:
-    """``plain(x)`` per row of ``x`` ``(B, n)``; where some paths leave the value undefined
-    (NaN: a unit cost or hedge ratio where nothing was consumed, an overrun without a
-    budget), ``nan_aware(x)`` over the paths where it is defined (NaN, without a warning,
-    when too few are)."""
-    if not np.isnan(x).any():
-        return np.asarray(plain(x))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(nan_aware(x))
+def _q95(values: Floats, idx: Resample) -> Floats:
+    """The 95th percentile (linear interpolation) of each resample over its defined values."""
+    return resampled_quantile(values, idx, 0.95)
 
 
-def _sd(x: Floats) -> Floats:
-    if x.shape[1] < 2:
-        return np.full(len(x), np.nan)
-    return _row_stat(x, lambda v: np.std(v, axis=1, ddof=1), lambda v: np.nanstd(v, axis=1, ddof=1))
-
-
-def _sd_of(column: str) -> Statistic:
-    """The standard deviation (ddof 1) across the resampled paths of ``column``."""
-    return lambda s, idx: s.reduce(_sd, column, idx)
+def _cvar95(values: Floats, idx: Resample) -> Floats:
+    """``cvar`` at 95 % of each resample."""
+    return resampled_cvar(values, idx, 0.95)
 
 
 def _ratio(top: Floats, bottom: Floats) -> Floats:
@@ -124,10 +122,11 @@ def _ratio(top: Floats, bottom: Floats) -> Floats:
 
 
 def cvar(x: Floats, level: float = 0.95) -> Floats:
-    """Mean of the worst ``⌈(1 − level)·n⌉`` values of each row of ``x`` ``(B, n)``."""
-    k = max(1, math.ceil((1 - level) * x.shape[1] - 1e-9))
-    worst = np.partition(x, x.shape[1] - k, axis=1)[:, x.shape[1] - k :]
-    return np.asarray(worst.mean(axis=1))
+    """Mean of the worst ``⌈(1 − level)·n⌉`` values of each row of ``x`` ``(B, n)``
+    (NaN where a row holds a NaN)."""
+    rows = as_column(np.ravel(x))
+    every = np.arange(rows.size, dtype=np.int64).reshape(np.shape(x))
+    return resampled_cvar(rows, every, level)
 
 
 def over_time_variance(unit: Floats) -> Floats:
@@ -140,13 +139,6 @@ def over_time_variance(unit: Floats) -> Floats:
         return np.asarray(np.nanvar(unit, axis=1, ddof=1))
 
 
-def _nanmean_rows(x: Floats) -> Floats:
-    """The mean of each row of ``x`` over its defined values (NaN, without a warning, if none)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmean(x, axis=1))
-
-
 def _monthly(sample: Sample, idx: Resample, power: float) -> Floats:
     if sample.n == 1:  # one path: idx resamples months
         h, u = sample.unit_hedged[0][idx], sample.unit_unhedged[0][idx]
@@ -154,45 +146,24 @@ def _monthly(sample: Sample, idx: Resample, power: float) -> Floats:
             warnings.simplefilter("ignore", RuntimeWarning)  # under two months: NaN, no warning
             vh, vu = np.nanvar(h, axis=1, ddof=1), np.nanvar(u, axis=1, ddof=1)
     else:  # the mean over resampled paths of each path's variance over months
-        vh = sample.reduce(_nanmean_rows, "unit_cost_var_hedged", idx)
-        vu = sample.reduce(_nanmean_rows, "unit_cost_var_unhedged", idx)
+        vh = sample.reduce(resampled_mean, "unit_cost_var_hedged", idx)
+        vu = sample.reduce(resampled_mean, "unit_cost_var_unhedged", idx)
     return 1 - _ratio(vh, vu) ** power
 
 
-def _mean(column: str) -> Statistic:
-    return lambda s, idx: _row_stat(
-        s.take(column, idx), lambda v: v.mean(axis=1), lambda v: np.nanmean(v, axis=1)
-    )
+def _of(how: RowStat, column: str) -> Statistic:
+    """The statistic ``how`` of ``column`` across the resampled paths."""
+    return lambda s, idx: s.reduce(how, column, idx)
 
 
 def _sd_ratio(s: Sample, idx: Resample, top: str, bottom: str) -> Floats:
     """``sd(top) / sd(bottom)`` across the resampled paths (NaN where ``sd(bottom)`` is 0)."""
-    return _ratio(s.reduce(_sd, top, idx), s.reduce(_sd, bottom, idx))
-
-
-def _share_positive(column: str) -> Statistic:
-    """Share of the paths where ``column`` is defined that have it above zero (NaN if none)."""
-
-    def share(s: Sample, idx: Resample) -> Floats:
-        values = s.take(column, idx)
-        defined = np.isfinite(values).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(defined > 0, (values > 0).sum(axis=1) / defined, np.nan)
-
-    return share
-
-
-def _q95(column: str) -> Statistic:
-    return lambda s, idx: _row_stat(
-        s.take(column, idx),
-        lambda v: np.quantile(v, 0.95, axis=1),
-        lambda v: np.nanquantile(v, 0.95, axis=1),
-    )
+    return _ratio(s.reduce(resampled_sd, top, idx), s.reduce(resampled_sd, bottom, idx))
 
 
 STATISTICS: dict[str, Statistic] = {
-    "mean_cost": _mean("hedged_cost"),
-    "sd_cost": _sd_of("hedged_cost"),
+    "mean_cost": _of(resampled_mean, "hedged_cost"),
+    "sd_cost": _of(resampled_sd, "hedged_cost"),
     "vr_std": lambda s, idx: 1 - _sd_ratio(s, idx, "hedged_cost", "unhedged_cost"),
     "he_var": lambda s, idx: 1 - _sd_ratio(s, idx, "hedged_cost", "unhedged_cost") ** 2,
     "vr_std_unit": lambda s, idx: 1 - _sd_ratio(s, idx, "unit_cost_hedged", "unit_cost_unhedged"),
@@ -201,19 +172,19 @@ STATISTICS: dict[str, Statistic] = {
     ),
     "vr_std_monthly": lambda s, idx: _monthly(s, idx, 0.5),
     "he_var_monthly": lambda s, idx: _monthly(s, idx, 1.0),
-    "mean_unit_cost": _mean("unit_cost_hedged"),
-    "p95_cost": _q95("hedged_cost"),
-    "cvar95_cost": lambda s, idx: cvar(s.take("hedged_cost", idx)),
-    "budget_at_risk": _q95("overrun"),
-    "p_overrun": _share_positive("overrun"),
-    "mean_futures_pnl": _mean("futures_pnl"),
-    "mean_roll_pnl": _mean("roll_pnl"),
-    "mean_fees": _mean("fees"),
-    "mean_funding_cost": _mean("funding_cost"),
-    "p95_peak_funding": _q95("peak_funding"),
-    "mean_margin_calls": _mean("margin_calls"),
-    "p_liquidation": _share_positive("liquidations"),
-    "mean_hedge_ratio": _mean("hedge_ratio"),
+    "mean_unit_cost": _of(resampled_mean, "unit_cost_hedged"),
+    "p95_cost": _of(_q95, "hedged_cost"),
+    "cvar95_cost": _of(_cvar95, "hedged_cost"),
+    "budget_at_risk": _of(_q95, "overrun"),
+    "p_overrun": _of(resampled_share_positive, "overrun"),
+    "mean_futures_pnl": _of(resampled_mean, "futures_pnl"),
+    "mean_roll_pnl": _of(resampled_mean, "roll_pnl"),
+    "mean_fees": _of(resampled_mean, "fees"),
+    "mean_funding_cost": _of(resampled_mean, "funding_cost"),
+    "p95_peak_funding": _of(_q95, "peak_funding"),
+    "mean_margin_calls": _of(resampled_mean, "margin_calls"),
+    "p_liquidation": _of(resampled_share_positive, "liquidations"),
+    "mean_hedge_ratio": _of(resampled_mean, "hedge_ratio"),
 }
 """How each of ``SUMMARY_METRICS`` is computed from a resample."""
 
@@ -324,26 +295,17 @@ class _Values:
 
 @dataclass(frozen=True, eq=False)
 class _Gathered(Sample):
-    """A ``Sample`` that gathers each column once at its ``block``, and reduces it once per
-    row statistic: the statistics of one resample block share their ``take``s and their
-    standard deviations (``sd_cost``, ``vr_std`` and ``he_var`` all need ``sd(h)``)."""
+    """A ``Sample`` that computes each row statistic of a column once at its ``block``:
+    the statistics of one resample block share them (``sd_cost``, ``vr_std`` and
+    ``he_var`` all need ``sd(h)``)."""
 
     block: Resample
-    taken: dict[str, Floats] = field(default_factory=dict)
     reduced: dict[tuple[RowStat, str], Floats] = field(default_factory=dict)
 
     @classmethod
     def of(cls, sample: Sample, block: Resample) -> _Gathered:
-        """``sample`` gathering at ``block``."""
+        """``sample`` reducing at ``block``."""
         return cls(sample.columns, sample.unit_hedged, sample.unit_unhedged, block)
-
-    def take(self, column: str, idx: Resample) -> Floats:
-        """``column`` at ``idx``, gathered once when ``idx`` is the block."""
-        if idx is not self.block:
-            return super().take(column, idx)
-        if column not in self.taken:
-            self.taken[column] = super().take(column, idx)
-        return self.taken[column]
 
     def reduce(self, how: RowStat, column: str, idx: Resample) -> Floats:
         """``how`` of ``column`` at ``idx``, computed once when ``idx`` is the block."""
