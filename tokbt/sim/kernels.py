@@ -156,11 +156,17 @@ def futures_settles(
     pow10 = 10.0**tick_decimals
     for p in prange(n_paths):
         prev = np.full(n_contracts, np.nan)
+        series_sum = np.empty(n_slots)
         for e in range(n_ex):
             k = settle_day[e]
             fk, yk = f_day[p, k], y_day[p, k]
             level = math.exp(fk + basis[p, e])
             series = abs(yk) <= SERIES_MAX_Y
+            if series:  # every slot's Horner chain side by side: the same sums, in parallel
+                series_sum[:] = 0.0
+                for n in range(SERIES_TERMS - 1, -1, -1):
+                    for slot in range(n_slots):
+                        series_sum[slot] = series_sum[slot] * yk + coef[e, slot, n]
             for slot in range(n_slots):
                 c = listed[e, slot]
                 if c < 0:
@@ -171,8 +177,7 @@ def futures_settles(
                     fixed += s0 if d < 0 else index[p, d]
                 unfixed = 0.0
                 if series:
-                    for n in range(SERIES_TERMS - 1, -1, -1):
-                        unfixed = unfixed * yk + coef[e, slot, n]
+                    unfixed = series_sum[slot]
                 else:
                     for d in range(max(d0, k + 1), d1 + 1):
                         gap = d - k
