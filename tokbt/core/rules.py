@@ -1322,7 +1322,8 @@ def _fill_contract(
     n = due.shape[0]
     cf = terms.cf
     qty = book.work[W_QTY]
-    qty[:] = due[:, c]
+    for p in range(n):
+        qty[p] = due[p, c]
     want = book.flags[M_WANT]
     blocked = book.flags[M_BLOCKED]
     any_blocked = False

@@ -301,6 +301,7 @@ class CompiledEngine(Engine):
         self._hist_spot = np.full((rows, n), np.nan)
         self._hist_fut = np.full((rows, n, n_c), np.nan)
         self._target = np.full((n, n_c), np.nan)
+        self._scratch = np.zeros((2, n))
         self._istate = np.zeros(self._k.N_INT_STATE, np.int64)
         self._istate[self._k.S_HISTORY_ROW] = history - 2
         # when each value of the daily index (``Engine.index_days``) became known
@@ -355,6 +356,7 @@ class CompiledEngine(Engine):
             "state": self._state,
             "target": self._target,
             "istate": self._istate,
+            "scratch": self._scratch,
             "call_hook": self._call_hook,
             "settle_hook": self._settle_hook,
         }

@@ -250,15 +250,17 @@ def _run_block(
     target: Floats,
     istate: Ints,
     positions_view: Floats,
+    scratch: Floats,
     call_hook: bool,
     settle_hook: bool,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
-    """Run events ``first ..`` of a block; return ``(status, next event)`` (see ``DONE``)."""
+    """Run events ``first ..`` of a block; return ``(status, next event)`` (see ``DONE``).
+    ``scratch`` is ``(2, n_paths)`` of the driver's own (the loop allocates nothing)."""
     n, k = book.positions.shape
     at_close = terms.ci[C_AT_CLOSE] != 0
     prices = fut_close if at_close else fut_open
-    spend = np.empty(n)
-    qty = np.empty(n)
+    spend = scratch[0]
+    qty = scratch[1]
     for i in range(first, now.shape[0]):
         resuming = i == first and istate[S_RESUME] != 0  # back from on_margin_call
         istate[S_RESUME] = 0
@@ -308,9 +310,8 @@ def _run_block(
         if settling[i]:
             lo, hi = _final_entries(fs_event, i)
             status = rules.settle_apply(
-                book, terms, rows, now[i], day[i], deadline[i],
-                np.ascontiguousarray(fs_contract[lo:hi]), np.ascontiguousarray(fs_price[lo:hi]),
-                np.ascontiguousarray(fs_ok[lo:hi]),
+                book, terms, rows, now[i], day[i], deadline[i], fs_contract[lo:hi],
+                fs_price[lo:hi], fs_ok[lo:hi],
             )  # fmt: skip
             if status == MISSING_FIXINGS:
                 istate[S_ERROR_ITEM] = lo + book.report[R_ITEM]
@@ -339,7 +340,7 @@ def _driver_signature() -> Any:
         "book": layout.new_book(1, 1, 0.0, 0.0), "terms": _sample_terms(),
         "rows": layout.new_rows(1, 1, 1), "last_close": f1, "consumed": f1, "hist_spot": f2,
         "hist_fut": f3, "state": f1, "target": f2, "istate": i1, "positions_view": f2,
-        "call_hook": False, "settle_hook": False,
+        "scratch": f2, "call_hook": False, "settle_hook": False,
     }  # fmt: skip
     argtypes: list[Any] = [KernelFunction]
     for name in DRIVER_ARGUMENTS[1:]:
@@ -364,5 +365,13 @@ def _sample_terms() -> layout.Terms:
 DRIVER_ARGUMENTS = _run_block.__code__.co_varnames[: _run_block.__code__.co_argcount]
 """``run_block``'s parameters, in order."""
 
-run_block = njit(_driver_signature(), cache=True)(_run_block)
-"""The compiled loop over a block's events (compiled or loaded from numba's cache on import)."""
+_NO_REFCOUNTS: dict[str, Any] = {"_nrt": False}
+"""numba's (undocumented in its stubs) option compiling a function without reference counts."""
+
+run_block = njit(_driver_signature(), cache=True, **_NO_REFCOUNTS)(_run_block)
+"""The compiled loop over a block's events (compiled or loaded from numba's cache on import).
+
+It is compiled without numba's reference counting (``_nrt=False``): the loop and the
+rules inlined into it allocate nothing, and the counts numba would otherwise keep on
+every array view it takes were most of the loop's time (atomic increments at each
+event). The rules it calls without inlining, and the kernel, count as usual."""
