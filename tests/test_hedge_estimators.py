@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statsmodels.regression.rolling import RollingOLS
 
 from tokbt.hedge import OLSRatio
@@ -113,6 +115,46 @@ def test_ols_ratio_is_the_statsmodels_slope(intercept: bool) -> None:
         _assert_rel(h[j], slope)
     # the same four pairs pass with min_obs = 4
     assert np.isfinite(ols_ratio(y[:, 5:6], x[:, 5:6], intercept=intercept, min_obs=4)[0])
+
+
+def _numpy_ols(y: np.ndarray, x: np.ndarray, intercept: bool, min_obs: int) -> np.ndarray:
+    """The slope in numpy, as ``ols_ratio`` computed it before it was compiled."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    n = ok.sum(axis=0)
+    xs, ys = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    varies = np.ones(x.shape[1:], dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if intercept:
+            varies = np.where(ok, x, -np.inf).max(axis=0) > np.where(ok, x, np.inf).min(axis=0)
+            xs = np.where(ok, xs - xs.sum(axis=0) / n, 0.0)
+            ys = np.where(ok, ys - ys.sum(axis=0) / n, 0.0)
+        sxy, sxx = (xs * ys).sum(axis=0), (xs * xs).sum(axis=0)
+        return np.where((n >= min_obs) & (sxx > 0) & varies, sxy / sxx, np.nan)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.integers(1, 150),
+    paths=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    intercept=st.booleans(),
+    zero_y=st.booleans(),
+)
+def test_ols_ratio_is_numpys_formula_bit_for_bit(
+    rows: int, paths: int, seed: int, intercept: bool, zero_y: bool
+) -> None:
+    """Compiled, the slope keeps numpy's summation order: pairwise down one path's column,
+    row by row across several, from +0.0 (a zero slope keeps numpy's sign)."""
+    rng = np.random.default_rng(seed)
+    y, x = _correlated(rng, rows, paths)
+    x[rng.random(x.shape) < 0.2] = NAN
+    x[rng.random(x.shape) < 0.02] = np.inf
+    y = np.zeros_like(y) if zero_y else y
+    for yy, xx in ((y, x), (y[:, 0], x[:, 0])):
+        got = ols_ratio(yy, xx, intercept=intercept, min_obs=2)
+        want = _numpy_ols(yy.reshape(rows, -1), xx.reshape(rows, -1), intercept, 2)
+        assert np.array_equal(got, want.reshape(np.shape(got)), equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want.reshape(np.shape(got))))
 
 
 def test_ols_ratio_needs_min_obs_and_a_moving_hedge() -> None:

@@ -18,6 +18,11 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from tokbt.numba_cache import refresh
+from tokbt.numeric import column_sums
+
+refresh(__file__, "numeric.py")  # numba's cache follows the sums it calls
+
 Floats = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
 
@@ -96,22 +101,45 @@ def ols_ratio(y: Floats, x: Floats, *, intercept: bool = True, min_obs: int = 2)
 
     With an intercept the slope is ``Σ(x−x̄)(y−ȳ) / Σ(x−x̄)²`` (two-pass, for
     accuracy); without, ``Σxy / Σx²``. NaN where a path has fewer than
-    ``min_obs`` complete pairs or ``x`` does not vary.
+    ``min_obs`` complete pairs or ``x`` does not vary. The sums run down the rows
+    in order, as numpy sums a column.
     """
+    y2, x2 = _rows(np.asarray(y, dtype=np.float64)), _rows(np.asarray(x, dtype=np.float64))
+    slope = np.empty(x2.shape[1])
+    _ols_slope(np.ascontiguousarray(y2), np.ascontiguousarray(x2), intercept, min_obs, slope)
+    return slope.reshape(np.shape(x)[1:])
+
+
+@njit(cache=True)
+def _ols_slope(
+    y: Floats, x: Floats, intercept: bool, min_obs: int, slope: Floats
+) -> None:  # pragma: no cover - compiled
+    """``ols_ratio`` into ``slope``: numpy's formula, its sums in numpy's order
+    (``tokbt.numeric.column_sums``), without its temporaries."""
+    n_rows, n_paths = x.shape
     ok = np.isfinite(x) & np.isfinite(y)
-    n = ok.sum(axis=0)
     xs, ys = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
-    varies = np.ones(x.shape[1:], dtype=bool)
+    n = np.zeros(n_paths, dtype=np.int64)
+    hi, lo = np.full(n_paths, -np.inf), np.full(n_paths, np.inf)
+    for i in range(n_rows):
+        for j in range(n_paths):
+            if ok[i, j]:
+                n[j] += 1
+                hi[j], lo[j] = max(hi[j], x[i, j]), min(lo[j], x[i, j])
     if intercept:
-        # a constant x leaves rounding residue after centring: test it directly
-        varies = np.where(ok, x, -np.inf).max(axis=0) > np.where(ok, x, np.inf).min(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            xs = np.where(ok, xs - xs.sum(axis=0) / n, 0.0)
-            ys = np.where(ok, ys - ys.sum(axis=0) / n, 0.0)
-    sxy, sxx = (xs * ys).sum(axis=0), (xs * xs).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        slope = sxy / sxx
-    return np.where((n >= min_obs) & (sxx > 0) & varies, slope, np.nan)
+        mx, my = column_sums(xs), column_sums(ys)
+        for j in range(n_paths):
+            mx[j], my[j] = (mx[j] / n[j], my[j] / n[j]) if n[j] > 0 else (np.nan, np.nan)
+        for i in range(n_rows):
+            for j in range(n_paths):
+                if ok[i, j]:
+                    xs[i, j] -= mx[j]
+                    ys[i, j] -= my[j]
+    sxy, sxx = column_sums(xs * ys), column_sums(xs * xs)
+    for j in range(n_paths):
+        varies = hi[j] > lo[j] if intercept else True
+        fits = n[j] >= min_obs and sxx[j] > 0 and varies
+        slope[j] = sxy[j] / sxx[j] if fits else np.nan
 
 
 def spend_ratio(

@@ -5,7 +5,7 @@ Each function takes a column ``values`` ``(n,)`` and resamples ``idx`` ``(B, m)`
 gathering each row into a scratch buffer instead of materialising the
 ``(B, m)`` array of values. The numbers are numpy's, bit for bit, where numpy's
 are defined by their arithmetic: sums follow numpy's pairwise summation
-(``_pairwise``), means and standard deviations skip NaN the way ``np.nanmean``
+(``tokbt.numeric.total``), means and standard deviations skip NaN the way ``np.nanmean``
 and ``np.nanstd`` do (a NaN counts as 0 in the sums and not in the count), the
 95th percentile interpolates as ``np.nanquantile``'s default (linear) method.
 Only ``cvar`` may differ from numpy's in the last bit: it sums the worst values
@@ -26,6 +26,11 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from tokbt.numba_cache import refresh
+from tokbt.numeric import total
+
+refresh(__file__, "numeric.py")  # numba's cache follows the sums it calls
+
 Floats = npt.NDArray[np.float64]
 Resample = npt.NDArray[np.int64]
 
@@ -42,46 +47,6 @@ def column(values: npt.ArrayLike) -> Floats:
 def positions(idx: npt.ArrayLike) -> Resample:
     """Resamples as the functions take them: contiguous int64 ``(B, m)``."""
     return np.require(idx, np.int64, ["C"])
-
-
-_UNROLL = 8
-_BLOCK = 128  # numpy's PW_BLOCKSIZE
-
-
-@njit("float64(float64[::1], int64, int64)", cache=True, nogil=True)
-def _pairwise(a: Floats, lo: int, n: int) -> float:  # pragma: no cover - compiled
-    """``a[lo:lo + n].sum()`` as numpy sums a contiguous float64 row: eight
-    accumulators over blocks of at most 128 values, halves (cut at a multiple of
-    eight) added recursively above that."""
-    if n < _UNROLL:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    if n <= _BLOCK:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        i = _UNROLL
-        stop = n - n % _UNROLL
-        while i < stop:
-            j = lo + i
-            r0 += a[j]
-            r1 += a[j + 1]
-            r2 += a[j + 2]
-            r3 += a[j + 3]
-            r4 += a[j + 4]
-            r5 += a[j + 5]
-            r6 += a[j + 6]
-            r7 += a[j + 7]
-            i += _UNROLL
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return float(res)
-    half = n // 2
-    half -= half % _UNROLL
-    return float(_pairwise(a, lo, half) + _pairwise(a, lo + half, n - half))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -117,7 +82,7 @@ def resampled_mean(values: Floats, idx: Resample) -> Floats:  # pragma: no cover
     buf = np.empty(idx.shape[1])
     for r in range(idx.shape[0]):
         count = _gather_zeroed(values, idx[r], buf)
-        out[r] = _pairwise(buf, 0, buf.shape[0]) / count if count > 0 else np.nan
+        out[r] = total(buf, 0, buf.shape[0]) / count if count > 0 else np.nan
     return out
 
 
@@ -133,11 +98,11 @@ def resampled_sd(values: Floats, idx: Resample) -> Floats:  # pragma: no cover -
         if count < 2:
             out[r] = np.nan
             continue
-        mean = _pairwise(buf, 0, buf.shape[0]) / count
+        mean = total(buf, 0, buf.shape[0]) / count
         for i in range(row.shape[0]):
             v = values[row[i]]
             buf[i] = 0.0 if v != v else (v - mean) * (v - mean)
-        out[r] = math.sqrt(_pairwise(buf, 0, buf.shape[0]) / (count - 1))
+        out[r] = math.sqrt(total(buf, 0, buf.shape[0]) / (count - 1))
     return out
 
 
@@ -219,7 +184,7 @@ def resampled_cvar(values: Floats, idx: Resample, level: float) -> Floats:  # pr
             out[r] = np.nan
             continue
         _select(buf, m, m - k)
-        out[r] = _pairwise(buf, m - k, k) / k
+        out[r] = total(buf, m - k, k) / k
     return out
 
 
