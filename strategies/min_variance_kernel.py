@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 from pydantic import Field, model_validator
 
 from tokbt.engine import StrategyError
@@ -14,7 +14,9 @@ _WINDOW, _EXPOSURE, _CONTRACT, _ROLL_DAYS = range(4)
 """``params``: window, exposure, fixed contract column (-1: the front month), roll days."""
 ORDERS, CONTRACT, LAST = 0, 1, 2
 """``state``: orders placed so far, the contract hedged (-1: none yet), then each path's
-last target (NaN: none yet)."""
+last target (NaN: none yet), then ``4 × n_paths`` of scratch for the window sums."""
+_MANY = 8
+"""From this many paths on, the window sums run over all paths at once (``_window_sums``)."""
 
 
 @njit(cache=True)
@@ -57,14 +59,21 @@ def rolling_min_variance(
         for p in range(n):
             state[LAST + p] = np.nan
     rows = spot.shape[0]
+    many = n >= _MANY
+    if many:
+        sums = state[LAST + n : LAST + 5 * n].reshape((4, n))
+        _window_sums(spot, futures, c, rows, window, sums)
     for p in range(n):
-        s, f = spot[:, p], futures[:, p, c]
-        cov, var = _moments(s, f, rows - window - 1, rows, window, False)
+        if many:
+            cov, var = sums[2, p], sums[3, p]
+        else:
+            cov, var = _window_moments(spot, futures, p, c, rows, window)
         if not np.isfinite(var):  # a close missing in the last window + 1 rows: skip them
+            s, f = spot[:, p], futures[:, p, c]
             first = _first_of_window(s, f, rows, window)
             if first < 0:
                 continue
-            cov, var = _moments(s, f, first, rows, window, True)
+            cov, var = _moments(s, f, first, rows, window)
         if var > 0.0:
             x = cov / var * params[_EXPOSURE]
             wanted = whole_contracts(x)
@@ -72,6 +81,65 @@ def rolling_min_variance(
                 state[LAST + p] = wanted
                 state[ORDERS] += 1.0
                 target[p, c] = wanted
+
+
+@njit(cache=True, inline="always")
+def _window_moments(
+    spot: np.ndarray, futures: np.ndarray, p: int, c: int, rows: int, window: int
+) -> tuple[float, float]:
+    """``_moments`` of path ``p`` over the last ``window`` moves, between consecutive rows
+    (a missing close makes the sums NaN). Row indices are unsigned: numba then adds no
+    wrap-around of negative indices to each read, which halves the loop's time."""
+    lo = uint64(rows - window)
+    hi = uint64(rows)
+    one = uint64(1)
+    ms = 0.0
+    mf = 0.0
+    for j in range(lo, hi):
+        ms += spot[j, p] - spot[j - one, p]
+        mf += futures[j, p, c] - futures[j - one, p, c]
+    ms /= window
+    mf /= window
+    cov = 0.0
+    var = 0.0
+    for j in range(lo, hi):
+        a = spot[j, p] - spot[j - one, p] - ms
+        b = futures[j, p, c] - futures[j - one, p, c] - mf
+        cov += a * b
+        var += b * b
+    return cov, var
+
+
+@njit(cache=True, inline="always")
+def _window_sums(
+    spot: np.ndarray, futures: np.ndarray, c: int, rows: int, window: int, sums: np.ndarray
+) -> None:
+    """``_window_moments`` of every path at once into ``sums`` (the two means, then cov and
+    var): paths innermost, so one row's moves of many paths are added side by side, each
+    path's sums in the same order as ``_window_moments``."""
+    n = spot.shape[1]
+    ms, mf, cv, vr = sums[0], sums[1], sums[2], sums[3]
+    lo = uint64(rows - window)
+    hi = uint64(rows)
+    one = uint64(1)
+    for p in range(n):
+        ms[p] = 0.0
+        mf[p] = 0.0
+        cv[p] = 0.0
+        vr[p] = 0.0
+    for j in range(lo, hi):
+        for p in range(n):
+            ms[p] += spot[j, p] - spot[j - one, p]
+            mf[p] += futures[j, p, c] - futures[j - one, p, c]
+    for p in range(n):
+        ms[p] /= window
+        mf[p] /= window
+    for j in range(lo, hi):
+        for p in range(n):
+            a = spot[j, p] - spot[j - one, p] - ms[p]
+            b = futures[j, p, c] - futures[j - one, p, c] - mf[p]
+            cv[p] += a * b
+            vr[p] += b * b
 
 
 @njit(cache=True, inline="always")
@@ -88,16 +156,15 @@ def _first_of_window(s: np.ndarray, f: np.ndarray, rows: int, window: int) -> in
 
 @njit(cache=True, inline="always")
 def _moments(
-    s: np.ndarray, f: np.ndarray, first: int, rows: int, window: int, skip: bool
+    s: np.ndarray, f: np.ndarray, first: int, rows: int, window: int
 ) -> tuple[float, float]:
     """``Σ (ΔS − mean)(ΔF − mean)`` and ``Σ (ΔF − mean)²`` over the ``window`` moves
-    between the rows of ``[first, rows)`` — where both closes exist if ``skip``, else
-    between every consecutive pair (a missing close then makes the sums NaN)."""
+    between the rows of ``[first, rows)`` where both closes exist."""
     ms = 0.0
     mf = 0.0
     prev = first
     for j in range(first + 1, rows):
-        if not skip or (np.isfinite(s[j]) and np.isfinite(f[j])):
+        if np.isfinite(s[j]) and np.isfinite(f[j]):
             ms += s[j] - s[prev]
             mf += f[j] - f[prev]
             prev = j
@@ -107,7 +174,7 @@ def _moments(
     var = 0.0
     prev = first
     for j in range(first + 1, rows):
-        if not skip or (np.isfinite(s[j]) and np.isfinite(f[j])):
+        if np.isfinite(s[j]) and np.isfinite(f[j]):
             a = s[j] - s[prev] - ms
             b = f[j] - f[prev] - mf
             cov += a * b
@@ -175,6 +242,6 @@ class MinVarianceKernel(KernelStrategy):
         return np.array([p.window, p.exposure, column, p.roll_days], dtype=np.float64)
 
     def initial_state(self, n_paths: int, n_contracts: int) -> np.ndarray:
-        state = np.full(LAST + n_paths, np.nan)
+        state = np.full(LAST + 5 * n_paths, np.nan)
         state[ORDERS], state[CONTRACT] = 0.0, -1.0
         return state
