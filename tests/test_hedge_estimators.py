@@ -420,3 +420,34 @@ def test_tail_factor_by_hand() -> None:
     )
     assert tail_factor(0.03, 0.25) == pytest.approx(0.9925280548191384, rel=1e-15)
     np.testing.assert_array_equal(tail_factor(0.0, np.array([0.0, 3.0])), [1.0, 1.0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.integers(2, 200),
+    paths=st.integers(1, 5),
+    window=st.integers(2, 40),
+    gaps=st.floats(0.0, 0.6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_estimate_reads_only_the_rows_its_window_needs(
+    rows: int, paths: int, window: int, gaps: float, seed: int
+) -> None:
+    """``OLSRatio.estimate`` starts at ``needed_rows``: the same ratio, bit for bit, as the
+    whole history's paired changes, last observations and slope."""
+    rng = np.random.default_rng(seed)
+    spot = 10 + np.cumsum(rng.normal(0, 0.1, (rows, paths)), axis=0)
+    settle = spot + rng.normal(0, 0.05, (rows, paths))
+    spot[rng.random(spot.shape) < gaps] = NAN
+    settle[rng.random(settle.shape) < gaps] = NAN
+    block = OLSRatio(window, min_obs=2)
+    d_spot, d_fut = paired_changes(spot, settle)
+    held = (np.isfinite(d_spot) & np.isfinite(d_fut)).sum(axis=0)
+    full = np.isfinite(settle[0]) | np.isfinite(spot[0])
+    if full.any() and (held[full] < window).all():
+        with pytest.raises(ValueError, match="does not fit"):
+            block.estimate(spot, settle)
+        return
+    kept = last_observations(d_spot, d_fut, window)
+    want = block._finish(ols_ratio(*kept, intercept=True, min_obs=2))
+    assert np.array_equal(block.estimate(spot, settle), want, equal_nan=True)

@@ -137,8 +137,8 @@ class History:
     def _contract(self, field: str, col: int) -> np.ndarray:
         """The rows of a futures ``field`` of column ``col``, ``(rows, n_paths)``."""
         key = ("futures", field, col)
-        if key not in self._rows:
-            self._rows[key] = self._futures(field)[:, :, col]
+        if key not in self._rows:  # contiguous: estimators read it down the rows
+            self._rows[key] = frozen(np.ascontiguousarray(self._futures(field)[:, :, col]))
         return self._rows[key]
 
     # -- windows -------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from tokbt.hedge.estimators import (
     EwmaCovariance,
     last_observations,
+    needed_rows,
     ols_ratio,
     paired_changes,
     spend_ratio,
@@ -422,12 +423,21 @@ class OLSRatio(_RatioBlock):
 
     def estimate(self, spot: Floats, settle: Floats) -> Floats:
         """The ratio from aligned spot and settle histories (rows = events)."""
-        d_spot, d_fut = paired_changes(spot, settle)
-        self._check_window(spot, settle, d_spot, d_fut)
+        first = self._first_row(spot, settle)
+        d_spot, d_fut = paired_changes(spot[first:], settle[first:])
+        if first == 0:  # otherwise every path has its window of changes
+            self._check_window(spot, settle, d_spot, d_fut)
         d_spot, d_fut = last_observations(d_spot, d_fut, self.window)
         return self._finish(
             ols_ratio(d_spot, d_fut, intercept=self.intercept, min_obs=self.min_obs)
         )
+
+    def _first_row(self, spot: Floats, settle: Floats) -> int:
+        """The first row the window's changes depend on (``needed_rows``); 0 for one path,
+        whose sums are pairwise over the whole column (fewer rows would regroup them)."""
+        if np.ndim(spot) < 2 or np.shape(spot)[1] < 2:
+            return 0
+        return needed_rows(spot, settle, self.window)
 
     def _check_window(self, spot: Floats, settle: Floats, d_spot: Floats, d_fut: Floats) -> None:
         full = np.isfinite(settle[0]) | np.isfinite(spot[0])  # data in the first row: full

@@ -50,6 +50,30 @@ def last_observations(x: Floats, y: Floats, count: int) -> tuple[Floats, Floats]
     return kept_x, kept_y
 
 
+def needed_rows(level: Floats, hedge: Floats, count: int) -> int:
+    """The first row of ``level`` and ``hedge`` ``(rows, n_paths)`` that the last ``count``
+    paired changes of every path (``paired_changes``) depend on: each path's
+    ``count + 1``-th row from the end with both values, the earliest over the paths (0
+    when a path has fewer). The changes from that row on are the same as from row 0."""
+    return int(_needed_rows(_rows(np.asarray(level)), _rows(np.asarray(hedge)), count))
+
+
+@njit(cache=True)
+def _needed_rows(level: Floats, hedge: Floats, count: int) -> int:  # pragma: no cover
+    n_rows, n_paths = level.shape
+    need = np.full(n_paths, count + 1, dtype=np.int64)
+    left = n_paths
+    for i in range(n_rows - 1, -1, -1):
+        for j in range(n_paths):
+            if need[j] > 0 and np.isfinite(level[i, j]) and np.isfinite(hedge[i, j]):
+                need[j] -= 1
+                if need[j] == 0:
+                    left -= 1
+        if left == 0:
+            return i
+    return 0
+
+
 def _rows(a: Floats) -> Floats:
     """``a`` as ``(rows, paths)``: a 1-D array is one path's column."""
     return a.reshape(len(a), -1) if a.ndim != 2 else a
