@@ -294,6 +294,24 @@ def infer_bar_seconds(ts: np.ndarray) -> int:
     return gap_us // 1_000_000
 
 
+def _union(parts: list[np.ndarray]) -> np.ndarray:
+    """The distinct values of the sorted distinct ``parts``, ascending (one part's values
+    when every part holds the same: bars of every kind at the same times)."""
+    if not parts:
+        return np.zeros(0, "datetime64[us]")
+    if all(np.array_equal(p, parts[0]) for p in parts[1:]):
+        return parts[0]
+    return sorted_unique(np.concatenate(parts))
+
+
+def _positions_of(events: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Positions in the sorted ``events`` of the sorted ``values``, each among them
+    (``np.searchsorted``, without the search when the two are the same)."""
+    if np.array_equal(values, events):
+        return np.arange(len(events))
+    return np.asarray(np.searchsorted(events, values))
+
+
 def _last_of_day(starts: np.ndarray) -> np.ndarray:
     """Mask of the sorted distinct ``starts`` that are the last of their calendar day."""
     day = starts.astype("datetime64[D]")
@@ -333,9 +351,7 @@ class Timeline:
             k: sorted_unique(np.asarray(v, dtype="datetime64[us]")) for k, v in starts.items()
         }
         ends = {k: v + bar_length(bar_seconds[k]) for k, v in distinct.items()}
-        parts = list(ends.values())
-        events = sorted_unique(np.concatenate(parts)) if parts else np.zeros(0, "datetime64[us]")
-        events = events.astype("datetime64[us]")
+        events = _union(list(ends.values())).astype("datetime64[us]")
         day_close = np.zeros(len(events), bool)
         settlement = np.zeros(len(events), bool)
         futures_start = np.full(len(events), np.datetime64("NaT"), "datetime64[us]")
@@ -344,7 +360,7 @@ class Timeline:
             day_close[np.searchsorted(events, spot_ends)] = True
         if Kind.FUTURES in distinct:
             fs = distinct[Kind.FUTURES]
-            at = np.searchsorted(events, ends[Kind.FUTURES])
+            at = _positions_of(events, ends[Kind.FUTURES])
             futures_start[at] = fs
             settlement[at[_last_of_day(fs)]] = True
         return cls(events, day_close, futures_start, settlement)
@@ -489,6 +505,8 @@ class BarRows:
 def _event_positions(ends: np.ndarray, events: np.ndarray, kind: Kind) -> np.ndarray:
     """Position in ``events`` of each of the sorted ``ends`` (int32); ``DataError`` for
     one that is not among them."""
+    if np.array_equal(ends, events):  # a bar at every event, in order (one path's series)
+        return np.arange(len(ends), dtype=np.int32)
     first = np.flatnonzero(_run_starts(ends))
     distinct = ends[first]
     at = np.searchsorted(events, distinct)
@@ -931,8 +949,9 @@ class TableMarket(BlockSource):
         first = np.full(k, max(n_events - 1, 0), dtype=np.int64)
         last = np.zeros(k, dtype=np.int64)
         if futures is not None and len(futures) and futures.contract is not None:
-            np.minimum.at(first, futures.contract, futures.event)
-            np.maximum.at(last, futures.contract, futures.event)
+            event = futures.event.astype(np.int64)  # of ``first``'s type: numpy's fast path
+            np.minimum.at(first, futures.contract, event)
+            np.maximum.at(last, futures.contract, event)
         if not n_events:
             return fixed_bounds(0, 1)
         return budget_bounds(
