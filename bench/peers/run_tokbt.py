@@ -35,6 +35,7 @@ import numpy as np
 import workload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/
+import common
 import engine_bench
 
 if TYPE_CHECKING:
@@ -78,18 +79,31 @@ def one_path(series: workload.Series, engine: str, window: int, exposure: float)
 
 
 def mc_tables(series: workload.Series, code: str) -> dict[Any, pa.Table]:
-    """Spot and futures tables of every path (engine_bench's ``hedge_tables``, path by path)."""
+    """Spot and futures tables of every path: engine_bench's ``hedge_tables`` columns and
+    bars (``bars_from_closes`` along each path's time axis), rows in time order and, at
+    each time, in path order — how a simulation hands its paths over, and the layout a
+    ``TableMarket`` places without sorting."""
     import pyarrow as pa
 
-    ts = series.ts.astype("datetime64[us]")
-    parts: dict[Any, list[pa.Table]] = {}
-    for p in range(series.paths):
-        one = engine_bench.HedgeSeries(ts, series.spot[p], series.futures[p])
-        for kind, table in engine_bench.hedge_tables(one, code).items():
-            path = pa.array(np.full(series.bars, p, np.int64))
-            table = table.set_column(table.schema.get_field_index("path"), "path", path)
-            parts.setdefault(kind, []).append(table)
-    return {kind: pa.concat_tables(tables) for kind, tables in parts.items()}
+    from tokbt.data import Kind
+
+    n = series.paths * series.bars
+    ts = pa.array(np.repeat(series.ts.astype("datetime64[us]"), series.paths), pa.timestamp("us"))
+    path = pa.array(np.tile(np.arange(series.paths, dtype=np.int64), series.bars))
+    contract = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, np.int32)), pa.array([code], pa.string())
+    )
+
+    def bars(closes: np.ndarray) -> dict[str, np.ndarray]:  # (paths, bars) -> event-major rows
+        made = common.bars_from_closes(np.ascontiguousarray(closes.T))
+        return {field: values.ravel() for field, values in made.items()}
+
+    futures = {"ts": ts, "path": path, "contract": contract, **bars(series.futures)}
+    futures["settle"] = futures["close"]
+    return {
+        Kind.SPOT: pa.table({"ts": ts, "path": path, **bars(series.spot)}),
+        Kind.FUTURES: pa.table(futures),
+    }
 
 
 def many_paths(
