@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+from numba import njit
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -42,3 +46,16 @@ def refresh(module_file: str, *depends_on: str) -> None:
         partial.replace(marker)
     except OSError:  # a read-only install: numba will not write a cache there either
         return
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def njit_without_refcounts(**options: Any) -> Callable[[F], F]:
+    """``numba.njit(**options)`` compiling without reference counts (numba's ``_nrt=False``,
+    missing from its type stubs): for loops that allocate nothing, where the counts numba
+    keeps on every array a call passes or views (atomic increments at each call of an
+    inlined helper) cost more than the loop's own work."""
+    unchecked: dict[str, Any] = {"_nrt": False, **options}
+    decorator: Callable[[F], F] = njit(**unchecked)
+    return decorator

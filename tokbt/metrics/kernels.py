@@ -11,9 +11,7 @@ a quantity or price a row does not carry is NaN and counts as 0
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from tokbt.core.cache import refresh
 from tokbt.core.layout import (
     CONSUMPTION,
     CREDIT,
@@ -22,6 +20,11 @@ from tokbt.core.layout import (
     FILL,
     FINAL_SETTLEMENT,
     INTEREST,
+    J_ACCOUNT,
+    J_AMOUNT,
+    J_CONTRACT,
+    J_KIND,
+    J_PATH,
     LIQUIDATION,
     MARGIN,
     MARGIN_CALL,
@@ -30,13 +33,15 @@ from tokbt.core.layout import (
     Floats,
     Ints,
 )
+from tokbt.metrics.rows import core_row
+from tokbt.numba_cache import njit_without_refcounts, refresh
 
-refresh(__file__, "core/layout.py")  # numba's cache follows the codes
+refresh(__file__, "core/layout.py", "metrics/rows.py")  # numba's cache follows these
 
 _BIG = np.finfo(np.float64).max
 
 
-@njit(cache=True, inline="always")
+@njit_without_refcounts(cache=True, inline="always")
 def _num(x: float) -> float:  # pragma: no cover - compiled
     """``np.nan_to_num``: NaN → 0, ±inf → ± the largest float."""
     if x != x:
@@ -48,13 +53,27 @@ def _num(x: float) -> float:  # pragma: no cover - compiled
     return x
 
 
-@njit(cache=True, inline="always")
+@njit_without_refcounts(cache=True, inline="always")
 def _hedge_kind(kind: int) -> bool:  # pragma: no cover - compiled
     """Variation margin, final settlement, fees and interest: the hedge's own flows."""
     return kind in (VARIATION_MARGIN, FINAL_SETTLEMENT, FEE, INTEREST)
 
 
-@njit(cache=True)
+@njit_without_refcounts(cache=True, inline="always")
+def _spend_row(
+    d: int, p: int, k: int, q: float, price: float, a: float,
+    sums: Floats, tokens: Floats, first_day: Ints, first_price: Floats,
+) -> None:  # pragma: no cover - compiled  # fmt: skip
+    if k == CONSUMPTION or _hedge_kind(k):
+        sums[k, p] += a
+    if k == CONSUMPTION:
+        tokens[p] += _num(q)
+        if q > 0 and d < first_day[p]:
+            first_day[p] = d
+            first_price[p] = price
+
+
+@njit_without_refcounts(cache=True)
 def spend_pass(
     day: Ints,
     path: Ints,
@@ -70,18 +89,41 @@ def spend_pass(
     """``Spend``: per path, the amounts of each kind (``sums[kind, path]``), tokens
     consumed, and the price of the first purchase (the earliest day's first row)."""
     for r in range(day.shape[0]):
-        k = kind[r]
-        p = path[r]
-        if k == CONSUMPTION or _hedge_kind(k):
-            sums[k, p] += amount[r]
-        if k == CONSUMPTION:
-            tokens[p] += _num(qty[r])
-            if qty[r] > 0 and day[r] < first_day[p]:
-                first_day[p] = day[r]
-                first_price[p] = price[r]
+        _spend_row(
+            day[r], path[r], kind[r], qty[r], price[r], amount[r],
+            sums, tokens, first_day, first_price,
+        )  # fmt: skip
 
 
-@njit(cache=True)
+@njit_without_refcounts(cache=True, inline="always")
+def _attribution_row(
+    d: int, p: int, k: int, c: int, q_raw: float, price: float, a: float, n_contracts: int,
+    vm: Floats, final: Floats, delivered: Floats, traded: Floats, touched: np.ndarray,
+    last_trade: Ints, final_price: Floats, spend: Floats, tokens: Floats,
+) -> None:  # pragma: no cover - compiled  # fmt: skip
+    if c >= 0:
+        cell = p * n_contracts + c
+        q = _num(q_raw)
+        is_trade = k in (FILL, LIQUIDATION)
+        if k == VARIATION_MARGIN:
+            vm[cell] += a
+        elif k == FINAL_SETTLEMENT:
+            final[cell] += a
+            delivered[cell] += -q
+            if q != 0:
+                final_price[cell] = price
+        elif is_trade:
+            traded[cell] += q
+            if d > last_trade[cell]:
+                last_trade[cell] = d
+        if is_trade or k in (VARIATION_MARGIN, FINAL_SETTLEMENT):
+            touched[cell] = True
+    if k == CONSUMPTION:
+        spend[d, p] += -a
+        tokens[d, p] += _num(q_raw)
+
+
+@njit_without_refcounts(cache=True)
 def attribution_pass(
     day: Ints,
     path: Ints,
@@ -105,31 +147,28 @@ def attribution_pass(
     contracts delivered and traded, whether touched, the last trading day and the final
     settlement price; per day and path, spend and tokens consumed."""
     for r in range(day.shape[0]):
-        k = kind[r]
-        c = contract[r]
-        if c >= 0:
-            cell = path[r] * n_contracts + c
-            q = _num(qty[r])
-            is_trade = k in (FILL, LIQUIDATION)
-            if k == VARIATION_MARGIN:
-                vm[cell] += amount[r]
-            elif k == FINAL_SETTLEMENT:
-                final[cell] += amount[r]
-                delivered[cell] += -q
-                if q != 0:
-                    final_price[cell] = price[r]
-            elif is_trade:
-                traded[cell] += q
-                if day[r] > last_trade[cell]:
-                    last_trade[cell] = day[r]
-            if is_trade or k in (VARIATION_MARGIN, FINAL_SETTLEMENT):
-                touched[cell] = True
-        if k == CONSUMPTION:
-            spend[day[r], path[r]] += -amount[r]
-            tokens[day[r], path[r]] += _num(qty[r])
+        _attribution_row(
+            day[r], path[r], kind[r], contract[r], qty[r], price[r], amount[r], n_contracts,
+            vm, final, delivered, traded, touched, last_trade, final_price, spend, tokens,
+        )  # fmt: skip
 
 
-@njit(cache=True)
+@njit_without_refcounts(cache=True, inline="always")
+def _funding_row(
+    d: int, p: int, k: int, account: int, a: float,
+    margin: Floats, funding: Floats, credit: Floats, hedge: Floats,
+) -> None:  # pragma: no cover - compiled  # fmt: skip
+    if account == MARGIN:
+        margin[d, p] += a
+        if k in (DEPOSIT, MARGIN_CALL, WITHDRAWAL):
+            funding[d, p] += a
+    elif account == CREDIT:
+        credit[d, p] += a
+    if _hedge_kind(k):
+        hedge[d, p] += a
+
+
+@njit_without_refcounts(cache=True)
 def funding_pass(
     day: Ints,
     path: Ints,
@@ -144,18 +183,22 @@ def funding_pass(
     """``Funding``: per day and path, the margin account's flows, the transfers into it
     (deposits, calls, minus withdrawals), the credit account's flows, the hedge's flows."""
     for r in range(day.shape[0]):
-        d, p, k, a = day[r], path[r], kind[r], account[r]
-        if a == MARGIN:
-            margin[d, p] += amount[r]
-            if k in (DEPOSIT, MARGIN_CALL, WITHDRAWAL):
-                funding[d, p] += amount[r]
-        elif a == CREDIT:
-            credit[d, p] += amount[r]
-        if _hedge_kind(k):
-            hedge[d, p] += amount[r]
+        _funding_row(
+            day[r], path[r], kind[r], account[r], amount[r], margin, funding, credit, hedge
+        )
 
 
-@njit(cache=True)
+@njit_without_refcounts(cache=True, inline="always")
+def _hedge_ratio_row(
+    d: int, p: int, k: int, c: int, q: float, held: Floats, tokens: Floats
+) -> None:  # pragma: no cover - compiled
+    if c >= 0 and (k in (FILL, LIQUIDATION, FINAL_SETTLEMENT)):
+        held[d, p] += _num(q)
+    if k == CONSUMPTION:
+        tokens[d, p] += _num(q)
+
+
+@njit_without_refcounts(cache=True)
 def hedge_ratio_pass(
     day: Ints,
     path: Ints,
@@ -168,14 +211,23 @@ def hedge_ratio_pass(
     """``HedgeRatio``: per day and path, contracts bought (fills, liquidations, final
     settlements of a contract) and tokens consumed."""
     for r in range(day.shape[0]):
-        k = kind[r]
-        if contract[r] >= 0 and (k in (FILL, LIQUIDATION, FINAL_SETTLEMENT)):
-            held[day[r], path[r]] += _num(qty[r])
-        if k == CONSUMPTION:
-            tokens[day[r], path[r]] += _num(qty[r])
+        _hedge_ratio_row(day[r], path[r], kind[r], contract[r], qty[r], held, tokens)
 
 
-@njit(cache=True)
+@njit_without_refcounts(cache=True, inline="always")
+def _monthly_row(
+    d: int, p: int, k: int, c: int, q: float, a: float,
+    day_month: Ints, contract_month: Ints, tokens: Floats, spend: Floats, flows: Floats,
+) -> None:  # pragma: no cover - compiled  # fmt: skip
+    m = contract_month[c] if c >= 0 else day_month[d]
+    if k == CONSUMPTION:
+        tokens[p, m] += _num(q)
+        spend[p, m] += -a
+    elif _hedge_kind(k):
+        flows[p, m] += a
+
+
+@njit_without_refcounts(cache=True)
 def monthly_pass(
     day: Ints,
     path: Ints,
@@ -192,12 +244,52 @@ def monthly_pass(
     """``MonthlyCost``: per path and month — a contract's month is its delivery start,
     any other row's the month it happens — tokens, spend and the hedge's flows."""
     for r in range(day.shape[0]):
-        k = kind[r]
-        c = contract[r]
-        m = contract_month[c] if c >= 0 else day_month[day[r]]
-        p = path[r]
-        if k == CONSUMPTION:
-            tokens[p, m] += _num(qty[r])
-            spend[p, m] += -amount[r]
-        elif _hedge_kind(k):
-            flows[p, m] += amount[r]
+        _monthly_row(
+            day[r], path[r], kind[r], contract[r], qty[r], amount[r], day_month,
+            contract_month, tokens, spend, flows,
+        )  # fmt: skip
+
+
+@njit_without_refcounts(cache=True)
+def core_pass(
+    ints: Ints,
+    floats: Floats,
+    day0: int,
+    n_days: int,
+    n_contracts: int,
+    use: tuple[bool, ...],
+    spend: tuple[np.ndarray, ...],
+    attribution: tuple[np.ndarray, ...],
+    funding: tuple[np.ndarray, ...],
+    ratio: tuple[np.ndarray, ...],
+    monthly: tuple[np.ndarray, ...],
+) -> int:  # pragma: no cover - compiled
+    """Every built-in pass (``use``: spend, attribution, funding, hedge ratio, monthly) over
+    the core's journal buffers at once, each row read once and decoded in place
+    (``core_row``): the same sums, row by row, as the passes over decoded rows. The
+    first row outside ``[0, n_days)`` stops it and is returned (the accumulators are then
+    partly updated and must not be used); -1 when every row was taken."""
+    for r in range(ints.shape[0]):
+        d, q, price = core_row(ints, floats, r, day0)
+        if d < 0 or d >= n_days:
+            return r
+        p, k = ints[r, J_PATH], ints[r, J_KIND]
+        c, a = ints[r, J_CONTRACT], floats[r, J_AMOUNT]
+        if use[0]:
+            _spend_row(d, p, k, q, price, a, spend[0], spend[1], spend[2], spend[3])
+        if use[1]:
+            a0, a1, a2, a3, a4, a5, a6, a7, a8 = attribution
+            _attribution_row(
+                d, p, k, c, q, price, a, n_contracts, a0, a1, a2, a3, a4, a5, a6, a7, a8
+            )
+        if use[2]:
+            _funding_row(
+                d, p, k, ints[r, J_ACCOUNT], a, funding[0], funding[1], funding[2], funding[3]
+            )
+        if use[3]:
+            _hedge_ratio_row(d, p, k, c, q, ratio[0], ratio[1])
+        if use[4]:
+            _monthly_row(
+                d, p, k, c, q, a, monthly[0], monthly[1], monthly[2], monthly[3], monthly[4]
+            )
+    return -1

@@ -26,11 +26,15 @@ from tokbt.metrics import kernels
 from tokbt.metrics.rows import (
     EventRows,
     Floats,
+    Ints,
     JournalRows,
     RunFrame,
+    core_day,
     decode_core_journal,
     decode_events,
     decode_journal,
+    first_day,
+    outside_days,
 )
 from tokbt.metrics.stats import over_time_variance
 
@@ -101,9 +105,12 @@ class Spend(Metric):
 
     def journal(self, rows: JournalRows) -> None:
         kernels.spend_pass(
-            rows.day, rows.path, rows.kind, rows.qty, rows.price, rows.amount, self.amounts,
-            self.tokens, self.first_day, self.first_price,
-        )  # fmt: skip
+            rows.day, rows.path, rows.kind, rows.qty, rows.price, rows.amount, *self.core_state()
+        )
+
+    def core_state(self) -> tuple[Floats, Floats, Ints, Floats]:
+        """The accumulators ``kernels.spend_pass`` adds rows into."""
+        return self.amounts, self.tokens, self.first_day, self.first_price
 
     def finish(self) -> dict[str, Floats]:
         s = {kind: self.amounts[_K[kind]] for kind in KINDS}
@@ -162,8 +169,14 @@ class Attribution(Metric):
     def journal(self, rows: JournalRows) -> None:
         kernels.attribution_pass(
             rows.day, rows.path, rows.kind, rows.contract, rows.qty, rows.price, rows.amount,
-            len(self.frame.contracts), self.vm, self.final, self.delivered, self.traded,
-            self.touched, self.last_trade, self.final_price, self.spend, self.tokens,
+            len(self.frame.contracts), *self.core_state(),
+        )  # fmt: skip
+
+    def core_state(self) -> tuple[np.ndarray, ...]:
+        """The accumulators ``kernels.attribution_pass`` adds rows into."""
+        return (
+            self.vm, self.final, self.delivered, self.traded, self.touched, self.last_trade,
+            self.final_price, self.spend, self.tokens,
         )  # fmt: skip
 
     def finish(self) -> dict[str, Floats]:
@@ -234,11 +247,15 @@ class Funding(Metric):
         self._series: dict[str, Floats] | None = None
 
     def journal(self, rows: JournalRows) -> None:
-        self._series = None
         kernels.funding_pass(
-            rows.day, rows.path, rows.kind, rows.account, rows.amount, self.margin,
-            self.funding, self.credit, self.hedge,
-        )  # fmt: skip
+            rows.day, rows.path, rows.kind, rows.account, rows.amount, *self.core_state()
+        )
+
+    def core_state(self) -> tuple[Floats, Floats, Floats, Floats]:
+        """The accumulators ``kernels.funding_pass`` adds rows into (the daily series
+        summed from them are forgotten: rows are coming)."""
+        self._series = None
+        return self.margin, self.funding, self.credit, self.hedge
 
     def daily(self) -> dict[str, Floats]:
         if self._series is None:  # finish and daily both need them: summed once
@@ -273,8 +290,12 @@ class HedgeRatio(Metric):
 
     def journal(self, rows: JournalRows) -> None:
         kernels.hedge_ratio_pass(
-            rows.day, rows.path, rows.kind, rows.contract, rows.qty, self.held, self.tokens
+            rows.day, rows.path, rows.kind, rows.contract, rows.qty, *self.core_state()
         )
+
+    def core_state(self) -> tuple[Floats, Floats]:
+        """The accumulators ``kernels.hedge_ratio_pass`` adds rows into."""
+        return self.held, self.tokens
 
     def daily(self) -> dict[str, Floats]:
         held = np.cumsum(self.held, axis=0) * self.frame.multiplier
@@ -322,8 +343,12 @@ class MonthlyCost(Metric):
     def journal(self, rows: JournalRows) -> None:
         kernels.monthly_pass(
             rows.day, rows.path, rows.kind, rows.contract, rows.qty, rows.amount,
-            self.day_month, self.contract_month, self.tokens, self.spend, self.flows,
+            *self.core_state(),
         )  # fmt: skip
+
+    def core_state(self) -> tuple[Ints, Ints, Floats, Floats, Floats]:
+        """The month maps and the accumulators ``kernels.monthly_pass`` adds rows into."""
+        return self.day_month, self.contract_month, self.tokens, self.spend, self.flows
 
     columns = ("unit_cost_var_hedged", "unit_cost_var_unhedged")
 
@@ -435,6 +460,40 @@ def _batches(rows: Batches) -> Iterable[pa.RecordBatch | pa.Table]:
     return [rows] if isinstance(rows, pa.Table) else rows
 
 
+_FUSED: tuple[type[Metric], ...] = (Spend, Attribution, Funding, HedgeRatio, MonthlyCost)
+"""The built-in metrics ``kernels.core_pass`` runs side by side, in its argument order."""
+_I, _F = np.zeros(0, np.int64), np.zeros((0, 0))
+_IDLE: dict[type[Metric], tuple[np.ndarray, ...]] = {
+    Spend: (_F, np.zeros(0), _I, np.zeros(0)),
+    Attribution: (*(np.zeros(0),) * 4, np.zeros(0, np.bool_), _I, np.zeros(0), _F, _F),
+    Funding: (_F, _F, _F, _F),
+    HedgeRatio: (_F, _F),
+    MonthlyCost: (_I, _I, _F, _F, _F),
+}
+"""Stand-ins of the accumulators of a built-in metric that is not measured (typed alike)."""
+
+
+def _fusable(chosen: Sequence[Metric]) -> dict[type[Metric], Metric] | None:
+    """The built-in metrics among ``chosen`` by class, or ``None`` when a metric that reads
+    the journal is not one of them (or one is chosen twice): then rows are decoded and
+    every metric reads them itself."""
+    found: dict[type[Metric], Metric] = {}
+    for metric in chosen:
+        cls = type(metric)
+        if cls.journal is Metric.journal:  # reads no journal rows
+            continue
+        if cls not in _FUSED or cls in found:
+            return None
+        found[cls] = metric
+    return found
+
+
+def _state(metric: Metric) -> tuple[np.ndarray, ...]:
+    """A built-in metric's accumulators for ``kernels.core_pass``."""
+    state: tuple[np.ndarray, ...] = metric.core_state()  # type: ignore[attr-defined]
+    return state
+
+
 class Measurement:
     """A metric set measuring one run as its rows arrive: ``journal`` and ``events`` for
     each batch in time order, then ``finish``. ``measure`` runs one over stored rows; a
@@ -445,6 +504,7 @@ class Measurement:
         self.chosen = metric_set(metrics) if isinstance(metrics, str) else list(metrics)
         for metric in self.chosen:
             metric.start(frame)
+        self._fused = _fusable(self.chosen)
 
     def journal(self, rows: JournalRows) -> None:
         """Hand every metric a batch of journal rows."""
@@ -452,8 +512,21 @@ class Measurement:
             metric.journal(rows)
 
     def core_rows(self, ints: npt.NDArray[np.int64], floats: Floats) -> None:
-        """``journal`` of rows in the ledger core's layout (``Journal.tap``)."""
-        self.journal(decode_core_journal(ints, floats, self.frame))
+        """``journal`` of rows in the ledger core's layout (``Journal.tap``): when every
+        metric that reads the journal is a built-in one, all of them in one compiled pass
+        over the buffers (``kernels.core_pass``, the same sums), else decoded first."""
+        if self._fused is None:
+            self.journal(decode_core_journal(ints, floats, self.frame))
+            return
+        frame, fused = self.frame, self._fused
+        day0 = first_day(frame)
+        states = [_state(fused[cls]) if cls in fused else _IDLE[cls] for cls in _FUSED]
+        use = tuple(cls in fused for cls in _FUSED)
+        bad = kernels.core_pass(
+            ints, floats, day0, len(frame.days), len(frame.contracts), use, *states
+        )
+        if bad >= 0:
+            raise outside_days(core_day(ints, bad, day0), frame)
 
     def events(self, batch: pa.Table | pa.RecordBatch) -> None:
         """Hand every metric a batch of event rows."""

@@ -204,6 +204,20 @@ def decode_journal(batch: pa.Table | pa.RecordBatch, frame: RunFrame) -> Journal
 _US_PER_DAY = 86_400_000_000
 
 
+@njit(cache=True, inline="always")
+def core_row(
+    ints: np.ndarray, floats: np.ndarray, r: int, day0: int
+) -> tuple[int, float, float]:  # pragma: no cover - compiled
+    """Row ``r`` of the core's journal buffers: its day position (the day its event
+    describes: an event at 00:00 describes the day before), qty and price (NaN where the
+    row does not carry one)."""
+    day = (ints[r, layout.J_TS] - 1) // _US_PER_DAY - day0
+    flags = ints[r, layout.J_FLAGS]
+    qty = floats[r, layout.J_QTY] if flags & layout.HAS_QTY else np.nan
+    price = floats[r, layout.J_PRICE] if flags & layout.HAS_PRICE else np.nan
+    return day, qty, price
+
+
 @njit(cache=True)
 def _decode_core(
     ints: np.ndarray,
@@ -214,18 +228,31 @@ def _decode_core(
     qty: np.ndarray,
     price: np.ndarray,
 ) -> int:  # pragma: no cover - compiled
-    """Each row's day position (the day its event describes: an event at 00:00 describes
-    the day before), and its qty and price (NaN where not carried); the first row
-    outside ``[0, n_days)``, or -1."""
+    """``core_row`` of every row into ``day``, ``qty`` and ``price``; the first row outside
+    ``[0, n_days)``, or -1."""
     bad = -1
     for r in range(ints.shape[0]):
-        day[r] = (ints[r, layout.J_TS] - 1) // _US_PER_DAY - day0
+        day[r], qty[r], price[r] = core_row(ints, floats, r, day0)
         if bad < 0 and (day[r] < 0 or day[r] >= n_days):
             bad = r
-        flags = ints[r, layout.J_FLAGS]
-        qty[r] = floats[r, layout.J_QTY] if flags & layout.HAS_QTY else np.nan
-        price[r] = floats[r, layout.J_PRICE] if flags & layout.HAS_PRICE else np.nan
     return bad
+
+
+def first_day(frame: RunFrame) -> int:
+    """The frame's first day as days since the epoch (0 without days): day positions of
+    core rows count from it."""
+    return int(frame.days[0].astype(np.int64)) if len(frame.days) else 0
+
+
+def core_day(ints: npt.NDArray[np.int64], r: int, day0: int) -> int:
+    """The day position of row ``r`` of the core's journal buffers (as ``core_row``)."""
+    return int((ints[r, layout.J_TS] - 1) // _US_PER_DAY - day0)
+
+
+def outside_days(day: int, frame: RunFrame) -> ValueError:
+    """The error for a journal row on day position ``day``, outside the frame's days."""
+    when = np.datetime64(day + first_day(frame), "D")
+    return ValueError(f"journal row on {when}, outside the run's days {frame.days[[0, -1]]}")
 
 
 def decode_core_journal(
@@ -236,15 +263,12 @@ def decode_core_journal(
     when the frame is the run's), without Arrow: what ``decode_journal`` makes of the
     same rows once written. A quantity or price a row does not carry is NaN. The
     columns are views of the buffers: use them before the core writes again."""
-    day0 = int(frame.days[0].astype(np.int64)) if len(frame.days) else 0
+    day0 = first_day(frame)
     m = len(ints)
     day, qty, price = np.empty(m, np.int64), np.empty(m), np.empty(m)
     bad = _decode_core(ints, floats, day0, len(frame.days), day, qty, price)
     if bad >= 0:
-        raise ValueError(
-            f"journal row on {np.datetime64(int(day[bad]) + day0, 'D')}, outside the run's "
-            f"days {frame.days[[0, -1]]}"
-        )
+        raise outside_days(int(day[bad]), frame)
     return JournalRows(
         day=day,
         path=ints[:, layout.J_PATH],
