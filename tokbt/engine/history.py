@@ -137,8 +137,18 @@ class History:
     def _contract(self, field: str, col: int) -> np.ndarray:
         """The rows of a futures ``field`` of column ``col``, ``(rows, n_paths)``."""
         key = ("futures", field, col)
-        if key not in self._rows:  # contiguous: estimators read it down the rows
-            self._rows[key] = frozen(np.ascontiguousarray(self._futures(field)[:, :, col]))
+        if key not in self._rows:  # cut from the blocks alone, contiguous down the rows
+            code = self.contracts[col]
+            parts = self._parts()
+            out = np.full((sum(r.stop - r.start for _, _, r in parts), self.n_paths), np.nan)
+            at = 0
+            for block, codes, rows in parts:
+                n = rows.stop - rows.start
+                where = np.flatnonzero(codes == code)
+                if len(where):
+                    out[at : at + n] = block.futures[field][rows, :, where[0]]
+                at += n
+            self._rows[key] = frozen(out)
         return self._rows[key]
 
     # -- windows -------------------------------------------------------------------------------
