@@ -11,6 +11,7 @@ a quantity or price a row does not carry is NaN and counts as 0
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from tokbt.core.layout import (
     CONSUMPTION,
@@ -35,8 +36,9 @@ from tokbt.core.layout import (
 )
 from tokbt.metrics.rows import core_row
 from tokbt.numba_cache import njit_without_refcounts, refresh
+from tokbt.numeric import column_sums
 
-refresh(__file__, "core/layout.py", "metrics/rows.py")  # numba's cache follows these
+refresh(__file__, "core/layout.py", "metrics/rows.py", "numeric.py")  # numba's cache follows these
 
 _BIG = np.finfo(np.float64).max
 
@@ -293,3 +295,76 @@ def core_pass(
                 d, p, k, c, q, a, monthly[0], monthly[1], monthly[2], monthly[3], monthly[4]
             )
     return -1
+
+
+@njit_without_refcounts(cache=True, inline="always")
+def _maximum(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """``np.maximum(a, b)``: ``a`` when it is NaN or above ``b``, else ``b`` (so NaN wins,
+    and of two equal zeros the second)."""
+    return a if (a > b or a != a) else b
+
+
+@njit_without_refcounts(cache=True, inline="always")
+def _minimum(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """``np.minimum(a, b)``: ``a`` when it is NaN or below ``b``, else ``b``."""
+    return a if (a < b or a != a) else b
+
+
+@njit(cache=True)
+def funding_series(
+    margin: Floats,
+    funding: Floats,
+    credit: Floats,
+    hedge: Floats,
+    posted: Floats,
+    need: Floats,
+    pnl: Floats,
+    peaks: Floats,
+) -> None:  # pragma: no cover - compiled
+    """``Funding``'s series and peaks in one pass down the days: the running sums of the
+    margin account's flows (``posted``), of the transfers into it (``need``) and of the
+    hedge's flows (``pnl``), as ``np.cumsum``; ``peaks`` rows: the largest posted, the
+    largest need, minus the lowest credit balance (each against 0), the largest fall of
+    ``pnl`` from its running peak (from 0) — numpy's maximum and minimum, NaN kept."""
+    n_days, n_paths = margin.shape
+    for j in range(n_paths):
+        peaks[0, j], peaks[1, j], peaks[2, j], peaks[3, j] = 0.0, 0.0, 0.0, 0.0
+    for d in range(n_days):
+        for j in range(n_paths):
+            if d == 0:
+                posted[d, j], need[d, j], pnl[d, j] = margin[d, j], funding[d, j], hedge[d, j]
+            else:
+                posted[d, j] = posted[d - 1, j] + margin[d, j]
+                need[d, j] = need[d - 1, j] + funding[d, j]
+                pnl[d, j] = pnl[d - 1, j] + hedge[d, j]
+    lowest, running, high = np.zeros(n_paths), np.zeros(n_paths), np.zeros(n_paths)
+    drawdown = np.zeros(n_paths)
+    for d in range(n_days):
+        for j in range(n_paths):
+            running[j] = credit[d, j] if d == 0 else running[j] + credit[d, j]
+            peaks[0, j] = _maximum(peaks[0, j], posted[d, j])
+            peaks[1, j] = _maximum(peaks[1, j], need[d, j])
+            lowest[j] = _minimum(lowest[j], running[j])
+            high[j] = _maximum(high[j], pnl[d, j])
+            drawdown[j] = _maximum(drawdown[j], high[j] - pnl[d, j])
+    for j in range(n_paths):
+        peaks[2, j] = -lowest[j]
+        peaks[3, j] = drawdown[j]
+
+
+@njit(cache=True)
+def hedge_ratio_series(
+    held: Floats, tokens: Floats, multiplier: float, ratio: Floats
+) -> None:  # pragma: no cover - compiled
+    """``HedgeRatio``'s series: tokens held at each day's end (the running sum of contracts
+    bought, times ``multiplier``) over the tokens consumed after it (the run's total, as
+    ``np.sum``, minus the running sum), NaN once no more than 1e-9 is left."""
+    n_days, n_paths = held.shape
+    total = column_sums(tokens)
+    bought, used = np.zeros(n_paths), np.zeros(n_paths)
+    for d in range(n_days):
+        for j in range(n_paths):
+            bought[j] = held[d, j] if d == 0 else bought[j] + held[d, j]
+            used[j] = tokens[d, j] if d == 0 else used[j] + tokens[d, j]
+            remaining = total[j] - used[j]
+            ratio[d, j] = bought[j] * multiplier / remaining if remaining > 1e-9 else np.nan

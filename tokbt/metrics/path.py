@@ -258,25 +258,26 @@ class Funding(Metric):
         return self.margin, self.funding, self.credit, self.hedge
 
     def daily(self) -> dict[str, Floats]:
-        if self._series is None:  # finish and daily both need them: summed once
-            self._series = {
-                "margin_posted": np.cumsum(self.margin, axis=0),
-                "funding_need": np.cumsum(self.funding, axis=0),
-                "hedge_pnl": np.cumsum(self.hedge, axis=0),
-            }
-        return dict(self._series)
+        return {k: v for k, v in self._summed().items() if k != "peaks"}
 
     def finish(self) -> dict[str, Floats]:
-        series = self.daily()
-        zero = np.zeros((1, self.frame.n_paths))
-        hedge = np.vstack([zero, series["hedge_pnl"]])
-        drawdown = np.maximum.accumulate(hedge, axis=0) - hedge
-        return {
-            "peak_margin": np.vstack([zero, series["margin_posted"]]).max(axis=0),
-            "peak_funding": np.vstack([zero, series["funding_need"]]).max(axis=0),
-            "peak_credit": -np.vstack([zero, np.cumsum(self.credit, axis=0)]).min(axis=0),
-            "max_drawdown": drawdown.max(axis=0),
-        }
+        peaks = self._summed()["peaks"]
+        return dict(zip(self.columns, peaks, strict=True))
+
+    def _summed(self) -> dict[str, Floats]:
+        """The daily series and the peaks (``kernels.funding_series``), summed once for
+        ``daily`` and ``finish``."""
+        if self._series is None:
+            shape = self.margin.shape
+            posted, need, pnl = np.empty(shape), np.empty(shape), np.empty(shape)
+            peaks = np.empty((len(self.columns), shape[1]))
+            kernels.funding_series(
+                self.margin, self.funding, self.credit, self.hedge, posted, need, pnl, peaks
+            )
+            self._series = {
+                "margin_posted": posted, "funding_need": need, "hedge_pnl": pnl, "peaks": peaks
+            }  # fmt: skip
+        return self._series
 
 
 class HedgeRatio(Metric):
@@ -298,10 +299,8 @@ class HedgeRatio(Metric):
         return self.held, self.tokens
 
     def daily(self) -> dict[str, Floats]:
-        held = np.cumsum(self.held, axis=0) * self.frame.multiplier
-        remaining = self.tokens.sum(axis=0) - np.cumsum(self.tokens, axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(remaining > 1e-9, held / remaining, np.nan)
+        ratio = np.empty(self.held.shape)
+        kernels.hedge_ratio_series(self.held, self.tokens, self.frame.multiplier, ratio)
         return {"hedge_ratio": ratio}
 
 
