@@ -322,14 +322,14 @@ class CompiledEngine(Engine):
         closing = np.asarray(block.day_close) & has_spot
         fs, errors = self._final_settlements(block)
         tokens = block.consumption["tokens"]
-        day = block.day.astype("datetime64[D]")
+        day = np.asarray(block.day, "datetime64[D]")
         args = {
             "kernel": self._kernel,
             "block_start": block.start,
-            "now": _c(block.events.astype("datetime64[us]").view(np.int64), np.int64),
-            "day": _c(day.astype(np.int64), np.int64),
-            "month": _c(day.astype("datetime64[M]").astype(np.int64), np.int64),
-            "bar_start": _c(block.futures_start.astype("datetime64[us]").view(np.int64), np.int64),
+            "now": _c(_int64(block.events, "datetime64[us]"), np.int64),
+            "day": _c(day.view(np.int64), np.int64),
+            "month": _months(day),
+            "bar_start": _c(_int64(block.futures_start, "datetime64[us]"), np.int64),
             "has_spot": _c(has_spot, np.bool_),
             "has_futures": _c(~np.isnat(block.futures_start), np.bool_),
             "has_consumption": _c(~np.isnan(tokens).all(axis=1), np.bool_),
@@ -482,10 +482,9 @@ class CompiledEngine(Engine):
         """For each settlement event, the day a margin call issued there must be met by."""
         out = np.zeros(len(block), np.int64)
         at = np.flatnonzero(block.settlement)
-        days = block.day[at].astype("datetime64[D]")
-        for day in np.unique(days).tolist():
-            deadline = self.ledger.call_deadline(day)
-            out[at[days == np.datetime64(day, "D")]] = np.datetime64(deadline, "D").astype(np.int64)
+        days, which = np.unique(np.asarray(block.day[at], "datetime64[D]"), return_inverse=True)
+        deadlines = [self.ledger.call_deadline(day) for day in days.tolist()]
+        out[at] = np.array(deadlines, "datetime64[D]").view(np.int64)[which]
         return out
 
     def _expiry(self, days: np.ndarray) -> np.ndarray:
@@ -510,6 +509,21 @@ class CompiledEngine(Engine):
             )
             out[:, months] = np.where(listed, to_expiry, -1)
         return np.ascontiguousarray(out[where], np.int64)
+
+
+def _int64(times: np.ndarray, unit: str) -> np.ndarray:
+    """``times`` in ``unit`` (``datetime64[us]`` ...) as int64, without a copy when they
+    are already in it."""
+    return np.asarray(times, unit).view(np.int64)
+
+
+def _months(day: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 of the nondecreasing ``datetime64[D]`` days: converted once per
+    distinct day (numpy's calendar conversion is slow per element), int64, C-contiguous."""
+    new = np.ones(len(day), dtype=bool)
+    new[1:] = day[1:] != day[:-1]
+    months = day[new].astype("datetime64[M]").astype(np.int64)
+    return np.ascontiguousarray(np.repeat(months, np.diff(np.flatnonzero(new), append=len(day))))
 
 
 def _c(a: npt.ArrayLike, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
