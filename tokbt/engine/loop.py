@@ -375,6 +375,8 @@ class Engine:
         has_fut = ~np.isnat(block.futures_start)
         close = block.spot["close"]
         held = self._hold_spot(close)
+        tokens_used = np.nan_to_num(block.consumption["tokens"])
+        day_index = (block.day.astype("datetime64[D]") - self.first_day).astype(np.int64).tolist()
         times = core_times(block)
         on_bar = self._hook("on_bar")
         at_close = self.broker.config.fill == "close"
@@ -397,7 +399,7 @@ class Engine:
             self.settling = settle
             self._mark(pos, Phase.DATA)
             if spot and day_close:
-                self._close_day(close[i])
+                self._close_day(day_index[i], close[i])
             if settle:  # interest since the last settlement, on the balances held over it
                 ledger.accrue_interest(now, today)
             if fut and not at_close and broker.active:
@@ -405,7 +407,7 @@ class Engine:
                 fills(i)
             if cons:
                 self._mark(pos, Phase.CONSUMPTION)
-                tokens = np.nan_to_num(block.consumption["tokens"][i])
+                tokens = tokens_used[i]
                 ledger.consume(now, tokens, held[i])
                 self.consumed += tokens
             if on_bar is not None:
@@ -445,9 +447,9 @@ class Engine:
         held: Floats = np.where(last >= 0, close[np.maximum(last, 0), paths], self.last_close)
         return held
 
-    def _close_day(self, close: Floats) -> None:
-        """Today's index value is ``close``, the day's last spot bar (NaN: none)."""
-        pos = int((np.datetime64(self.today, "D") - self.first_day).astype(np.int64))
+    def _close_day(self, pos: int, close: Floats) -> None:
+        """Today's index value (day ``pos`` of the run) is ``close``, the day's last spot
+        bar (NaN: none)."""
         self.index_days[pos] = close
         self._last_closed_day = self.today
 

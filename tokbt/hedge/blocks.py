@@ -58,6 +58,7 @@ class HedgeState:
             the ``months`` calendar months after the month it started in.
         ratio: the current hedge ratio per path (``None`` before an estimate).
         placed: per contract, the paths where a ``hold`` rebalance has traded it.
+        everywhere: the contracts ``placed`` on every path.
         last_month: the (year, month) of the last ``Monthly`` run.
     """
 
@@ -69,6 +70,7 @@ class HedgeState:
     horizon: tuple[dt.date, dt.date] | None = None
     ratio: Floats | None = None
     placed: dict[str, Mask] = field(default_factory=dict)
+    everywhere: set[str] = field(default_factory=set)
     last_month: tuple[int, int] | None = None
 
 
@@ -574,7 +576,7 @@ class Contracts:
             if self.tailing_rate is not None:
                 settles = spec.contract(code).final_settlement_date
                 qty = qty * tail_factor(self.tailing_rate, (settles - ctx.day).days / 365.0)
-            state.target[code] = np.round(qty) if self.whole else qty
+            state.target[code] = np.rint(qty) if self.whole else qty  # half to even
         return True
 
 
@@ -630,8 +632,11 @@ class Rebalance:
     def _settled(self, state: HedgeState, code: str) -> bool:
         """In ``hold`` mode, whether ``code`` has traded on every path: nothing is left to
         order in it (``_order`` would order nothing), so its books need not be read."""
-        done = state.placed.get(code) if self.mode == "hold" else None
-        return done is not None and bool(done.all())
+        if self.mode != "hold" or code not in state.placed:
+            return False
+        if code not in state.everywhere and state.placed[code].all():
+            state.everywhere.add(code)  # placed only grows: once everywhere, for good
+        return code in state.everywhere
 
     def _order(self, ctx: Context, state: HedgeState, code: str, target: Floats) -> None:
         held = ctx.position(code) + ctx.pending(code)
