@@ -7,7 +7,7 @@ from numba import njit, uint64
 from pydantic import Field, model_validator
 
 from tokbt.engine import StrategyError
-from tokbt.kernel_strategy import KernelStrategy, whole_contracts
+from tokbt.kernel_strategy import KernelStrategy, kernel_jit, whole_contracts
 from tokbt.market import ContractSpec
 
 _WINDOW, _EXPOSURE, _CONTRACT, _ROLL_DAYS = range(4)
@@ -19,7 +19,7 @@ _MANY = 8
 """From this many paths on, the window sums run over all paths at once (``_window_sums``)."""
 
 
-@njit(cache=True)
+@kernel_jit
 def rolling_min_variance(
     event: int,
     day: int,

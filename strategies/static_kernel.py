@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from pydantic import Field
 
-from tokbt.kernel_strategy import KernelStrategy, whole_contracts
+from tokbt.kernel_strategy import KernelStrategy, kernel_jit, whole_contracts
 from tokbt.market import ContractSpec
 
 _RATIO, _FIXED, _MULTIPLIER = range(3)
 """``params``: hedge ratio, fixed contracts per month (NaN: from the plan), multiplier."""
 
 
-@njit(cache=True)
+@kernel_jit
 def static_strip(
     event: int,
     day: int,

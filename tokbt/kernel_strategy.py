@@ -16,7 +16,9 @@ function of arrays, the same strategy runs on both engines:
   the same points; ``self.state`` is the kernel's state while the run goes.
 
 ``whole_contracts(x)`` is the broker's rounding to whole contracts (halves away
-from zero), callable from a kernel.
+from zero), callable from a kernel. ``@kernel_jit`` compiles a kernel that allocates
+no array without numba's reference counting (``numba.njit(cache=True)`` otherwise):
+the compiled driver then calls it at a fraction of the cost.
 
 Write one::
 
@@ -47,13 +49,14 @@ raise; a non-finite target means "no order".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from tokbt.core.rules import whole as whole_contracts
-from tokbt.engine.compiled import HOOKS, check_history, compiled_kernel
+from tokbt.engine.compiled import HOOKS, NO_REFCOUNTS, check_history, compiled_kernel
 from tokbt.market import ContractSpec
 from tokbt.strategy import Strategy
 
@@ -62,7 +65,23 @@ if TYPE_CHECKING:
 
 Floats = npt.NDArray[np.float64]
 
-__all__ = ["KernelStrategy", "whole_contracts"]
+__all__ = ["KernelStrategy", "kernel_jit", "whole_contracts"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def kernel_jit(fn: F) -> F:
+    """``numba.njit(cache=True)`` of a decision kernel that allocates no array (no
+    ``np.empty``, no copies; views and scalars are fine), compiled without numba's
+    reference counting: numba would otherwise count every array view the kernel
+    takes — its arguments' too — with atomic increments at each event, which can
+    cost as much as a rolling window's sums. A kernel that allocates does not
+    compile this way (numba names the allocation): use ``numba.njit(cache=True)``."""
+    from numba import njit
+
+    compiled: F = njit(cache=True, **NO_REFCOUNTS)(fn)
+    return compiled
+
 
 _JITTED: dict[Any, Any] = {}
 """Plain kernel functions → their numba dispatchers (compiled once per process)."""

@@ -41,6 +41,7 @@ from tokbt.core.layout import (
     Rows,
     Terms,
 )
+from tokbt.engine.compiled import NO_REFCOUNTS
 
 refresh(__file__, "core/rules.py", "core/layout.py", "market/ticks.py")  # numba's cache
 
@@ -365,13 +366,10 @@ def _sample_terms() -> layout.Terms:
 DRIVER_ARGUMENTS = _run_block.__code__.co_varnames[: _run_block.__code__.co_argcount]
 """``run_block``'s parameters, in order."""
 
-_NO_REFCOUNTS: dict[str, Any] = {"_nrt": False}
-"""numba's (undocumented in its stubs) option compiling a function without reference counts."""
-
-run_block = njit(_driver_signature(), cache=True, **_NO_REFCOUNTS)(_run_block)
+run_block = njit(_driver_signature(), cache=True, **NO_REFCOUNTS)(_run_block)
 """The compiled loop over a block's events (compiled or loaded from numba's cache on import).
 
-It is compiled without numba's reference counting (``_nrt=False``): the loop and the
+It is compiled without numba's reference counting (``NO_REFCOUNTS``): the loop and the
 rules inlined into it allocate nothing, and the counts numba would otherwise keep on
 every array view it takes were most of the loop's time (atomic increments at each
-event). The rules it calls without inlining, and the kernel, count as usual."""
+event). The rules it calls without inlining count as usual."""
