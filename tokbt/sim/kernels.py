@@ -242,3 +242,35 @@ def futures_rows(
                 h[i], lo[i] = max(op, st), min(op, st)
                 i += 1
     return ts, path, contract, o, h, lo, s, lk
+
+
+@njit(cache=True)
+def block_futures(
+    event_row: np.ndarray,
+    first: int,
+    slot_of: np.ndarray,
+    opened: np.ndarray,
+    settle: np.ndarray,
+    locked: np.ndarray,
+    out_open: np.ndarray,
+    out_settle: np.ndarray,
+    out_locked: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """A block's futures fields ``(events, n_paths, n_codes)``, each cell written once: at
+    event ``t`` with row ``r = event_row[t]`` of ``slot_of`` (-1: no futures bars), code
+    column ``c`` holds the chunk's ``[first + r, path, slot_of[r, c]]`` (slot -1: not
+    listed that day); NaN and unlocked where there is no bar."""
+    n_events, n_paths, n_codes = out_open.shape
+    for t in range(n_events):
+        r = event_row[t]
+        for p in range(n_paths):
+            for c in range(n_codes):
+                slot = slot_of[r, c] if r >= 0 else -1
+                if slot >= 0:
+                    out_open[t, p, c] = opened[first + r, p, slot]
+                    out_settle[t, p, c] = settle[first + r, p, slot]
+                    out_locked[t, p, c] = locked[first + r, p, slot]
+                else:
+                    out_open[t, p, c] = np.nan
+                    out_settle[t, p, c] = np.nan
+                    out_locked[t, p, c] = False

@@ -35,6 +35,7 @@ from tokbt.data.frames import (
     fixed_bounds,
 )
 from tokbt.data.schemas import Kind
+from tokbt.sim.kernels import block_futures
 from tokbt.sim.simulate import SimChunk, SimPlan
 
 _DAY = np.timedelta64(86_400_000_000, "us")
@@ -167,13 +168,17 @@ class SimMarket(BlockSource):
             column = np.full(len(plan.contracts), -1, dtype=np.int64)
             column[codes] = np.arange(len(codes))
             e, slot = np.nonzero(rows >= 0)
-            t, c = t_fut[e], column[rows[e, slot]]
+            slot_of = np.full((len(rows), len(codes)), -1, dtype=np.int64)
+            slot_of[e, column[rows[e, slot]]] = slot
+            event_row = np.full(hi - lo, -1, dtype=np.int64)
+            event_row[t_fut] = np.arange(len(t_fut))
             shape = (hi - lo, len(self.path_ids), len(codes))
-            opened, settle = np.full(shape, np.nan), np.full(shape, np.nan)
-            locked = np.zeros(shape, dtype=bool)
-            opened[t, :, c] = chunk.open[e0 + e, :, slot]
-            settle[t, :, c] = chunk.settle[e0 + e, :, slot]
-            locked[t, :, c] = chunk.locked[e0 + e, :, slot]
+            opened, settle = np.empty(shape), np.empty(shape)
+            locked = np.empty(shape, dtype=bool)
+            block_futures(
+                event_row, e0, slot_of, chunk.open, chunk.settle, chunk.locked, opened, settle,
+                locked,
+            )  # fmt: skip
             # a simulated day is one bar that opens, and closes at its settlement price
             block = dataclasses.replace(
                 block,
