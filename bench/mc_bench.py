@@ -6,7 +6,8 @@
     python bench/mc_bench.py --trace bench/out/soak   # the soak: RSS over time, CSV + plot
 
 The run is ``tokbt demo``'s: demand_explosion, 1,095 days (``--days``), 5 policies (none, static,
-minimum-variance, rolling, layered), chunks of 250 paths, 1,000 bootstrap resamples.
+minimum-variance, rolling, layered), chunks of 500 paths (the demo config's ``chunk_paths``),
+1,000 bootstrap resamples.
 Jobs, each in a fresh child process:
 
 * ``serial-1k`` — the baseline: 1,000 paths on one worker (in-process);
