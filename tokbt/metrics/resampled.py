@@ -33,6 +33,7 @@ refresh(__file__, "numeric.py")  # numba's cache follows the sums it calls
 
 Floats = npt.NDArray[np.float64]
 Resample = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.int64]
 
 _STAT = "float64[::1](float64[::1], int64[:, ::1])"
 _STAT_AT = "float64[::1](float64[::1], int64[:, ::1], float64)"
@@ -61,18 +62,6 @@ def _gather_zeroed(values: Floats, row: Resample, buf: Floats) -> int:  # pragma
             buf[i] = v
             count += 1
     return count
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _gather_defined(values: Floats, row: Resample, buf: Floats) -> int:  # pragma: no cover
-    """The values at ``row`` that are not NaN, packed at the front of ``buf``; their number."""
-    m = 0
-    for i in range(row.shape[0]):
-        v = values[row[i]]
-        if v == v:
-            buf[m] = v
-            m += 1
-    return m
 
 
 @njit(_STAT, cache=True, nogil=True)
@@ -106,55 +95,56 @@ def resampled_sd(values: Floats, idx: Resample) -> Floats:  # pragma: no cover -
     return out
 
 
-@njit("void(float64[::1], int64, int64)", cache=True, nogil=True)
-def _select(buf: Floats, m: int, k: int) -> None:  # pragma: no cover - compiled
-    """Reorder ``buf[:m]`` (no NaN) so that ``buf[k]`` is its ``k``-th smallest value, none
-    before it larger and none after it smaller (quickselect, median-of-three pivots)."""
-    lo, hi = 0, m - 1
-    while hi > lo:
-        mid = (lo + hi) // 2
-        if buf[mid] < buf[lo]:
-            buf[mid], buf[lo] = buf[lo], buf[mid]
-        if buf[hi] < buf[lo]:
-            buf[hi], buf[lo] = buf[lo], buf[hi]
-        if buf[hi] < buf[mid]:
-            buf[hi], buf[mid] = buf[mid], buf[hi]
-        pivot = buf[mid]
-        i, j = lo, hi
-        while i <= j:
-            while buf[i] < pivot:
-                i += 1
-            while buf[j] > pivot:
-                j -= 1
-            if i <= j:
-                buf[i], buf[j] = buf[j], buf[i]
-                i += 1
-                j -= 1
-        if k <= j:
-            hi = j
-        elif k >= i:
-            lo = i
-        else:
-            return
+@njit(cache=True, nogil=True)
+def _ranks(values: Floats) -> tuple[Ints, Floats]:  # pragma: no cover - compiled
+    """Each value's position among the column's values that are not NaN, in ascending order
+    (-1 for NaN), and those values sorted: a resample's order statistics are then read off
+    counts of ranks (``_from_top``) instead of selecting among its values."""
+    defined = np.flatnonzero(values == values)
+    order = defined[np.argsort(values[defined], kind="mergesort")]
+    rank = np.full(values.shape[0], -1, dtype=np.int64)
+    rank[order] = np.arange(order.shape[0])
+    return rank, values[order]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _quantile_of(buf: Floats, m: int, q: float) -> float:  # pragma: no cover - compiled
-    """Quantile ``q`` of ``buf[:m]`` (linear interpolation, numpy's arithmetic); reorders
-    ``buf[:m]``."""
-    at = (m - 1) * q
-    if at >= m - 1:  # numpy takes the largest value twice, its weight from index -1
-        k, gamma = m - 1, at + 1
-        _select(buf, m, k)
-        a = b = buf[k]
-    else:
-        below = math.floor(at)
-        k, gamma = int(below), at - below
-        _select(buf, m, k)
-        a, b = buf[k], buf[k + 1]
-        for i in range(k + 2, m):
-            b = min(b, buf[i])
-    diff = b - a  # numpy's _lerp: NaN between two equal infinities
+def _count(rank: Ints, row: Resample, counts: Ints) -> int:  # pragma: no cover - compiled
+    """Add the ranks of the values at ``row`` that are not NaN to ``counts``; their number."""
+    m = 0
+    for i in range(row.shape[0]):
+        k = rank[row[i]]
+        if k >= 0:
+            counts[k] += 1
+            m += 1
+    return m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _uncount(rank: Ints, row: Resample, counts: Ints) -> None:  # pragma: no cover - compiled
+    """Zero the counts ``_count`` set for ``row``."""
+    for i in range(row.shape[0]):
+        k = rank[row[i]]
+        if k >= 0:
+            counts[k] = 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _from_top(counts: Ints, ordered: Floats, t: int) -> float:  # pragma: no cover - compiled
+    """The value ``t`` places below a resample's largest (0: the largest), from the counts
+    of its ranks."""
+    j = counts.shape[0] - 1
+    above = 0
+    while above + counts[j] <= t:
+        above += counts[j]
+        j -= 1
+    return float(ordered[j])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lerp(a: float, b: float, gamma: float) -> float:  # pragma: no cover - compiled
+    """numpy's ``_lerp``: from ``a`` below half way, back from ``b`` above (NaN between two
+    equal infinities)."""
+    diff = b - a
     if gamma >= 0.5:
         return float(b - diff * (1 - gamma))
     return float(a + diff * gamma)
@@ -162,29 +152,51 @@ def _quantile_of(buf: Floats, m: int, q: float) -> float:  # pragma: no cover - 
 
 @njit(_STAT_AT, cache=True, nogil=True)
 def resampled_quantile(values: Floats, idx: Resample, q: float) -> Floats:  # pragma: no cover
-    """Quantile ``q`` of each resample over its values that are not NaN (NaN if none)."""
+    """Quantile ``q`` of each resample over its values that are not NaN (NaN if none), by
+    numpy's linear interpolation between the order statistics around ``(m − 1)·q``."""
+    rank, ordered = _ranks(values)
+    counts = np.zeros(ordered.shape[0], dtype=np.int64)
     out = np.empty(idx.shape[0])
-    buf = np.empty(idx.shape[1])
     for r in range(idx.shape[0]):
-        m = _gather_defined(values, idx[r], buf)
-        out[r] = _quantile_of(buf, m, q) if m > 0 else np.nan
+        m = _count(rank, idx[r], counts)
+        if m == 0:
+            out[r] = np.nan
+            continue
+        at = (m - 1) * q
+        if at >= m - 1:  # numpy takes the largest value twice, its weight from index -1
+            a = _from_top(counts, ordered, 0)
+            out[r] = _lerp(a, a, at + 1)
+        else:
+            below = math.floor(at)
+            k = int(below)
+            b = _from_top(counts, ordered, m - 2 - k)
+            a = _from_top(counts, ordered, m - 1 - k)
+            out[r] = _lerp(a, b, at - below)
+        _uncount(rank, idx[r], counts)
     return out
 
 
 @njit(_STAT_AT, cache=True, nogil=True)
 def resampled_cvar(values: Floats, idx: Resample, level: float) -> Floats:  # pragma: no cover
     """The mean of the worst ``⌈(1 − level)·m⌉`` values of each resample (at least one; NaN
-    where the resample holds a NaN)."""
+    where the resample holds a NaN), summed from the largest down."""
     m = idx.shape[1]
     k = max(1, math.ceil((1 - level) * m - 1e-9))
+    rank, ordered = _ranks(values)
+    counts = np.zeros(ordered.shape[0], dtype=np.int64)
     out = np.empty(idx.shape[0])
-    buf = np.empty(m)
     for r in range(idx.shape[0]):
-        if _gather_defined(values, idx[r], buf) < m:
+        if _count(rank, idx[r], counts) < m:
             out[r] = np.nan
-            continue
-        _select(buf, m, m - k)
-        out[r] = total(buf, m - k, k) / k
+        else:
+            s, left, j = 0.0, k, counts.shape[0] - 1
+            while left > 0:
+                for _ in range(min(counts[j], left)):
+                    s += ordered[j]
+                left -= min(counts[j], left)
+                j -= 1
+            out[r] = s / k
+        _uncount(rank, idx[r], counts)
     return out
 
 

@@ -227,7 +227,8 @@ def run_job(job: Job) -> str:
     target = job.path
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.partial")
-    pq.write_table(table, partial, compression="zstd")
+    # a row group per policy: reading one policy's rows (``_read``) skips the others' groups
+    pq.write_table(table, partial, compression="zstd", row_group_size=tables[0].num_rows)
     partial.replace(target)
     return str(target)
 
