@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tokbt.core import cache
+from tokbt import numba_cache as cache
 
 
 def test_a_changed_dependency_drops_the_modules_cache(
