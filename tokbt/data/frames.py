@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -304,18 +305,32 @@ def _union(parts: list[np.ndarray]) -> np.ndarray:
     return sorted_unique(np.concatenate(parts))
 
 
-def _positions_of(events: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Positions in the sorted ``events`` of the sorted ``values``, each among them
-    (``np.searchsorted``, without the search when the two are the same)."""
-    if np.array_equal(values, events):
-        return np.arange(len(events))
-    return np.asarray(np.searchsorted(events, values))
+def _same(events: np.ndarray, values: np.ndarray) -> bool:
+    """Whether the sorted ``values`` are the sorted ``events`` (each at its own position)."""
+    return len(values) == len(events) and bool(np.array_equal(values, events))
+
+
+def _sorted_distinct(a: np.ndarray) -> np.ndarray:
+    """``sorted_unique(a)``, or ``a`` itself when it is already strictly increasing."""
+    if len(a) < 2 or bool(np.all(a[1:] > a[:-1])):
+        return a
+    return sorted_unique(a)
 
 
 def _last_of_day(starts: np.ndarray) -> np.ndarray:
-    """Mask of the sorted distinct ``starts`` that are the last of their calendar day."""
-    day = starts.astype("datetime64[D]")
-    return np.asarray(np.r_[day[1:] != day[:-1], True]) if len(starts) else np.zeros(0, bool)
+    """Mask of the sorted distinct ``starts`` that are the last of their calendar day: the
+    last before each next midnight (searched when there are fewer days than starts)."""
+    if not len(starts):
+        return np.zeros(0, bool)
+    first, last = starts[0].astype("datetime64[D]"), starts[-1].astype("datetime64[D]")
+    if np.isnat(last) or int((last - first).astype(np.int64)) >= len(starts):
+        day = starts.astype("datetime64[D]")
+        return np.asarray(np.r_[day[1:] != day[:-1], True])
+    midnights = np.arange(first + 1, last + 2, dtype="datetime64[D]").astype(starts.dtype)
+    before = np.searchsorted(starts, midnights) - 1
+    out = np.zeros(len(starts), bool)
+    out[before[before >= 0]] = True
+    return out
 
 
 @dataclass(frozen=True)
@@ -348,19 +363,21 @@ class Timeline:
         Flags depend only on the bar starts — which bars exist — never on their values.
         """
         distinct = {
-            k: sorted_unique(np.asarray(v, dtype="datetime64[us]")) for k, v in starts.items()
+            k: _sorted_distinct(np.asarray(v, dtype="datetime64[us]")) for k, v in starts.items()
         }
         ends = {k: v + bar_length(bar_seconds[k]) for k, v in distinct.items()}
-        events = _union(list(ends.values())).astype("datetime64[us]")
+        events = np.asarray(_union(list(ends.values())), "datetime64[us]")
         day_close = np.zeros(len(events), bool)
-        settlement = np.zeros(len(events), bool)
-        futures_start = np.full(len(events), np.datetime64("NaT"), "datetime64[us]")
         if Kind.SPOT in distinct:
             spot_ends = ends[Kind.SPOT][_last_of_day(distinct[Kind.SPOT])]
             day_close[np.searchsorted(events, spot_ends)] = True
-        if Kind.FUTURES in distinct:
-            fs = distinct[Kind.FUTURES]
-            at = _positions_of(events, ends[Kind.FUTURES])
+        fs = distinct.get(Kind.FUTURES)
+        if fs is not None and _same(events, ends[Kind.FUTURES]):  # a futures bar at every event
+            return cls(events, day_close, np.array(fs, "datetime64[us]"), _last_of_day(fs))
+        settlement = np.zeros(len(events), bool)
+        futures_start = np.full(len(events), np.datetime64("NaT"), "datetime64[us]")
+        if fs is not None:
+            at = np.searchsorted(events, ends[Kind.FUTURES])
             futures_start[at] = fs
             settlement[at[_last_of_day(fs)]] = True
         return cls(events, day_close, futures_start, settlement)
@@ -505,7 +522,7 @@ class BarRows:
 def _event_positions(ends: np.ndarray, events: np.ndarray, kind: Kind) -> np.ndarray:
     """Position in ``events`` of each of the sorted ``ends`` (int32); ``DataError`` for
     one that is not among them."""
-    if np.array_equal(ends, events):  # a bar at every event, in order (one path's series)
+    if _same(events, ends):  # a bar at every event, in order (one path's series)
         return np.arange(len(ends), dtype=np.int32)
     first = np.flatnonzero(_run_starts(ends))
     distinct = ends[first]
@@ -521,6 +538,8 @@ def _event_positions(ends: np.ndarray, events: np.ndarray, kind: Kind) -> np.nda
 def _path_positions(paths: np.ndarray, path_ids: np.ndarray, kind: Kind) -> np.ndarray:
     """Position in ``path_ids`` (any order) of each row's path (int32); ``DataError``
     for a path that is not among them."""
+    if len(path_ids) == 1 and len(paths) and paths.min() == paths.max() == path_ids[0]:
+        return np.zeros(len(paths), np.int32)  # one path: no lookup
     pos = positions_in(paths, path_ids)
     missing = pos < 0
     if missing.any():
@@ -716,15 +735,18 @@ class _Placement:
         return out
 
 
-def _fields(
-    rows: BarRows | None, where: _Placement, fields: tuple[str, ...]
-) -> dict[str, np.ndarray]:
-    """Each field's ``where.shape`` array: the rows' values placed, NaN elsewhere."""
+def _fields(rows: BarRows | None, where: _Placement, fields: tuple[str, ...]) -> LazyFields:
+    """Each field's ``where.shape`` array: the rows' values placed, NaN elsewhere — made
+    when first read (a run reads a few of a block's fields: the compiled engine, of
+    a spot bar, only its close)."""
     values = {} if rows is None else rows.values
-    return {
-        f: where.place(values[f], np.nan) if f in values else np.full(where.shape, np.nan)
-        for f in fields
-    }
+
+    def made(f: str) -> Callable[[], np.ndarray]:
+        if f in values:
+            return functools.partial(where.place, values[f], np.nan)
+        return functools.partial(np.full, where.shape, np.nan)
+
+    return LazyFields({}, {f: made(f) for f in fields}, fields)
 
 
 def rows_block(
@@ -766,7 +788,7 @@ def rows_block(
         day=event_day(events),
         spot=_fields(*placed[Kind.SPOT], SPOT_FIELDS),
         day_close=timeline.day_close[lo:hi],
-        consumption=_fields(*placed[Kind.CONSUMPTION], CONSUMPTION_FIELDS),
+        consumption=dict(_fields(*placed[Kind.CONSUMPTION], CONSUMPTION_FIELDS)),
         contracts=contracts,
         futures=_fields(futures, where, FUTURES_FIELDS),
         locked=np.zeros(where.shape, bool) if locked is None else where.place(locked, False),
