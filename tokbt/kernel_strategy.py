@@ -56,8 +56,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tokbt.core.rules import whole as whole_contracts
-from tokbt.engine.compiled import HOOKS, NO_REFCOUNTS, check_history, compiled_kernel
+from tokbt.engine.compiled import HOOKS, check_history, compiled_kernel
 from tokbt.market import ContractSpec
+from tokbt.numba_cache import njit_without_refcounts
 from tokbt.strategy import Strategy
 
 if TYPE_CHECKING:
@@ -77,10 +78,7 @@ def kernel_jit(fn: F) -> F:
     takes — its arguments' too — with atomic increments at each event, which can
     cost as much as a rolling window's sums. A kernel that allocates does not
     compile this way (numba names the allocation): use ``numba.njit(cache=True)``."""
-    from numba import njit
-
-    compiled: F = njit(cache=True, **NO_REFCOUNTS)(fn)
-    return compiled
+    return njit_without_refcounts(cache=True)(fn)
 
 
 _JITTED: dict[Any, Any] = {}

@@ -48,14 +48,18 @@ def refresh(module_file: str, *depends_on: str) -> None:
         return
 
 
+NO_REFCOUNTS: dict[str, Any] = {"_nrt": False}
+"""numba's option (absent from its type stubs) compiling a function without reference
+counts: for compiled code that allocates no array — the compiled driver's loop, decision
+kernels compiled with ``tokbt.kernel_strategy.kernel_jit``, the metrics' row passes. numba
+counts references to every array a function passes or views with atomic increments, which
+cost more than the arithmetic of loops like these (inlined helpers taking arrays made the
+metric passes 5x slower). Use as ``njit(..., **NO_REFCOUNTS)`` or ``njit_without_refcounts``."""
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def njit_without_refcounts(**options: Any) -> Callable[[F], F]:
-    """``numba.njit(**options)`` compiling without reference counts (numba's ``_nrt=False``,
-    missing from its type stubs): for loops that allocate nothing, where the counts numba
-    keeps on every array a call passes or views (atomic increments at each call of an
-    inlined helper) cost more than the loop's own work."""
-    unchecked: dict[str, Any] = {"_nrt": False, **options}
-    decorator: Callable[[F], F] = njit(**unchecked)
+    """``numba.njit(**options, **NO_REFCOUNTS)`` as a typed decorator."""
+    decorator: Callable[[F], F] = njit(**options, **NO_REFCOUNTS)
     return decorator

@@ -88,12 +88,6 @@ _HISTORY_BUDGET = 32 << 20
 """Bytes of history buffer the compiled loop keeps beyond the strategy's window..."""
 _HISTORY_ROWS = 1 << 16
 """... and at most this many events of it."""
-NO_REFCOUNTS: dict[str, Any] = {"_nrt": False}
-"""numba's option (absent from its type stubs) compiling a function without reference
-counts: for compiled code that allocates no array — the driver's loop, and decision
-kernels compiled with ``tokbt.kernel_strategy.kernel_jit``. numba counts references to
-every array view a function takes with atomic increments, which cost more than the
-arithmetic of a loop like these."""
 
 
 class UnsupportedError(TokbtError):

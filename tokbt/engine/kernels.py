@@ -41,7 +41,7 @@ from tokbt.core.layout import (
     Rows,
     Terms,
 )
-from tokbt.engine.compiled import NO_REFCOUNTS
+from tokbt.numba_cache import NO_REFCOUNTS
 
 refresh(__file__, "core/rules.py", "core/layout.py", "market/ticks.py")  # numba's cache
 
