@@ -223,7 +223,9 @@ class Attribution(Metric):
             paid = spend / tokens
         gap = self.final_price.reshape(n, k) - paid
         use = (tokens_delivered != 0) & (tokens > 0) & np.isfinite(gap)
-        return np.asarray(np.where(use, tokens_delivered * gap, 0.0).sum(axis=1), np.float64)
+        with np.errstate(invalid="ignore"):  # a non-finite product is masked out
+            delivered_gap = np.where(use, tokens_delivered * gap, 0.0)
+        return np.asarray(delivered_gap.sum(axis=1), np.float64)
 
 
 class Funding(Metric):
