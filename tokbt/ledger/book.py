@@ -97,6 +97,10 @@ def as_us(ts: np.datetime64 | dt.datetime) -> int:
     return value
 
 
+_NONE_FIXED = np.ones(0, np.bool_)
+_NONE_FIXED.flags.writeable = False
+
+
 def as_day(day: dt.date | np.datetime64) -> int:
     """A day as days since the epoch (the core's days)."""
     if type(day) is dt.date:
@@ -191,6 +195,9 @@ class Ledger:
         self.opening = self.book.balances.copy()
         self._cascading = np.array([bool(c.cascades_into) for c in self.contracts], np.bool_)
         self._next_final = self._first_final_day()
+        self._next_final_day = as_day(self._next_final)
+        self._no_prices = np.zeros((0, self.n_paths))
+        self._deadlines: dict[tuple[dt.date, int], dt.date] = {}
         self._event_names = list(layout.EVENT_NAMES)
         self._details = list(layout.DETAILS)
         self._event_contracts = list(self.codes)
@@ -692,9 +699,9 @@ class Ledger:
         their prices per path from the settlement model, whether each price could be
         fixed, and the error of each that could not (raised only if the contract has
         something to settle)."""
+        if as_day(day) < self._next_final_day:  # nothing due: the common case, kept cheap
+            return [], self._no_prices, _NONE_FIXED, []
         today = np.datetime64(day, "D")
-        if today < self._next_final:  # nothing due: the common case, kept cheap
-            return [], np.zeros((0, self.n_paths)), np.ones(0, np.bool_), []
         due = (self.final_settlement_day <= today) & ~self.settled
         expired = [int(c) for c in np.flatnonzero(due) if not self.contracts[c].cascades_into]
         prices = np.zeros((len(expired), self.n_paths))
@@ -709,6 +716,7 @@ class Ledger:
                 ok[e] = False
                 errors.append(exc)
         self._next_final = self._first_final_day()
+        self._next_final_day = as_day(self._next_final)
         return expired, prices, ok, errors
 
     def _first_final_day(self) -> np.datetime64:
@@ -721,7 +729,11 @@ class Ledger:
     def call_deadline(self, day: dt.date) -> dt.date:
         """The exchange day by whose settlement a call issued on ``day`` must be met (the
         calendar remembers its answers)."""
-        return self.calendar.offset(day, int(self.terms.ci[layout.C_DEADLINE_DAYS]))
+        days = int(self.terms.ci[layout.C_DEADLINE_DAYS])
+        deadline = self._deadlines.get((day, days))
+        if deadline is None:
+            deadline = self._deadlines[day, days] = self.calendar.offset(day, days)
+        return deadline
 
     def call_outcome(self, ts: np.datetime64, day: dt.date) -> CallOutcome:
         """The calls the last settlement issued or found due, with the liquidation orders
