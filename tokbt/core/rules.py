@@ -54,7 +54,6 @@ import functools
 import numpy as np
 from numba import njit
 
-from tokbt.core.cache import refresh
 from tokbt.core.layout import (
     C_ANY_RATE,
     C_AT_CLOSE,
@@ -207,6 +206,7 @@ from tokbt.core.layout import (
 )
 from tokbt.market import ticks
 from tokbt.market.ticks import DOWN, UP
+from tokbt.numba_cache import refresh
 
 refresh(__file__, "core/layout.py", "market/ticks.py")  # numba's cache follows these too
 

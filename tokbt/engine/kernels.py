@@ -23,7 +23,6 @@ import numpy as np
 from numba import njit, typeof, types
 
 from tokbt.core import layout, rules
-from tokbt.core.cache import refresh
 from tokbt.core.layout import (
     C_AT_CLOSE,
     MISSING_FIXINGS,
@@ -41,7 +40,7 @@ from tokbt.core.layout import (
     Rows,
     Terms,
 )
-from tokbt.numba_cache import NO_REFCOUNTS
+from tokbt.numba_cache import NO_REFCOUNTS, refresh
 
 refresh(__file__, "core/rules.py", "core/layout.py", "market/ticks.py")  # numba's cache
 

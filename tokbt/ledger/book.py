@@ -194,10 +194,8 @@ class Ledger:
         )
         self.opening = self.book.balances.copy()
         self._cascading = np.array([bool(c.cascades_into) for c in self.contracts], np.bool_)
-        self._next_final = self._first_final_day()
-        self._next_final_day = as_day(self._next_final)
+        self._next_final_day = as_day(self._first_final_day())
         self._no_prices = np.zeros((0, self.n_paths))
-        self._deadlines: dict[tuple[dt.date, int], dt.date] = {}
         self._event_names = list(layout.EVENT_NAMES)
         self._details = list(layout.DETAILS)
         self._event_contracts = list(self.codes)
@@ -715,8 +713,7 @@ class Ledger:
             except Exception as exc:  # raised only if the contract has something to settle
                 ok[e] = False
                 errors.append(exc)
-        self._next_final = self._first_final_day()
-        self._next_final_day = as_day(self._next_final)
+        self._next_final_day = as_day(self._first_final_day())
         return expired, prices, ok, errors
 
     def _first_final_day(self) -> np.datetime64:
@@ -729,11 +726,7 @@ class Ledger:
     def call_deadline(self, day: dt.date) -> dt.date:
         """The exchange day by whose settlement a call issued on ``day`` must be met (the
         calendar remembers its answers)."""
-        days = int(self.terms.ci[layout.C_DEADLINE_DAYS])
-        deadline = self._deadlines.get((day, days))
-        if deadline is None:
-            deadline = self._deadlines[day, days] = self.calendar.offset(day, days)
-        return deadline
+        return self.calendar.offset(day, int(self.terms.ci[layout.C_DEADLINE_DAYS]))
 
     def call_outcome(self, ts: np.datetime64, day: dt.date) -> CallOutcome:
         """The calls the last settlement issued or found due, with the liquidation orders

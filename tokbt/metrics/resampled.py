@@ -1,16 +1,15 @@
 """Row statistics of a column at resampled positions, compiled: the bootstrap's inner loop.
 
 Each function takes a column ``values`` ``(n,)`` and resamples ``idx`` ``(B, m)``
-(positions into ``values``) and returns one statistic per resample ``(B,)``,
-gathering each row into a scratch buffer instead of materialising the
-``(B, m)`` array of values. The numbers are numpy's, bit for bit, where numpy's
-are defined by their arithmetic: sums follow numpy's pairwise summation
-(``tokbt.numeric.total``), means and standard deviations skip NaN the way ``np.nanmean``
-and ``np.nanstd`` do (a NaN counts as 0 in the sums and not in the count), the
-95th percentile interpolates as ``np.nanquantile``'s default (linear) method.
-Only ``cvar`` may differ from numpy's in the last bit: it sums the worst values
-in the order the selection leaves them, which numpy's introselect does not
-specify.
+(positions into ``values``) and returns one statistic per resample ``(B,)`` without
+materialising the ``(B, m)`` array of values: sums gather a row into a scratch buffer,
+order statistics are read off counts of the column's ranks. The numbers are numpy's,
+bit for bit, where numpy's are defined by their arithmetic: sums follow numpy's pairwise
+summation (``tokbt.numeric.total``), means and standard deviations skip NaN the way
+``np.nanmean`` and ``np.nanstd`` do (a NaN counts as 0 in the sums and not in the count),
+the 95th percentile interpolates as ``np.nanquantile``'s default (linear) method.
+Only ``cvar`` may differ from numpy's in the last bit: it sums the worst values from the
+largest down, numpy in the order its introselect leaves them.
 
 The functions release the GIL, so the policies of an evaluation run side by side on
 threads. They are compiled for one signature each, when this module is imported (or
@@ -191,9 +190,10 @@ def resampled_cvar(values: Floats, idx: Resample, level: float) -> Floats:  # pr
         else:
             s, left, j = 0.0, k, counts.shape[0] - 1
             while left > 0:
-                for _ in range(min(counts[j], left)):
+                take = min(counts[j], left)
+                for _ in range(take):
                     s += ordered[j]
-                left -= min(counts[j], left)
+                left -= take
                 j -= 1
             out[r] = s / k
         _uncount(rank, idx[r], counts)

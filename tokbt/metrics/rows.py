@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 from numba import njit
 
 from tokbt.core import layout
-from tokbt.core.cache import refresh
 from tokbt.ledger.journal import ACCOUNTS, KINDS, Account, EntryKind
+from tokbt.numba_cache import refresh
 
 refresh(__file__, "core/layout.py")  # numba's cache follows the row layout
 
@@ -205,13 +205,19 @@ _US_PER_DAY = 86_400_000_000
 
 
 @njit(cache=True, inline="always")
+def core_day(ints: np.ndarray, r: int, day0: int) -> int:  # pragma: no cover - compiled
+    """The day position of row ``r`` of the core's journal buffers: the day its event
+    describes (an event at 00:00 describes the day before), counted from ``day0``."""
+    return int((ints[r, layout.J_TS] - 1) // _US_PER_DAY - day0)
+
+
+@njit(cache=True, inline="always")
 def core_row(
     ints: np.ndarray, floats: np.ndarray, r: int, day0: int
 ) -> tuple[int, float, float]:  # pragma: no cover - compiled
-    """Row ``r`` of the core's journal buffers: its day position (the day its event
-    describes: an event at 00:00 describes the day before), qty and price (NaN where the
-    row does not carry one)."""
-    day = (ints[r, layout.J_TS] - 1) // _US_PER_DAY - day0
+    """Row ``r`` of the core's journal buffers: its day position (``core_day``), qty and
+    price (NaN where the row does not carry one)."""
+    day = core_day(ints, r, day0)
     flags = ints[r, layout.J_FLAGS]
     qty = floats[r, layout.J_QTY] if flags & layout.HAS_QTY else np.nan
     price = floats[r, layout.J_PRICE] if flags & layout.HAS_PRICE else np.nan
@@ -242,11 +248,6 @@ def first_day(frame: RunFrame) -> int:
     """The frame's first day as days since the epoch (0 without days): day positions of
     core rows count from it."""
     return int(frame.days[0].astype(np.int64)) if len(frame.days) else 0
-
-
-def core_day(ints: npt.NDArray[np.int64], r: int, day0: int) -> int:
-    """The day position of row ``r`` of the core's journal buffers (as ``core_row``)."""
-    return int((ints[r, layout.J_TS] - 1) // _US_PER_DAY - day0)
 
 
 def outside_days(day: int, frame: RunFrame) -> ValueError:

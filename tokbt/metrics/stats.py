@@ -92,10 +92,6 @@ class Sample:
         """Number of months."""
         return int(self.unit_hedged.shape[1])
 
-    def take(self, column: str, idx: Resample) -> Floats:
-        """``column`` at the resampled path positions, ``(B, n)``."""
-        return np.asarray(self.columns[column][idx])
-
     def reduce(self, how: RowStat, column: str, idx: Resample) -> Floats:
         """``how(column, idx)``: a row statistic of ``column`` at each resample of ``idx``."""
         return how(as_column(self.columns[column]), positions(idx))
