@@ -271,7 +271,14 @@ class Book(NamedTuple):
     flags: Bools
     """(N_FLAGS, n) scratch (see ``M_TRADABLE``)."""
     wanted: Bools
-    """(k,) scratch: contracts with an order due."""
+    """(k,) scratch over contracts: those with an order due (``execute``), those the
+    decision kernel targeted (the compiled driver)."""
+    holders: Ints
+    """(k,) how many paths hold a position in each contract (``set_position`` keeps it)."""
+    held: Ints
+    """(2,) ``[lo, hi)``: the contracts some path holds lie in this range (empty: ``lo ==
+    hi``). Rules that sum or scan a path's positions run over it, not over every contract
+    listed in the run."""
 
 
 class Orders(NamedTuple):
@@ -354,6 +361,8 @@ def new_book(n_paths: int, n_contracts: int, initial_cash: float, initial_vol: f
         work=np.zeros((N_WORK, n)),
         flags=np.zeros((N_FLAGS, n), dtype=np.bool_),
         wanted=np.zeros(k, dtype=np.bool_),
+        holders=np.zeros(k, dtype=np.int64),
+        held=np.zeros(2, dtype=np.int64),
     )
 
 

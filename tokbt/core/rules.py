@@ -380,6 +380,29 @@ def transfer(
             _journal(rows, ts, kind, target, p, NO_CONTRACT, np.nan, np.nan, amount[p], 0)
 
 
+# -- positions ----------------------------------------------------------------------------------
+
+
+@_jit(inline="always")
+def set_position(book: Book, p: Int, c: Int, qty: float) -> None:  # pragma: no cover - compiled
+    """Path ``p`` now holds ``qty`` contracts of ``c``: the one writer of
+    ``book.positions``, which keeps ``book.holders`` and the held range ``book.held``."""
+    was = book.positions[p, c] != 0.0
+    book.positions[p, c] = qty
+    if was == (qty != 0.0):
+        return
+    book.holders[c] += 1 if qty != 0.0 else -1
+    lo, hi = book.held[0], book.held[1]
+    if qty != 0.0:
+        lo, hi = (c, c + 1) if lo == hi else (min(lo, c), max(hi, c + 1))
+    else:
+        while lo < hi and book.holders[lo] == 0:
+            lo += 1
+        while hi > lo and book.holders[hi - 1] == 0:
+            hi -= 1
+    book.held[0], book.held[1] = lo, hi
+
+
 # -- margin -------------------------------------------------------------------------------------
 
 
@@ -411,7 +434,10 @@ def _initial(
     marked at ``unmarked_price`` if ``c`` has no mark yet; ``c = -1``: as held)."""
     span = terms.ci[C_SPAN] != 0
     total = 0.0
-    for j in range(book.positions.shape[1]):
+    lo, hi = book.held[0], book.held[1]
+    if c >= 0:
+        lo, hi = (c, c + 1) if lo == hi else (min(lo, c), max(hi, c + 1))
+    for j in range(lo, hi):
         q = book.positions[p, j]
         mark = book.marks[p, j]
         if j == c:
@@ -583,7 +609,7 @@ def fill(
             if np.isnan(book.marks[p, c]):
                 book.marks[p, c] = price[p]
             book.accrued[p, c] += qty[p] * mult * (book.marks[p, c] - price[p])
-            book.positions[p, c] += qty[p]
+            set_position(book, p, c, book.positions[p, c] + qty[p])
     for p in range(n):
         if qty[p] != 0.0:
             _journal(rows, ts, kind, MARGIN, p, c, qty[p], price[p], 0.0, HAS_QTY | HAS_PRICE)
@@ -638,10 +664,16 @@ def liquidatable(
 ) -> None:  # pragma: no cover - compiled
     """Paths holding a position in a contract still trading on ``day``."""
     for p in range(out.shape[0]):
-        out[p] = False
-        for c in range(book.positions.shape[1]):
-            if book.positions[p, c] != 0.0 and _trading(terms, c, day):
-                out[p] = True
+        out[p] = _holds_tradable(book, terms, p, day)
+
+
+@_jit(inline="always")
+def _holds_tradable(book: Book, terms: Terms, p: Int, day: Int) -> bool:  # pragma: no cover
+    """Path ``p`` holds a position in a contract still trading on ``day``."""
+    for c in range(book.held[0], book.held[1]):
+        if book.positions[p, c] != 0.0 and _trading(terms, c, day):
+            return True
+    return False
 
 
 @_jit(inline="always")
@@ -651,7 +683,7 @@ def _liquidation_fill(
     """Trade ``qty`` contracts of ``c`` on path ``p`` at its mark (the settlement price just
     booked: no variation margin, no fee) and journal it as a liquidation."""
     _journal(rows, ts, LIQUIDATION, MARGIN, p, c, qty, book.marks[p, c], 0.0, HAS_QTY | HAS_PRICE)
-    book.positions[p, c] += qty
+    set_position(book, p, c, book.positions[p, c] + qty)
 
 
 @_jit()
@@ -661,8 +693,8 @@ def liquidate(
     """Close every position of ``paths`` in the contracts still trading on ``day`` at its
     mark (the settlement price just booked), then log a ``liquidation`` event per path;
     a position past its last trading day waits for its final settlement."""
-    n, k = book.positions.shape
-    for c in range(k):
+    n = book.positions.shape[0]
+    for c in range(book.held[0], book.held[1]):
         if not _trading(terms, c, day):
             continue
         for p in range(n):
@@ -831,7 +863,7 @@ def _liquidation_share(
     span = terms.ci[C_SPAN] != 0
     tradable = 0.0
     held = 0.0
-    for c in range(book.positions.shape[1]):
+    for c in range(book.held[0], book.held[1]):
         q = book.positions[p, c]
         if q != 0.0:
             m = _contract_margin(terms.cf, span, book.span_var[p, c], q, book.marks[p, c])
@@ -851,14 +883,18 @@ def propose_liquidation(book: Book, terms: Terms, day: Int) -> bool:  # pragma: 
     """The margin-call model's liquidation orders for the ``book.due`` paths, into
     ``book.liquidation``: every tradable position (``CALLS_FULL``) or the share of each
     that restores the initial requirement, rounded up to whole contracts when trading is
-    in whole contracts (``CALLS_PARTIAL``). Whether any path is due."""
+    in whole contracts (``CALLS_PARTIAL``). Whether any path is due. (The orders are all
+    zero after a settlement that proposed none, so such a settlement writes nothing.)"""
     n, k = book.positions.shape
-    partial = terms.ci[C_CALL_MODEL] == CALLS_PARTIAL
-    whole_only = terms.ci[C_WHOLE] != 0
     anyone = False
     for p in range(n):
-        share = _liquidation_share(book, terms, p, day) if book.due[p] and partial else 1.0
         anyone = anyone or book.due[p]
+    if not anyone and not book.report[R_DUE]:
+        return False
+    partial = terms.ci[C_CALL_MODEL] == CALLS_PARTIAL
+    whole_only = terms.ci[C_WHOLE] != 0
+    for p in range(n):
+        share = _liquidation_share(book, terms, p, day) if book.due[p] and partial else 1.0
         for c in range(k):
             held = book.positions[p, c]
             q = 0.0
@@ -891,10 +927,9 @@ def assess_calls(
     if anyone:
         _collect(book, terms, rows, ts, open_calls)
     book.report[R_CALLED] = _issue_calls(book, terms, rows, ts, deadline, True, open_calls)
-    tradable = book.flags[M_TRADABLE]
-    liquidatable(book, terms, day, tradable)
     for p in range(n):
-        book.due[p] = book.outstanding[p] > 0 and book.deadline[p] <= day and tradable[p]
+        late = book.outstanding[p] > 0 and book.deadline[p] <= day
+        book.due[p] = late and _holds_tradable(book, terms, p, day)
     book.report[R_DUE] = propose_liquidation(book, terms, day)
 
 
@@ -968,7 +1003,7 @@ def final_settlement(
                     rows, ts, FINAL_SETTLEMENT, MARGIN, p, c, -held, price, amount,
                     HAS_QTY | HAS_PRICE,
                 )  # fmt: skip
-            book.positions[p, c] = 0.0
+            set_position(book, p, c, 0.0)
             if is_open:
                 book.marks[p, c] = price
             book.accrued[p, c] = 0.0
@@ -1075,9 +1110,8 @@ def log_positions(
     """A position-log row per path and contract held (if the log is kept)."""
     if terms.ci[C_LOG_POSITIONS] == 0:
         return
-    n, k = book.positions.shape
-    for p in range(n):
-        for c in range(k):
+    for p in range(book.positions.shape[0]):
+        for c in range(book.held[0], book.held[1]):
             if book.positions[p, c] != 0.0:
                 r = rows.pn[0]
                 rows.pi[r, P_TS] = ts
@@ -1416,9 +1450,10 @@ def execute(
         _apply(orders, book, terms, d, due)
     wanted = book.wanted
     wanted[:] = False
-    for c in range(k):
-        for p in range(n):
-            wanted[c] = wanted[c] or due[p, c] != 0.0
+    for p in range(n):
+        for c in range(k):
+            if due[p, c] != 0.0:
+                wanted[c] = True
     traded = book.flags[M_TRADED]
     traded[:] = False
     for c in range(k):

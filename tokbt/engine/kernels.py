@@ -160,11 +160,14 @@ def _decide(
         hist_fut[r - history + 1 : r + 1], positions_view, expiry[i], planned, params, state,
         target,
     )  # fmt: skip
+    decided = book.wanted  # scratch over contracts, row by row: the buffer is path-major
+    decided[:] = False
+    for p in range(n):
+        for c in range(k):
+            if np.isfinite(target[p, c]):
+                decided[c] = True
     for c in range(k):
-        decided = False
-        for p in range(n):
-            decided = decided or np.isfinite(target[p, c])
-        if not decided:
+        if not decided[c]:
             continue
         for p in range(n):
             t = target[p, c]
