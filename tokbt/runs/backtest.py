@@ -157,6 +157,7 @@ def build_plan(sim: SimulateMarket) -> SimPlan:
         sim.seed,
         steps_per_day=sim.steps_per_day,
         bars_per_day=sim.bars_per_day,
+        branch_day=sim.branch_day,
     )
 
 

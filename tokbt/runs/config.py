@@ -61,6 +61,22 @@ class SimulateMarket(_Config):
     )
     steps_per_day: int = Field(1, ge=1, le=1440, description="Simulation steps per day.")
     bars_per_day: int = Field(1, ge=1, le=1440, description="Spot bars per day.")
+    branch_day: int = Field(
+        0,
+        ge=0,
+        description="The hedge date in exchange days (where a policy with start = N hedges): "
+        "every path shares one simulated history up to and including it and diverges after "
+        "it. 0: the unconditional simulation, every path its own world from the start.",
+    )
+
+    @model_validator(mode="after")
+    def _branch_inside(self) -> Self:
+        if self.branch_day >= self.horizon_days:
+            raise ValueError(
+                f"branch_day ({self.branch_day}) must fall inside the horizon "
+                f"({self.horizon_days} days)"
+            )
+        return self
 
 
 class MarketConfig(_Config):

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from tokbt.sim.params import DT_DAY, ConsumptionParams, DailyParams
-from tokbt.sim.rng import Stream, path_rng
+from tokbt.sim.rng import Stream, history_rng, path_rng, splice
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,11 @@ def simulate_consumption(
     log_index: np.ndarray,
     paths: np.ndarray,
     seed: int,
+    shared_days: int = 0,
 ) -> Consumption:
-    """Daily consumption of each path.
+    """Daily consumption of each path (the noise of the first ``shared_days`` days from the
+    shared history's stream: with the shared spot, consumption is then the same on
+    every path before the branch).
 
     ``ln Q_d = ln q0 + Σ_{j≤d} g_Q,j Δ + Σ_{j≤d} β_j (dev_j − dev_{j−1}) + ε_d``
     where ``dev_d = ln S_d − m_d`` is the price shock — the log index minus
@@ -48,20 +51,26 @@ def simulate_consumption(
     expected = log_s0 + np.cumsum(daily.log_drift[:n_days]) * DT_DAY
     shocks = np.diff(log_index - expected, axis=1, prepend=0.0)
     response = np.cumsum(daily.price_link[:n_days] * shocks, axis=1)
-    noise = _ar1(params.noise_sigma, params.noise_phi, paths, n_days, seed)
+    noise = _ar1(params.noise_sigma, params.noise_phi, paths, n_days, seed, shared_days)
     tokens = np.exp(log_trend + response + noise)
     trend = params.q0 * np.exp(params.growth * t)
     return Consumption(tokens, np.exp(log_trend) if params.plan == "expected" else trend)
 
 
-def _ar1(sigma: float, phi: float, paths: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Stationary AR(1) ``ε_d = φ ε_{d−1} + σ η_d`` per path, from the consumption stream."""
+def _ar1(
+    sigma: float, phi: float, paths: np.ndarray, n: int, seed: int, shared_days: int = 0
+) -> np.ndarray:
+    """Stationary AR(1) ``ε_d = φ ε_{d−1} + σ η_d`` per path, from the consumption stream
+    (the shared history's for the first ``shared_days`` days)."""
     out = np.zeros((len(paths), n))
     if sigma == 0:
         return out
     shocks = np.stack(
         [path_rng(seed, int(p), Stream.CONSUMPTION).standard_normal(n) for p in paths]
     )
+    if shared_days:
+        shared = history_rng(seed, Stream.CONSUMPTION).standard_normal(n)
+        shocks = splice(shocks, np.broadcast_to(shared, shocks.shape), shared_days)
     return ar1_filter(shocks, sigma, phi)
 
 

@@ -34,7 +34,7 @@ from tokbt.sim.consumption import Consumption, ar1_filter, simulate_consumption
 from tokbt.sim.curve import CurveModel
 from tokbt.sim.kernels import futures_rows, futures_settles, unfixed_coefficients
 from tokbt.sim.params import DailyParams, Scenario
-from tokbt.sim.rng import Stream, path_rng
+from tokbt.sim.rng import Stream, history_rng, path_rng, splice
 from tokbt.sim.spot import SpotPaths, simulate_spot
 
 _US_PER_DAY = 86_400_000_000
@@ -58,6 +58,12 @@ class SimPlan:
             exchange day, ``-1`` where a day lists fewer.
         daily: per-day parameters, extended to the last delivery day.
         curve: the tabulated forward curve.
+        branch_day: the hedge date, in exchange days (the day a policy with ``start =
+            branch_day`` hedges): every path shares one history up to and including
+            that exchange day (the draws of those calendar days, ``shared_days``, come
+            from the shared streams of ``tokbt.sim.rng``) and diverges after it. 0: no
+            shared history; every path is its own world from the start (the
+            unconditional simulation).
     """
 
     scenario: Scenario
@@ -74,6 +80,7 @@ class SimPlan:
     listed: np.ndarray
     daily: DailyParams
     curve: CurveModel
+    branch_day: int = 0
 
     @classmethod
     def build(
@@ -85,10 +92,12 @@ class SimPlan:
         steps_per_day: int = 1,
         bars_per_day: int = 1,
         spec: ContractSpec | None = None,
+        branch_day: int = 0,
     ) -> SimPlan:
         """Lay out the calendar, the listed contracts and the curve tables."""
         if n_days < 1:
             raise ValueError(f"horizon must be at least 1 day, got {n_days}")
+
         if bars_per_day < 1 or steps_per_day % bars_per_day:
             raise ValueError(
                 f"bars_per_day ({bars_per_day}) must divide steps_per_day ({steps_per_day})"
@@ -103,6 +112,11 @@ class SimPlan:
         windows = [_fixing_window(spec, c) for c in contracts]
         first = np.array([(w[0] - start).days for w in windows], dtype=np.int64)
         last = np.array([(w[1] - start).days for w in windows], dtype=np.int64)
+        if not 0 <= branch_day < len(exchange_days) - 1:
+            raise ValueError(
+                f"branch_day must be an exchange day before the horizon's last "
+                f"(0..{len(exchange_days) - 2}), got {branch_day}"
+            )
         listed = _listing_matrix(contracts, business)
         ext_days = max(n_days, int(last.max()) + 1 if len(last) else n_days)
         gaps = [last[c] - exchange_days[e] for e, row in enumerate(listed) for c in row if c >= 0]
@@ -111,8 +125,14 @@ class SimPlan:
         curve = CurveModel.build(daily, scenario.curve, int(max_gap))
         return cls(
             scenario, spec, n_days, seed, steps_per_day, bars_per_day, days, exchange_days,
-            contracts, first, last, listed, daily, curve,
+            contracts, first, last, listed, daily, curve, branch_day,
         )  # fmt: skip
+
+    @property
+    def shared_days(self) -> int:
+        """Calendar days every path shares: through the ``branch_day``-th exchange day (0:
+        none)."""
+        return int(self.exchange_days[self.branch_day]) + 1 if self.branch_day else 0
 
     @property
     def contract_codes(self) -> list[str]:
@@ -134,6 +154,8 @@ class SimPlan:
             "bars_per_day": self.bars_per_day,
             "tokbt": tokbt.__version__,
         }
+        if self.branch_day:  # absent when 0, so unbranched digests stay what they were
+            recipe["branch_day"] = self.branch_day
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
     @cached_property
@@ -215,13 +237,16 @@ def simulate_paths(plan: SimPlan, paths: np.ndarray | range) -> SimChunk:
     """Simulate the given path ids; path ``i`` is the same whatever else is simulated."""
     ids = np.asarray(paths, dtype=np.int64)
     sc = plan.scenario
-    spot = simulate_spot(sc.spot, plan.daily, ids, plan.n_days, plan.seed, plan.steps_per_day)
+    spot = simulate_spot(
+        sc.spot, plan.daily, ids, plan.n_days, plan.seed, plan.steps_per_day, plan.shared_days
+    )
     f_day, y_day = spot.day_end(spot.f), spot.day_end(spot.y)
     index = np.exp(f_day + y_day)
     fair, settle, opened, locked = settle_futures(plan, index, f_day, y_day, _basis(plan, ids))
     consumption = simulate_consumption(
-        sc.consumption, plan.daily, float(np.log(sc.spot.s0)), f_day + y_day, ids, plan.seed
-    )
+        sc.consumption, plan.daily, float(np.log(sc.spot.s0)), f_day + y_day, ids, plan.seed,
+        plan.shared_days,
+    )  # fmt: skip
     return SimChunk(ids, spot, index, fair, settle, opened, locked, consumption)
 
 
@@ -264,6 +289,10 @@ def _basis(plan: SimPlan, ids: np.ndarray) -> np.ndarray:
     shocks = np.stack(
         [path_rng(plan.seed, int(p), Stream.BASIS).standard_normal(n_ex) for p in ids]
     )
+    shared_days = int(np.searchsorted(plan.exchange_days, plan.shared_days))
+    if shared_days:
+        shared = history_rng(plan.seed, Stream.BASIS).standard_normal(n_ex)
+        shocks = splice(shocks, np.broadcast_to(shared, shocks.shape), shared_days)
     return ar1_filter(shocks, curve.basis_sigma, curve.basis_phi)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from tokbt.sim.kernels import ou_jump_paths
 from tokbt.sim.params import DT_DAY, DailyParams, SpotParams
-from tokbt.sim.rng import Stream, path_rng
+from tokbt.sim.rng import Stream, history_rng, path_rng, splice
 
 
 @dataclass(frozen=True)
@@ -52,39 +52,42 @@ def simulate_spot(
     n_days: int,
     seed: int,
     steps_per_day: int = 1,
+    shared_days: int = 0,
 ) -> SpotPaths:
     """Simulate ``paths`` (path ids) for ``n_days`` days with the exact transition.
 
     Draws come from each path's own streams, so path ``i`` does not depend on
-    which other paths are simulated with it.
+    which other paths are simulated with it. With ``shared_days = b`` the steps of
+    days ``[0, b)`` are driven by the shared history's draws (``history_rng``), so
+    every path has the same spot up to the end of day ``b − 1``; later steps keep the
+    path's own draws at their positions.
     """
     if steps_per_day < 1:
         raise ValueError(f"steps_per_day must be >= 1, got {steps_per_day}")
     if daily.n_days < n_days:
         raise ValueError(f"daily parameters cover {daily.n_days} days, need {n_days}")
+    if not 0 <= shared_days <= n_days:
+        raise ValueError(f"shared_days must be in [0, {n_days}], got {shared_days}")
     ids = np.asarray(paths, dtype=np.int64)
     n_steps = n_days * steps_per_day
     h = DT_DAY / steps_per_day
     step_day = np.repeat(np.arange(n_days), steps_per_day)
-    jump_lam = daily.jump_rate[step_day] * h
-    cut_lam = daily.cut_rate[step_day] * h
-
-    z = np.empty((len(ids), n_steps))
-    n_jumps = np.empty((len(ids), n_steps), dtype=np.int64)
-    n_cuts = np.empty((len(ids), n_steps), dtype=np.int64)
-    jump_z, jump_u, cut_log = [], [], []
-    for row, path in enumerate(ids):
-        rng = path_rng(seed, int(path), Stream.SPOT)
-        z[row] = rng.standard_normal(n_steps)
-        n_jumps[row] = rng.poisson(jump_lam)
-        k = int(n_jumps[row].sum())
-        jump_z.append(rng.standard_normal(k))
-        jump_u.append(rng.random(k))
-        cuts = path_rng(seed, int(path), Stream.CUTS)
-        n_cuts[row] = cuts.poisson(cut_lam)
-        cut_log.append(
-            np.log1p(-cuts.uniform(daily.cut_low, daily.cut_high, int(n_cuts[row].sum())))
+    rates = (daily.jump_rate[step_day] * h, daily.cut_rate[step_day] * h)
+    cut_step = shared_days * steps_per_day
+    shared = None
+    if cut_step:
+        shared = _draw(
+            history_rng(seed, Stream.SPOT), history_rng(seed, Stream.CUTS), *rates, daily
         )
+    draws = []
+    for path in ids:
+        own = _draw(
+            path_rng(seed, int(path), Stream.SPOT),
+            path_rng(seed, int(path), Stream.CUTS),
+            *rates,
+            daily,
+        )
+        draws.append(own if shared is None else own.branched(shared, cut_step))
 
     f, y = ou_jump_paths(
         float(np.log(spot.s0)),
@@ -96,16 +99,67 @@ def simulate_spot(
         daily.sigma,
         daily.jump_mean,
         daily.jump_std,
-        z,
-        n_jumps,
-        _flat(jump_z),
-        _flat(jump_u),
-        _starts(jump_z),
-        n_cuts,
-        _flat(cut_log),
-        _starts(cut_log),
+        _rows([d.z for d in draws], n_steps, np.float64),
+        _rows([d.n_jumps for d in draws], n_steps, np.int64),
+        _flat([d.jump_z for d in draws]),
+        _flat([d.jump_u for d in draws]),
+        _starts([d.jump_z for d in draws]),
+        _rows([d.n_cuts for d in draws], n_steps, np.int64),
+        _flat([d.cut_log for d in draws]),
+        _starts([d.cut_log for d in draws]),
     )
     return SpotPaths(ids, steps_per_day, f, y)
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """One path's random inputs: a normal per step, jumps per step with their sizes and
+    times, permanent cuts per step with their log sizes (in step order)."""
+
+    z: np.ndarray
+    n_jumps: np.ndarray
+    jump_z: np.ndarray
+    jump_u: np.ndarray
+    n_cuts: np.ndarray
+    cut_log: np.ndarray
+
+    def branched(self, shared: _Draws, cut: int) -> _Draws:
+        """These draws with the first ``cut`` steps (and their jumps and cuts) taken from
+        ``shared``."""
+        own_jumps, shared_jumps = int(self.n_jumps[:cut].sum()), int(shared.n_jumps[:cut].sum())
+        own_cuts, shared_cuts = int(self.n_cuts[:cut].sum()), int(shared.n_cuts[:cut].sum())
+        return _Draws(
+            z=splice(self.z, shared.z, cut),
+            n_jumps=splice(self.n_jumps, shared.n_jumps, cut),
+            jump_z=np.concatenate([shared.jump_z[:shared_jumps], self.jump_z[own_jumps:]]),
+            jump_u=np.concatenate([shared.jump_u[:shared_jumps], self.jump_u[own_jumps:]]),
+            n_cuts=splice(self.n_cuts, shared.n_cuts, cut),
+            cut_log=np.concatenate([shared.cut_log[:shared_cuts], self.cut_log[own_cuts:]]),
+        )
+
+
+def _draw(
+    rng: np.random.Generator,
+    cuts: np.random.Generator,
+    jump_lam: np.ndarray,
+    cut_lam: np.ndarray,
+    daily: DailyParams,
+) -> _Draws:
+    """A path's draws, in the order its streams have always produced them."""
+    z = rng.standard_normal(len(jump_lam))
+    n_jumps = rng.poisson(jump_lam)
+    k = int(n_jumps.sum())
+    jump_z, jump_u = rng.standard_normal(k), rng.random(k)
+    n_cuts = cuts.poisson(cut_lam)
+    cut_log = np.log1p(-cuts.uniform(daily.cut_low, daily.cut_high, int(n_cuts.sum())))
+    return _Draws(z, n_jumps, jump_z, jump_u, n_cuts, cut_log)
+
+
+def _rows(parts: list[np.ndarray], width: int, dtype: type) -> np.ndarray:
+    out = np.empty((len(parts), width), dtype=dtype)
+    for row, part in enumerate(parts):
+        out[row] = part
+    return out
 
 
 def trend_path(spot: SpotParams, daily: DailyParams, n_days: int) -> np.ndarray:
