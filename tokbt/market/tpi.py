@@ -8,8 +8,16 @@ of providers' SIT-equivalent prices, a provider's price being quality-adjusted
 This module turns dated list-price changes (``datasets/llm_prices``) into that
 index. A :class:`TPIRecipe` states every choice — the basket, the input/output
 blend, quality scores, provider weights and cap, how a provider's models
-combine — so that two indices differ only in data, never in code. Everything
-the paper does not state is marked **[assumption]**.
+combine, how the index is linked across changes of the basket — so that two
+indices differ only in data, never in code. Everything the paper does not
+state is marked **[assumption]**.
+
+The index is chain-linked by default (:func:`build_tpi`, :func:`chain_link`):
+a change of the basket's composition — a provider (or, when a provider's price
+is the mean of its models, a model) entering or leaving, or the weights
+changing because of it — never moves the level; only price changes of
+constituents priced on two consecutive days do. ``linking = "none"`` gives the
+plain weighted mean of each day instead.
 
 Unit: USD per 1M SIT tokens, the list price of a token mix.
 """
@@ -20,7 +28,7 @@ import csv
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal, NoReturn, overload
+from typing import Annotated, Literal, NamedTuple, NoReturn, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -68,9 +76,12 @@ class TPIRecipe(BaseModel):
     On day ``d`` every basket model that has a list price on or before ``d``
     is priced at its latest list price, blended over input and output tokens
     and quality-adjusted to SIT; each provider's models combine into one
-    provider price (``within_provider``); the index is the weighted mean of
-    the providers present that day with weights ``provider_weights`` capped
-    at ``provider_cap`` (see :func:`cap_weights`).
+    provider price (``within_provider``); the providers present that day get
+    weights ``provider_weights`` capped at ``provider_cap`` (see
+    :func:`cap_weights`). ``linking`` says how those make the index: a
+    chain-linked index whose day-over-day change comes only from
+    constituents priced on both days (``"chain"``, see :func:`build_tpi`) or
+    the weighted mean of each day (``"none"``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -116,6 +127,14 @@ class TPIRecipe(BaseModel):
         description="How a provider's qualifying models make its price: 'min' = the "
         "cheapest quality-adjusted price (SIT is fungible; a buyer takes the cheapest "
         "qualifying offer) or 'mean' [assumption: min].",
+    )
+    linking: Literal["chain", "none"] = Field(
+        "chain",
+        description="How days join: 'chain' = chain-linked, each day's change is the "
+        "price change of the constituents priced on both days at the previous day's weights, "
+        "so an entry or exit (or a cap binding anew) never moves the level; 'none' = the "
+        "weighted mean of each day, which jumps when the basket changes. Constituents are "
+        "providers under within_provider='min', models under 'mean' (see build_tpi).",
     )
 
     @field_validator("models")
@@ -346,6 +365,9 @@ def cap_weights(weights: npt.ArrayLike, cap: float | None) -> npt.NDArray[np.flo
 
 # -- the index ----------------------------------------------------------------------------
 
+COMPONENT_FIELDS: tuple[str, ...] = ("price", "weight", "link_share", "relative")
+"""The fields (first column level) of :func:`tpi_components`, in column order."""
+
 
 def tpi_components(
     points: pd.DataFrame,
@@ -353,7 +375,7 @@ def tpi_components(
     start: DateLike | None = None,
     end: DateLike | None = None,
 ) -> pd.DataFrame:
-    """Each provider's SIT price and index weight on each calendar day of ``[start, end]``.
+    """Each provider's SIT price, weight and part in the day's link on each day of ``[start, end]``.
 
     List prices are step functions: a row is a list-price change effective on
     its date and holds until that model's next row; a model is never
@@ -366,7 +388,10 @@ def tpi_components(
 
     ``start`` defaults to the first date with a basket price, ``end`` to the
     last date in ``points`` (prices after it are carried flat) **[assumption]**;
-    days before the first basket price have no providers and NaN prices.
+    days before the first basket price have no providers and NaN prices. The
+    columns do not depend on ``start``: a day's row is the same in every
+    window that contains it (``link_share`` and ``relative`` of the window's
+    first day still compare it with the day before).
 
     ``points`` needs columns date, provider, model, input_usd_per_m and
     output_usd_per_m (as :func:`load_price_points` returns). Basket models,
@@ -374,20 +399,33 @@ def tpi_components(
     errors (likely typos).
 
     Returns a frame indexed by day (``DatetimeIndex`` named ``ts``, midnight,
-    no tz) with two-level columns ``(field, provider)``: ``price`` (USD per 1M
-    SIT tokens) and ``weight`` (each row sums to 1 where any provider is
-    present).
+    no tz) with two-level columns ``(field, provider)``, fields
+    :data:`COMPONENT_FIELDS`:
+
+    * ``price`` — ``P_p(d)``, USD per 1M SIT tokens; NaN while absent.
+    * ``weight`` — ``w_p(d)``, the provider's weight in day ``d``'s basket
+      (each row sums to 1 where any provider is present, 0 for absent ones).
+      Under ``linking = "none"`` the index is ``Σ_p weight · price``; under
+      ``"chain"`` these are the weights of the link from ``d`` to ``d + 1``.
+    * ``link_share`` — ``s_p(d)``, the provider's share of the chain link
+      from ``d − 1`` to ``d``: the value at ``d − 1`` prices and weights of
+      its constituents priced on both days, over that of all such
+      constituents (:func:`link_terms`, summed over the provider's models
+      under ``within_provider = "mean"``); 0 for a provider with none, so
+      each row sums to 1 on every day after the first basket date and is 0
+      on it.
+    * ``relative`` — the provider's price relative in that link: ``P_p(d) /
+      P_p(d − 1)`` under ``"min"``; under ``"mean"`` the ratio of the means
+      of its models priced on both days (a model entering does not count);
+      NaN when the provider takes no part in the link.
+
+    The chain-linked index (:func:`build_tpi`) moves by the factor
+    ``Σ_p link_share · relative`` from ``d − 1`` to ``d``, whatever the
+    recipe's ``linking``.
     """
     rows = _basket_rows(points, recipe)
     days = _day_range(rows, points, start, end)
-    matrix = _price_matrix(rows, days)
-    by_provider = matrix.T.groupby(level="provider", sort=True)
-    price = by_provider.min().T if recipe.within_provider == "min" else by_provider.mean().T
-    price = price.reindex(days).astype(np.float64)
-    weight = _weights(price, recipe)
-    out = pd.concat({"price": price, "weight": weight}, axis=1, names=["field", "provider"])
-    out.index.name = "ts"
-    return out
+    return _components(rows, recipe, days).reindex(days)
 
 
 def build_tpi(
@@ -396,20 +434,238 @@ def build_tpi(
     start: DateLike | None = None,
     end: DateLike | None = None,
 ) -> pd.Series:
-    """The daily Token Price Index ``TPI(d) = Σ_p w_p(d) · P_p(d)`` over present providers.
+    """The daily Token Price Index of ``recipe``, USD per 1M SIT tokens.
 
-    See :func:`tpi_components` for ``P_p``, ``w_p`` and the defaults of
+    With ``P_p(d)`` and ``w_p(d)`` the provider prices and weights of
+    :func:`tpi_components`:
+
+    * ``recipe.linking == "chain"`` (default): :func:`chain_link` of the
+      recipe's constituents ``k`` with prices ``P_k`` and weights ``v_k``::
+
+          TPI(d0) = Σ_k v_k(d0)·P_k(d0)
+          TPI(d)  = TPI(d−1) · Σ_{k∈C(d)} v_k(d−1)·P_k(d) / Σ_{k∈C(d)} v_k(d−1)·P_k(d−1)
+
+      where ``d0`` is the first basket date (so ``TPI(d0)`` is that day's
+      weighted mean, as under ``"none"``) and ``C(d)`` the constituents
+      priced on both ``d − 1`` and ``d``. The weights are the previous day's
+      (see :func:`chain_link` for why). Under ``within_provider = "min"`` the
+      constituents are the providers (``P_k = P_p``, ``v_k = w_p``): a
+      provider's price is its cheapest qualifying offer, so a new model
+      cheaper than its others is a price cut and moves the index, while a
+      provider entering is a change of composition. Under ``"mean"`` they are
+      the models (``v_k = w_p / n_p``, ``n_p`` the provider's models on sale):
+      a model joining its provider's mean is a change of composition.
+      A change of composition (an entry, an exit, weights or caps changing
+      with it) leaves the level unchanged on its day; a price change of a
+      constituent priced on both days moves it exactly as the weighted mean
+      does on a day the basket is unchanged.
+    * ``recipe.linking == "none"``: ``TPI(d) = Σ_p w_p(d)·P_p(d)`` over the
+      providers present, which jumps when the basket changes.
+
+    The chain always begins on the first basket date, so a day's value does
+    not depend on ``start`` (``build_tpi(..., start=s)`` equals
+    ``build_tpi(...)[s:]``). See :func:`tpi_components` for the defaults of
     ``start`` and ``end``. Returns a ``float64`` Series named ``tpi``, indexed
-    by a daily ``DatetimeIndex`` named ``ts`` (midnight, no tz), in USD per
-    1M SIT tokens; NaN on days with no provider.
+    by a daily ``DatetimeIndex`` named ``ts`` (midnight, no tz); NaN on days
+    before the first basket price.
     """
-    comp = tpi_components(points, recipe, start, end)
-    price = comp.xs("price", axis=1, level="field").to_numpy(np.float64)
-    weight = comp.xs("weight", axis=1, level="field").to_numpy(np.float64)
-    present = ~np.isnan(price)
-    value = np.where(present, price * weight, 0.0).sum(axis=1)
+    rows = _basket_rows(points, recipe)
+    days = _day_range(rows, points, start, end)
+    basket = _basket(rows, recipe, days)
+    tpi = _weighted_mean(basket.price, basket.weight)
+    if recipe.linking == "chain":
+        first = tpi.dropna()
+        base = float(first.iloc[0]) if first.size else None
+        tpi = chain_link(basket.items, basket.item_weight, base)
+    return tpi.reindex(days).rename("tpi")
+
+
+def chain_link(price: pd.DataFrame, weight: pd.DataFrame, base: float | None = None) -> pd.Series:
+    """A chain-linked index of constituents with daily prices and basket weights.
+
+    ``price`` and ``weight`` are days x constituents frames with the same
+    index and columns: ``price`` positive where the constituent is in the
+    basket and NaN where it is not; ``weight`` each day's basket weights,
+    finite, ``≥ 0``, 0 for absent constituents and summing to 1 over the
+    present ones.
+
+    With ``C(d)`` the constituents priced on both ``d − 1`` and ``d``::
+
+        I(d0) = Σ_p w_p(d0)·P_p(d0)
+        I(d)  = I(d−1) · Σ_{p∈C(d)} w_p(d−1)·P_p(d) / Σ_{p∈C(d)} w_p(d−1)·P_p(d−1)
+
+    ``d0`` is the first day with any constituent, so the first level is that
+    day's weighted mean (``base``, when given, replaces it: :func:`build_tpi`
+    passes the providers' weighted mean, which a sum over models can miss by
+    a rounding error). The link weights are those of the previous day's
+    basket (a Laspeyres chain): the link is the change in cost of the basket
+    held from ``d − 1`` to ``d``; an entrant has no price and no weight on
+    ``d − 1``, so it cannot move the level on its first day, and weights
+    that change on ``d`` (an entry, a cap binding anew) first act on the
+    link to ``d + 1``. A constituent that leaves on ``d`` drops out of both
+    sums, which rescales the remaining weights without moving the level by
+    itself.
+    On a day whose basket and weights are unchanged (in a TPI the weights
+    depend only on the basket) the link is the ratio of the two days'
+    weighted means. On a day where only the
+    composition changes the two sums are equal term by term, so the link is
+    exactly 1.0. Equivalently the link is ``Σ_p s_p(d)·P_p(d)/P_p(d−1)`` with
+    the shares ``s_p`` of :func:`link_terms`.
+
+    Returns a ``float64`` Series on ``price``'s index, NaN before ``d0``.
+    Raises ``ValueError`` on malformed frames and when the chain breaks: a
+    day after ``d0`` with no constituent, or with no constituent (of
+    positive weight) priced on both it and the day before.
+    """
+    p, w = _matrices(price, weight)
+    level = np.full(p.shape[0], np.nan)
+    alive = ~np.isnan(p).all(axis=1)
+    if alive.any():
+        d0 = int(np.argmax(alive))
+        level[d0:] = _chain(p[d0:], w[d0:], price.index[d0:], base)
+    return pd.Series(level, index=price.index, name="tpi", dtype=np.float64)
+
+
+def link_terms(price: pd.DataFrame, weight: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each constituent's share ``s_p(d)`` and price relative ``r_p(d)`` in day ``d``'s link.
+
+    For ``p`` in ``C(d)``, the constituents priced on both ``d − 1`` and ``d``::
+
+        s_p(d) = w_p(d−1)·P_p(d−1) / Σ_{q∈C(d)} w_q(d−1)·P_q(d−1)
+        r_p(d) = P_p(d) / P_p(d−1)
+
+    so that :func:`chain_link` moves by ``Σ_p s_p(d)·r_p(d)``. Elsewhere the
+    share is 0 and the relative NaN (the first row has no link: shares 0).
+    ``price`` and ``weight`` are as for :func:`chain_link`. Returns
+    ``(share, relative)``, frames shaped like ``price``.
+    """
+    p, w = _matrices(price, weight)
+    both = _both_days(p)
+    relative = np.full_like(p, np.nan)
+    relative[1:][both] = p[1:][both] / p[:-1][both]
+    value = np.where(both, w[:-1] * p[:-1], 0.0)
+    total = value.sum(axis=1, keepdims=True)
+    share = np.zeros_like(p)
+    np.divide(value, total, out=share[1:], where=total > 0)
+    return (
+        pd.DataFrame(share, index=price.index, columns=price.columns),
+        pd.DataFrame(relative, index=price.index, columns=price.columns),
+    )
+
+
+class _Basket(NamedTuple):
+    """Provider prices and weights, and the constituents the chain links (see build_tpi)."""
+
+    price: pd.DataFrame
+    weight: pd.DataFrame
+    items: pd.DataFrame
+    item_weight: pd.DataFrame
+
+
+def _basket(rows: pd.DataFrame, recipe: TPIRecipe, days: pd.DatetimeIndex) -> _Basket:
+    """The basket from the first basket date (the chain's start) to ``days[-1]``."""
+    history = _history(rows, days)
+    models = _price_matrix(rows, history)
+    by_provider = models.T.groupby(level="provider", sort=True)
+    price = by_provider.min().T if recipe.within_provider == "min" else by_provider.mean().T
+    price = price.reindex(history).astype(np.float64)
+    weight = _weights(price, recipe)
+    if recipe.within_provider == "min":
+        return _Basket(price, weight, price, weight)
+    count = models.notna().T.groupby(level="provider", sort=True).sum().T
+    per_model = (weight / count.where(count > 0)).fillna(0.0)
+    item_weight = per_model.reindex(columns=models.columns, level="provider")
+    return _Basket(price, weight, models, item_weight.where(models.notna(), 0.0))
+
+
+def _components(rows: pd.DataFrame, recipe: TPIRecipe, days: pd.DatetimeIndex) -> pd.DataFrame:
+    """:func:`tpi_components` from the first basket date to ``days[-1]``."""
+    basket = _basket(rows, recipe, days)
+    share, relative = _provider_terms(*link_terms(basket.items, basket.item_weight))
+    parts = {"price": basket.price, "weight": basket.weight}
+    parts |= {"link_share": share.reindex(columns=basket.price.columns, fill_value=0.0)}
+    parts |= {"relative": relative.reindex(columns=basket.price.columns)}
+    out = pd.concat(parts, axis=1, names=["field", "provider"])
+    out.index.name = "ts"
+    return out
+
+
+def _provider_terms(
+    share: pd.DataFrame, relative: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Model link terms summed to providers: the share adds up, the relative is share-weighted."""
+    if not isinstance(share.columns, pd.MultiIndex):
+        return share, relative
+    total = share.T.groupby(level="provider", sort=True).sum().T
+    moved = (share * relative).T.groupby(level="provider", sort=True).sum(min_count=1).T
+    return total, moved / total.where(total > 0)
+
+
+def _weighted_mean(price: pd.DataFrame, weight: pd.DataFrame) -> pd.Series:
+    """``Σ_p w_p(d)·P_p(d)`` over the constituents present each day; NaN where none is."""
+    p, w = _matrices(price, weight)
+    present = ~np.isnan(p)
+    value = np.where(present, p * w, 0.0).sum(axis=1)
     value[~present.any(axis=1)] = np.nan
-    return pd.Series(value, index=comp.index, name="tpi", dtype=np.float64)
+    return pd.Series(value, index=price.index, name="tpi", dtype=np.float64)
+
+
+def _chain(
+    p: npt.NDArray[np.float64], w: npt.NDArray[np.float64], days: pd.Index, base: float | None
+) -> npt.NDArray[np.float64]:
+    """Levels from the first row (which has a constituent) on; see :func:`chain_link`."""
+    empty = np.isnan(p).all(axis=1)
+    if empty.any():
+        day = days[int(np.argmax(empty))]
+        raise ValueError(
+            f"no constituent is priced on {_day(day)}, after the index began on "
+            f"{_day(days[0])}: the chain breaks"
+        )
+    both = _both_days(p)
+    num = np.where(both, w[:-1] * p[1:], 0.0).sum(axis=1)
+    den = np.where(both, w[:-1] * p[:-1], 0.0).sum(axis=1)
+    gap = ~(den > 0)
+    if gap.any():
+        i = int(np.argmax(gap))
+        raise ValueError(
+            f"no constituent of positive weight is priced on both {_day(days[i])} and "
+            f"{_day(days[i + 1])}: the level cannot be carried across a complete change of basket"
+        )
+    if base is None:
+        base = float(np.where(~np.isnan(p[0]), w[0] * p[0], 0.0).sum())
+    return np.cumprod(np.concatenate(([base], num / den)), dtype=np.float64)
+
+
+def _both_days(p: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Row ``d − 1`` says which constituents are priced on both day ``d − 1`` and day ``d``."""
+    present = ~np.isnan(p)
+    return present[1:] & present[:-1]
+
+
+def _matrices(
+    price: pd.DataFrame, weight: pd.DataFrame
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``price`` and ``weight`` as float arrays, checked against :func:`chain_link`'s rules."""
+    if not (price.index.equals(weight.index) and price.columns.equals(weight.columns)):
+        raise ValueError("price and weight must have the same index and columns")
+    p = price.to_numpy(np.float64)
+    w = weight.to_numpy(np.float64)
+    present = ~np.isnan(p)
+    if not (np.all(np.isfinite(p[present])) and np.all(p[present] > 0)):
+        raise ValueError("prices must be positive and finite where present (NaN = absent)")
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise ValueError("weights must be finite and >= 0")
+    if np.any(w[~present] != 0):
+        raise ValueError("an absent constituent (price NaN) must have weight 0")
+    total = w.sum(axis=1)
+    alive = present.any(axis=1)
+    if not np.allclose(total[alive], 1.0, rtol=0.0, atol=1e-9):
+        raise ValueError("the weights of each day with a constituent must sum to 1")
+    return p, w
+
+
+def _day(ts: pd.Timestamp) -> str:
+    return f"{ts:%Y-%m-%d}"
 
 
 def _basket_rows(points: pd.DataFrame, recipe: TPIRecipe) -> pd.DataFrame:
@@ -455,6 +711,12 @@ def _day_range(
     if last < first:
         raise ValueError(f"end {last.date()} is before start {first.date()}")
     return pd.date_range(first, last, freq="D", name="ts", unit="ns")
+
+
+def _history(rows: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """``days`` extended back to the first basket date, where the chain begins."""
+    first = min(days[0], rows["date"].min())
+    return pd.date_range(first, days[-1], freq="D", name="ts", unit="ns")
 
 
 def _price_matrix(rows: pd.DataFrame, days: pd.DatetimeIndex) -> pd.DataFrame:

@@ -6,12 +6,14 @@ scenario name (application-layer demand explosion) but no parameters. They are
 **[assumption]**s chosen inside the ranges of DOMAIN.md §4 and written down
 here so a reader can disagree with each one:
 
-* level: the recorded GPT-4-class TPI at its last date, $2.34 per 1M SIT tokens;
+* level: $2.34 per 1M SIT tokens, the recorded GPT-4-class TPI's average price at its last
+  date (the chain-linked index, which the basket's changes of composition do not move,
+  stands at $2.39 there);
 * OU half-life 14 days (κ = 18/yr), σ = 45 %/yr (DOMAIN §4: 1–4 weeks, 30–60 %);
 * demand-shock jumps 4/yr of about +20 % (DOMAIN §4: 2–6/yr, +10–40 %);
 * permanent list-price cuts 1.5/yr of 25–60 % and a continuous drift of
   −20 %/yr: together about −70 % a year in log terms, close to the recorded
-  index's fall (16x in 2.7 years) and inside a16z's "≈10x/yr at fixed
+  index's fall (15.7x in 2.7 years) and inside a16z's "≈10x/yr at fixed
   capability" and Epoch's ranges;
 * consumption 1bn tokens a day growing 50 %/yr (an application company's
   usage), daily noise 5 % (AR(1), φ 0.8);
