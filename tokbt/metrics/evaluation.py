@@ -47,6 +47,8 @@ from typing import Literal
 
 import pandas as pd
 
+from tokbt.metrics.decompose import COMPONENTS
+
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -159,6 +161,62 @@ PATH_METRICS: dict[str, MetricInfo] = {
         "Planned tokens × the first price paid for tokens on the path (NaN without a plan).",
     ),
     "overrun": MetricInfo("overrun", "USD", "lower", "Hedged cost − budget."),
+    "unhedged_cost_after": MetricInfo(
+        "unhedged cost from the hedge date",
+        "USD",
+        "lower",
+        "Spot spend on the days after the hedge date (a branched simulation's branch date, "
+        "else its first day).",
+    ),
+    "hedged_cost_after": MetricInfo(
+        "hedged cost from the hedge date",
+        "USD",
+        "lower",
+        "Spot spend − futures P&L + fees + funding cost on the days after the hedge date.",
+    ),
+    "cost_locked": MetricInfo(
+        "locked at the hedge date",
+        "USD",
+        "none",
+        "The plan of the months listed on the hedge date at their prices that day.",
+    ),
+    "cost_hedge": MetricInfo(
+        "hedge vs locked",
+        "USD",
+        "lower",
+        "Price moves since the hedge date on the tokens the hedge delivered, minus its "
+        "futures P&L: later or dearer entries, rolls, spread.",
+    ),
+    "cost_ratio": MetricInfo(
+        "ratio and rounding",
+        "USD",
+        "lower",
+        "Price moves since the hedge date on planned tokens the hedge did not deliver "
+        "(ratio ≠ 1, whole contracts, months left unhedged).",
+    ),
+    "cost_basis": MetricInfo(
+        "basis",
+        "USD",
+        "lower",
+        "The provider's markup on the price moves, and the plan's days weighted unlike "
+        "the settlement average.",
+    ),
+    "cost_timing": MetricInfo(
+        "timing",
+        "USD",
+        "lower",
+        "The plan of months not listed on the hedge date (priced, and hedged, later) "
+        "minus their futures P&L.",
+    ),
+    "cost_quantity": MetricInfo(
+        "quantity",
+        "USD",
+        "lower",
+        "Tokens consumed beyond or short of the plan, at the price paid.",
+    ),
+    "cost_frictions": MetricInfo(
+        "frictions", "USD", "lower", "Fees and funding cost after the hedge date."
+    ),
 }
 """Per-path metrics, in column order. Every value is float64."""
 
@@ -260,6 +318,44 @@ SUMMARY_METRICS: dict[str, MetricInfo] = {
     ),
     "mean_hedge_ratio": MetricInfo(
         "mean realised hedge ratio", "ratio", "none", "Mean realised hedge ratio."
+    ),
+    "mean_cost_after": MetricInfo(
+        "mean cost from the hedge date", "USD", "lower", "Mean hedged cost after the hedge date."
+    ),
+    "sd_cost_after": MetricInfo(
+        "σ of cost from the hedge date",
+        "USD",
+        "lower",
+        "Std across paths of the hedged cost after the hedge date.",
+    ),
+    "vr_std_after": MetricInfo(
+        "VR_std from the hedge date",
+        "fraction",
+        "higher",
+        "1 − σ_hedged/σ_unhedged of the cost after the hedge date: with paths that share "
+        "their history up to it, the risk the hedge faced and removed.",
+    ),
+    "he_var_after": MetricInfo(
+        "HE_var from the hedge date",
+        "fraction",
+        "higher",
+        "1 − Var_hedged/Var_unhedged of the cost after the hedge date.",
+    ),
+    **{
+        f"share_{name.removeprefix('cost_')}": MetricInfo(
+            f"variance share: {PATH_METRICS[name].label}",
+            "fraction",
+            "none",
+            f"Var({name}) / Var(hedged cost from the hedge date) across paths.",
+        )
+        for name in COMPONENTS
+    },
+    "share_cross": MetricInfo(
+        "variance share: cross terms",
+        "fraction",
+        "none",
+        "2 Σ Cov between the parts / Var(hedged cost from the hedge date): with the "
+        "parts' own shares, adds to 1.",
     ),
 }
 """Across-path metrics, in row order, each with a bootstrap confidence interval."""

@@ -156,6 +156,51 @@ def attribution_pass(
 
 
 @njit_without_refcounts(cache=True, inline="always")
+def _inception_row(
+    d: int, p: int, k: int, c: int, q_raw: float, a: float, t0: int, n_contracts: int,
+    amounts: Floats, pnl: Floats, delivered: Floats, spend: Floats, tokens: Floats,
+) -> None:  # pragma: no cover - compiled  # fmt: skip
+    if k == CONSUMPTION:
+        spend[d, p] += -a
+        tokens[d, p] += _num(q_raw)
+    if d <= t0:
+        return
+    amounts[k, p] += a
+    if c >= 0 and k in (VARIATION_MARGIN, FINAL_SETTLEMENT):
+        cell = p * n_contracts + c
+        pnl[cell] += a
+        if k == FINAL_SETTLEMENT:
+            delivered[cell] += -_num(q_raw)
+
+
+@njit_without_refcounts(cache=True)
+def inception_pass(
+    day: Ints,
+    path: Ints,
+    kind: Ints,
+    contract: Ints,
+    qty: Floats,
+    amount: Floats,
+    t0: int,
+    n_contracts: int,
+    amounts: Floats,
+    pnl: Floats,
+    delivered: Floats,
+    spend: Floats,
+    tokens: Floats,
+) -> None:  # pragma: no cover - compiled
+    """``Inception``: per path, the amounts of each kind on days after the hedge date
+    ``t0`` (``amounts[kind, path]``); per path and contract, their futures flows
+    (variation margin and final settlement) and the contracts finally settled; per day
+    and path, spend and tokens consumed (every day)."""
+    for r in range(day.shape[0]):
+        _inception_row(
+            day[r], path[r], kind[r], contract[r], qty[r], amount[r], t0, n_contracts,
+            amounts, pnl, delivered, spend, tokens,
+        )  # fmt: skip
+
+
+@njit_without_refcounts(cache=True, inline="always")
 def _funding_row(
     d: int, p: int, k: int, account: int, a: float,
     margin: Floats, funding: Floats, credit: Floats, hedge: Floats,
@@ -260,13 +305,16 @@ def core_pass(
     n_days: int,
     n_contracts: int,
     use: tuple[bool, ...],
+    t0: int,
     spend: tuple[np.ndarray, ...],
     attribution: tuple[np.ndarray, ...],
     funding: tuple[np.ndarray, ...],
     ratio: tuple[np.ndarray, ...],
     monthly: tuple[np.ndarray, ...],
+    inception: tuple[np.ndarray, ...],
 ) -> int:  # pragma: no cover - compiled
-    """Every built-in pass (``use``: spend, attribution, funding, hedge ratio, monthly) over
+    """Every built-in pass (``use``: spend, attribution, funding, hedge ratio, monthly,
+    inception from day ``t0``) over
     the core's journal buffers at once, each row read once and decoded in place
     (``core_row``): the same sums, row by row, as the passes over decoded rows. The
     first row outside ``[0, n_days)`` stops it and is returned (the accumulators are then
@@ -294,6 +342,11 @@ def core_pass(
             _monthly_row(
                 d, p, k, c, q, a, monthly[0], monthly[1], monthly[2], monthly[3], monthly[4]
             )
+        if use[5]:
+            _inception_row(
+                d, p, k, c, q, a, t0, n_contracts,
+                inception[0], inception[1], inception[2], inception[3], inception[4],
+            )  # fmt: skip
     return -1
 
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from tokbt.ledger.journal import KINDS, EntryKind
 from tokbt.metrics import kernels
+from tokbt.metrics.decompose import COMPONENTS, AfterInception, decompose
 from tokbt.metrics.rows import (
     EventRows,
     Floats,
@@ -370,6 +371,74 @@ class MonthlyCost(Metric):
         }
 
 
+class Inception(Metric):
+    """Costs from the hedge date: the hedge-accounting view, and what moved the cost.
+
+    ``RunFrame.inception`` is the hedge date (a simulation's branch date, or its
+    first day). On the days after it:
+
+    * ``unhedged_cost_after``: spot spend; ``hedged_cost_after``: spot spend − futures
+      P&L + fees + funding cost (the flows of those days only);
+    * the seven parts of ``hedged_cost_after`` of ``tokbt.metrics.decompose``
+      (``cost_locked`` … ``cost_frictions``), which add up to it; NaN when the run
+      knows no plan or no prices on the hedge date (``RunFrame.inception_prices``).
+
+    With no hedge date (−1) every day counts and the parts are NaN.
+    """
+
+    columns = ("unhedged_cost_after", "hedged_cost_after", *COMPONENTS)
+
+    def start(self, frame: RunFrame) -> None:
+        super().start(frame)
+        n, k, d = frame.n_paths, len(frame.contracts), len(frame.days)
+        self.amounts = np.zeros((len(KINDS), n))
+        self.pnl = np.zeros(n * k)
+        self.delivered = np.zeros(n * k)
+        self.spend = np.zeros((d, n))
+        self.tokens = np.zeros((d, n))
+
+    def journal(self, rows: JournalRows) -> None:
+        kernels.inception_pass(
+            rows.day, rows.path, rows.kind, rows.contract, rows.qty, rows.amount,
+            self.frame.inception, len(self.frame.contracts), *self.core_state(),
+        )  # fmt: skip
+
+    def core_state(self) -> tuple[Floats, ...]:
+        """The accumulators ``kernels.inception_pass`` adds rows into."""
+        return self.amounts, self.pnl, self.delivered, self.spend, self.tokens
+
+    def finish(self) -> dict[str, Floats]:
+        s = {kind: self.amounts[_K[kind]] for kind in KINDS}
+        futures = s[EntryKind.VARIATION_MARGIN] + s[EntryKind.FINAL_SETTLEMENT]
+        frictions = -s[EntryKind.FEE] - s[EntryKind.INTEREST]
+        unhedged = -s[EntryKind.CONSUMPTION]
+        out = {"unhedged_cost_after": unhedged, "hedged_cost_after": unhedged - futures + frictions}
+        after = self._after(frictions)
+        parts = decompose(after) if after is not None else {}
+        n = self.frame.n_paths
+        return out | {c: parts.get(c, np.full(n, np.nan)) for c in COMPONENTS}
+
+    def _after(self, frictions: Floats) -> AfterInception | None:
+        frame = self.frame
+        prices, plan = frame.inception_prices, frame.plan_daily
+        if frame.inception < 0 or prices is None or plan is None:
+            return None
+        n, k = frame.n_paths, len(frame.contracts)
+        return AfterInception(
+            spend=self.spend,
+            tokens=self.tokens,
+            plan=np.nan_to_num(plan),
+            t0=frame.inception,
+            months=frame.month_windows(),
+            listed_price=prices,
+            pnl=self.pnl.reshape(n, k),
+            delivered=self.delivered.reshape(n, k) * frame.multiplier,
+            frictions=frictions,
+            markup=frame.price_markup,
+            basis=frame.price_basis,
+        )
+
+
 # -- metric sets -------------------------------------------------------------------------
 
 MetricFactory = Callable[[], Metric]
@@ -402,7 +471,7 @@ def metric_sets() -> list[str]:
 
 
 _COSTS: tuple[type[Metric], ...] = (Spend, MonthlyCost, MarginEvents)
-_HEDGE: tuple[type[Metric], ...] = (Attribution, Funding, HedgeRatio)
+_HEDGE: tuple[type[Metric], ...] = (Attribution, Funding, HedgeRatio, Inception)
 for _cls in _COSTS:
     register("default", "costs")(_cls)
 for _cls in _HEDGE:
@@ -434,18 +503,7 @@ class PathResults:
         first = parts[0]
         if any(not np.array_equal(p.frame.days, first.frame.days) for p in parts):
             raise ValueError("chunks of one run must share the run's days")
-        ids = np.concatenate([p.frame.path_ids for p in parts])
-        plan = np.concatenate([p.frame.plan_tokens for p in parts])
-        frame = RunFrame(
-            ids,
-            first.frame.days,
-            first.frame.contracts,
-            first.frame.multiplier,
-            first.frame.delivery_start,
-            first.frame.delivery_end,
-            plan,
-            first.frame.cascade_day,
-        )
+        frame = first.frame.concat([p.frame for p in parts])
         return PathResults(
             frame,
             {c: np.concatenate([p.columns[c] for p in parts]) for c in first.columns},
@@ -461,7 +519,9 @@ def _batches(rows: Batches) -> Iterable[pa.RecordBatch | pa.Table]:
     return [rows] if isinstance(rows, pa.Table) else rows
 
 
-_FUSED: tuple[type[Metric], ...] = (Spend, Attribution, Funding, HedgeRatio, MonthlyCost)
+_FUSED: tuple[type[Metric], ...] = (
+    Spend, Attribution, Funding, HedgeRatio, MonthlyCost, Inception,
+)  # fmt: skip
 """The built-in metrics ``kernels.core_pass`` runs side by side, in its argument order."""
 _I, _F = np.zeros(0, np.int64), np.zeros((0, 0))
 _IDLE: dict[type[Metric], tuple[np.ndarray, ...]] = {
@@ -470,6 +530,7 @@ _IDLE: dict[type[Metric], tuple[np.ndarray, ...]] = {
     Funding: (_F, _F, _F, _F),
     HedgeRatio: (_F, _F),
     MonthlyCost: (_I, _I, _F, _F, _F),
+    Inception: (_F, np.zeros(0), np.zeros(0), _F, _F),
 }
 """Stand-ins of the accumulators of a built-in metric that is not measured (typed alike)."""
 
@@ -524,8 +585,9 @@ class Measurement:
         states = [_state(fused[cls]) if cls in fused else _IDLE[cls] for cls in _FUSED]
         use = tuple(cls in fused for cls in _FUSED)
         bad = kernels.core_pass(
-            ints, floats, day0, len(frame.days), len(frame.contracts), use, *states
-        )
+            ints, floats, day0, len(frame.days), len(frame.contracts), use, frame.inception,
+            *states,
+        )  # fmt: skip
         if bad >= 0:
             raise outside_days(core_day(ints, bad, day0), frame)
 

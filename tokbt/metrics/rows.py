@@ -8,6 +8,7 @@ delivery period and multiplier, the consumption plan made before the run — is 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,14 @@ class RunFrame:
             NaN where the market has no plan.
         cascade_day: ``(n_contracts,)`` ``datetime64[D]``: the last trading day
             of a quarter or year that cascades into its months; NaT for months.
+        inception: position in ``days`` of the hedge date, from which the
+            ``Inception`` metric measures costs (−1: the market names none).
+        inception_prices: ``(n_paths, n_contracts)`` each contract's settlement price
+            on the hedge date, NaN where it was not listed (``None``: not known).
+        plan_daily: ``(n_days, n_paths)`` the consumption plan by day, millions of
+            tokens (``None``: no plan).
+        price_markup, price_basis: the provider's price rule, ``price = index · (1 +
+            markup) + basis`` (the ledger's ``consumption_markup`` and ``_basis``).
     """
 
     path_ids: npt.NDArray[np.int64]
@@ -55,6 +64,11 @@ class RunFrame:
     delivery_end: npt.NDArray[np.datetime64]
     plan_tokens: Floats
     cascade_day: npt.NDArray[np.datetime64]
+    inception: int = -1
+    inception_prices: Floats | None = None
+    plan_daily: Floats | None = None
+    price_markup: float = 0.0
+    price_basis: float = 0.0
 
     @classmethod
     def build(
@@ -85,6 +99,36 @@ class RunFrame:
                 [(cascades or {}).get(c[0], "NaT") for c in contracts], dtype="datetime64[D]"
             ),
         )
+
+    def concat(self, parts: Sequence[RunFrame]) -> RunFrame:
+        """The frame of several chunks of paths of this run (``parts``, this one's days,
+        contracts and hedge date), paths in order."""
+
+        def joined(field: str, axis: int) -> Floats | None:
+            arrays = [getattr(p, field) for p in parts]
+            return None if any(a is None for a in arrays) else np.concatenate(arrays, axis)
+
+        return dataclasses.replace(
+            self,
+            path_ids=np.concatenate([p.path_ids for p in parts]),
+            plan_tokens=np.concatenate([p.plan_tokens for p in parts]),
+            inception_prices=joined("inception_prices", 0),
+            plan_daily=joined("plan_daily", 1),
+        )
+
+    def month_windows(self) -> Ints:
+        """``(n_contracts, 2)``: for each month contract, the first and last position in
+        ``days`` of its delivery (clipped to the run); ``-1, -1`` for a quarter or year
+        (they cascade into months) or a contract delivering outside the run."""
+        first = self.days[0] if len(self.days) else np.datetime64("NaT", "D")
+        lo = (self.delivery_start - first).astype(np.int64)
+        hi = (self.delivery_end - first).astype(np.int64)
+        months = self.delivery_start.astype("datetime64[M]") == self.delivery_end.astype(
+            "datetime64[M]"
+        )
+        inside = months & (hi >= 0) & (lo < len(self.days))
+        out = np.stack([np.clip(lo, 0, None), np.clip(hi, None, len(self.days) - 1)], axis=1)
+        return np.where(inside[:, None], out, -1).astype(np.int64)
 
     @property
     def n_paths(self) -> int:

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from tokbt.metrics.decompose import COMPONENTS
 from tokbt.metrics.evaluation import SUMMARY_METRICS
 from tokbt.metrics.resampled import column as as_column
 from tokbt.metrics.resampled import (
@@ -157,6 +158,24 @@ def _sd_ratio(s: Sample, idx: Resample, top: str, bottom: str) -> Floats:
     return _ratio(s.reduce(resampled_sd, top, idx), s.reduce(resampled_sd, bottom, idx))
 
 
+def _share(part: str) -> Statistic:
+    """``var(part) / var(hedged_cost_after)`` across the resampled paths."""
+
+    def share(s: Sample, idx: Resample) -> Floats:
+        return np.asarray(_sd_ratio(s, idx, part, "hedged_cost_after") ** 2)
+
+    return share
+
+
+def _cross_share(s: Sample, idx: Resample) -> Floats:
+    """The share of ``var(hedged_cost_after)`` in the covariances of its parts: 1 − the
+    parts' own shares."""
+    own = np.zeros(len(idx))
+    for part in COMPONENTS:
+        own = own + _share(part)(s, idx)
+    return 1 - own
+
+
 STATISTICS: dict[str, Statistic] = {
     "mean_cost": _of(resampled_mean, "hedged_cost"),
     "sd_cost": _of(resampled_sd, "hedged_cost"),
@@ -181,6 +200,16 @@ STATISTICS: dict[str, Statistic] = {
     "mean_margin_calls": _of(resampled_mean, "margin_calls"),
     "p_liquidation": _of(resampled_share_positive, "liquidations"),
     "mean_hedge_ratio": _of(resampled_mean, "hedge_ratio"),
+    "mean_cost_after": _of(resampled_mean, "hedged_cost_after"),
+    "sd_cost_after": _of(resampled_sd, "hedged_cost_after"),
+    "vr_std_after": lambda s, idx: (
+        1 - _sd_ratio(s, idx, "hedged_cost_after", "unhedged_cost_after")
+    ),
+    "he_var_after": lambda s, idx: (
+        1 - _sd_ratio(s, idx, "hedged_cost_after", "unhedged_cost_after") ** 2
+    ),
+    **{f"share_{name.removeprefix('cost_')}": _share(name) for name in COMPONENTS},
+    "share_cross": _cross_share,
 }
 """How each of ``SUMMARY_METRICS`` is computed from a resample."""
 

@@ -32,12 +32,12 @@ from tokbt.data import BarStore, Feed
 from tokbt.data.frames import MarketSource, PathChunks, delivery_key, event_day
 from tokbt.engine import Engine, Outputs
 from tokbt.engine.compiled import CompiledEngine, unsupported
-from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKind
+from tokbt.ledger import EVENT_SCHEMA, JOURNAL_SCHEMA, POSITION_SCHEMA, EntryKind, LedgerConfig
 from tokbt.market import Contract
 from tokbt.metrics.evaluate import evaluate
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import Measurement, PathResults
-from tokbt.metrics.rows import RunFrame
+from tokbt.metrics.rows import Floats, RunFrame
 from tokbt.runs.config import BacktestConfig, RunSettings, SimulateMarket
 from tokbt.runs.stored import StoredRun
 from tokbt.sim import SimMarket, SimPlan, load_scenario
@@ -298,9 +298,11 @@ def run_config(
         )
 
 
-def run_frame(source: MarketSource) -> RunFrame:
+def run_frame(source: MarketSource, ledger: LedgerConfig | None = None) -> RunFrame:
     """What the metrics need to know of a run over ``source`` besides its journal (known
-    before the run: metrics measure rows as they are made)."""
+    before the run: metrics measure rows as they are made); ``ledger``: the run's price
+    rule for tokens (default: ``LedgerConfig()``'s)."""
+    ledger = ledger or LedgerConfig()
     days = event_day(source.events)
     specs = [source.spec.contract(code) for code in source.contracts]
     contracts = [(c.code, c.delivery_start, c.delivery_end) for c in specs]
@@ -312,9 +314,40 @@ def run_frame(source: MarketSource) -> RunFrame:
             given = np.isfinite(planned).any(axis=0)
             plan = np.where(given, np.nansum(planned, axis=0), np.nan)
     cascades = {c.code: c.last_trading_day for c in specs if c.cascades_into}
-    return RunFrame.build(
+    frame = RunFrame.build(
         source.path_ids, days[0], days[-1], contracts, source.spec.multiplier, plan, cascades
     )
+    return dataclasses.replace(
+        frame,
+        plan_daily=_plan_by_day(frame, getter),
+        price_markup=ledger.consumption_markup,
+        price_basis=ledger.consumption_basis,
+        **_inception(frame, source),
+    )
+
+
+def _plan_by_day(frame: RunFrame, getter: Any) -> Floats | None:
+    """The consumption plan ``(n_days, n_paths)`` on the frame's days (``None``: no plan)."""
+    if getter is None:
+        return None
+    plan_days, planned = getter()
+    if not len(planned) or not np.isfinite(planned).any():
+        return None
+    out = np.full((len(frame.days), frame.n_paths), np.nan)
+    pos = (np.asarray(plan_days, "datetime64[D]") - frame.days[0]).astype(np.int64)
+    inside = (pos >= 0) & (pos < len(frame.days))
+    out[pos[inside]] = planned[inside]
+    return out
+
+
+def _inception(frame: RunFrame, source: MarketSource) -> dict[str, Any]:
+    """The hedge date and each contract's settlement price on it, where the market knows
+    them (``hedge_date``: a simulation's branch date, or its first exchange day)."""
+    hedge_date = getattr(source, "hedge_date", None)
+    if hedge_date is None:
+        return {}
+    day, prices = hedge_date()
+    return {"inception": int((day - frame.days[0]).astype(np.int64)), "inception_prices": prices}
 
 
 @dataclass(frozen=True)
@@ -371,7 +404,7 @@ def run_chunk(
     engine = make_engine(source, _make_strategy(strategy, params), settings, outputs)
     measurement = None
     if settings.metrics is not None:
-        measurement = Measurement(run_frame(source), settings.metrics)
+        measurement = Measurement(run_frame(source, settings.ledger), settings.metrics)
         engine.ledger.journal.tap(measurement.core_rows)
     engine.run(progress)
     part = _collect(

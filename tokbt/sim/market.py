@@ -209,6 +209,19 @@ class SimMarket(BlockSource):
         per_path = np.broadcast_to(plan[:, None], (len(plan), len(self.path_ids)))
         return self.plan.days.astype("datetime64[D]"), np.array(per_path)
 
+    def hedge_date(self) -> tuple[np.datetime64, np.ndarray]:
+        """The day costs are measured from (the plan's ``branch_day``-th exchange day: where
+        the paths stop sharing their history, or the first exchange day) and every
+        contract's settlement price on it, ``(n_paths, len(contracts))``, NaN where it was
+        not listed that day."""
+        plan, e = self.plan, self.plan.branch_day
+        prices = np.full((len(self.path_ids), len(self.contracts)), np.nan)
+        column = {code: j for j, code in enumerate(self.contracts)}
+        for slot, c in enumerate(plan.listed[e]):
+            if c >= 0:
+                prices[:, column[plan.contracts[c].code]] = self.chunk.settle[e, :, slot]
+        return plan.days[plan.exchange_days[e]], prices
+
     def fingerprint(self) -> dict[str, str]:
         """The simulation's digest (config, seed, grid, version) and the paths simulated."""
         return {"simulation": self.plan.digest, "paths": describe_paths(self.path_ids)}

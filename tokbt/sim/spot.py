@@ -156,7 +156,7 @@ def _draw(
 
 
 def _rows(parts: list[np.ndarray], width: int, dtype: type) -> np.ndarray:
-    out = np.empty((len(parts), width), dtype=dtype)
+    out: np.ndarray = np.empty((len(parts), width), dtype=dtype)
     for row, part in enumerate(parts):
         out[row] = part
     return out
