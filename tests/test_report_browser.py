@@ -78,7 +78,7 @@ def test_report_renders_in_chromium(browser: Any, report: Path, tmp_path: Path) 
     assert page.title() == "tokbt report — run browser"
 
     figures = page.query_selector_all("figure")
-    assert len(figures) == 6
+    assert len(figures) == 7  # five, the variance attribution and the sweep
     for figure in figures:
         fid = figure.get_attribute("id")
         svg = figure.query_selector("svg")
@@ -110,5 +110,5 @@ def test_details_open_without_javascript(browser: Any, report: Path) -> None:
     assert not table.is_visible()
     summary.click()
     assert table.is_visible()
-    assert page.locator("figure svg").count() == 6
+    assert page.locator("figure svg").count() == 7
     context.close()

@@ -673,7 +673,7 @@ def compare_cmd(
         run, written = _save_and_report(run, out, store)
     except (TokbtError, ValueError) as exc:
         raise _fail(exc) from None
-    _print_headline(run.evaluation, run.run_id)
+    _print_headline(run.evaluation, run.run_id, run.record)
     console.print(f"saved as run [bold]{run.run_id}[/]; reports: {', '.join(map(str, written))}")
 
 
@@ -759,7 +759,7 @@ def mc_cmd(
         )
     except (TokbtError, ValueError, RuntimeError) as exc:
         raise _fail(exc) from None
-    _print_headline(run.evaluation, run.run_id)
+    _print_headline(run.evaluation, run.run_id, run.record)
     _print_failures(run.record)
     console.print(f"saved as run [bold]{run.run_id}[/]; reports: {', '.join(map(str, written))}")
 
@@ -850,7 +850,7 @@ def demo_cmd(
         run, written = _run_mc(cfg, out, LocalExecutor(workers=workers), False, store)
     except (TokbtError, ValueError, RuntimeError) as exc:
         raise _fail(exc) from None
-    _print_headline(run.evaluation, run.run_id)
+    _print_headline(run.evaluation, run.run_id, run.record)
     console.print(
         f"{paths:,} paths × 5 policies in {time.perf_counter() - started:.0f} s; saved as run "
         f"[bold]{run.run_id}[/] in {default_store_path(store)}; open {written[0]}"
@@ -1145,6 +1145,19 @@ def _print_summary(ev: Any) -> None:
     _print_grid(title, [label for _, label in rows], columns)
 
 
+HEADLINE_FROM_HEDGE_DATE = (
+    ("vr_std_after", "VR_std [CI]"),
+    ("he_var_after", "HE_var"),
+    ("share_quantity", "quantity"),
+    ("share_timing", "timing"),
+    ("cvar95_cost", "CVaR95 cost"),
+    ("p95_peak_funding", "p95 funding"),
+    ("mean_margin_calls", "calls/path"),
+)
+"""The headline of a run whose paths share their history up to a hedge date: VR_std and
+HE_var of the cost after it, and the variance shares of the two parts a price hedge
+cannot remove (quantity, months not listed yet)."""
+
 HEADLINE = (
     ("vr_std", "VR_std [CI]"),
     ("he_var", "HE_var"),
@@ -1163,26 +1176,32 @@ def _headline_cell(value: float, lo: float, hi: float, unit: str) -> str:
     return _metric_text(value, lo, hi, unit)
 
 
-def _print_headline(ev: Any, run_id: str) -> None:
-    """Policies × the headline metrics, VR_std with its interval; where the rest is."""
+def _print_headline(ev: Any, run_id: str, record: dict[str, Any]) -> None:
+    """What the figures measure, then policies × the headline metrics (the first with its
+    interval); where the rest is."""
     from tokbt.metrics.evaluation import SUMMARY_METRICS
+    from tokbt.report.values import branch_day, measure_note
 
+    console.print(measure_note(record), highlight=False)
+    headline = HEADLINE_FROM_HEDGE_DATE if branch_day(record) else HEADLINE
+    first = headline[0][0]
     cells = {(r["policy"], r["metric"]): r for r in ev.summary.to_dict("records")}
-    table = Table(
-        title=f"per policy ({ev.confidence:.0%} interval; every metric: tokbt runs show {run_id})",
-        box=box.SIMPLE_HEAD,
-    )
+    title = f"per policy ({ev.confidence:.0%} interval; every metric: tokbt runs show {run_id})"
+    if headline is HEADLINE_FROM_HEDGE_DATE:
+        title += "\nVR_std, HE_var: of the cost after the hedge date; quantity, timing: their "
+        title += "shares of its variance"
+    table = Table(title=title, box=box.SIMPLE_HEAD)
     table.add_column("policy", no_wrap=True)
-    for _, header in HEADLINE:
+    for _, header in headline:
         table.add_column(header, justify="right", no_wrap=True)
     for policy in ev.policies:
         row = [escape(str(policy))]
-        for metric, _ in HEADLINE:
+        for metric, _ in headline:
             r = cells.get((policy, metric))
             if r is None:
                 row.append("-")
                 continue
-            lo, hi = (r["lo"], r["hi"]) if metric == "vr_std" else (np.nan, np.nan)
+            lo, hi = (r["lo"], r["hi"]) if metric == first else (np.nan, np.nan)
             row.append(_headline_cell(r["value"], lo, hi, SUMMARY_METRICS[metric].unit))
         table.add_row(*row)
     console.print(table)

@@ -32,6 +32,7 @@ from tokbt.report.values import (
     fmt_value,
     header_facts,
     jsonable,
+    measure_note,
     metric_info,
     ordered_metrics,
     params_text,
@@ -94,7 +95,8 @@ def _header(run: StoredRun) -> str:
     )
     return (
         '<header>\n<p class="kicker">tokbt · hedge backtest report</p>\n'
-        f'<h1>{escape(run_title(run))}</h1>\n<dl class="facts">{facts}</dl>\n</header>'
+        f'<h1>{escape(run_title(run))}</h1>\n<dl class="facts">{facts}</dl>\n'
+        f'<p class="measure">{escape(measure_note(run.record))}</p>\n</header>'
     )
 
 
@@ -430,6 +432,7 @@ a:hover { text-decoration: underline; }
   color: var(--muted); }
 .facts dd { margin: 0; font-weight: 600; font-variant-numeric: tabular-nums; }
 .facts.small dd { font-weight: 500; }
+.measure { margin: 12px 0 0; max-width: 60em; color: var(--muted); font-size: 14px; }
 nav.toc { margin: 20px 0 0; padding: 12px 18px; background: var(--soft);
   border: 1px solid var(--line); border-radius: 8px; }
 nav.toc h2 { margin: 0 0 4px; font-size: 13px; border: 0; padding: 0; text-transform: uppercase;

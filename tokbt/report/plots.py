@@ -41,6 +41,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from tokbt.metrics.decompose import COMPONENTS
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.sim.plot import FAN_QUANTILES, fan_quantiles
 
@@ -129,6 +130,13 @@ def report_figures(ev: Evaluation) -> list[ReportFigure]:
         hedge_ratio_figure,
         waterfall_figure,
     ]
+    if variance_shares(ev):
+        figures.append(
+            ReportFigure(
+                "fig-variance", "What the spread of the cost is made of", _SHARES_CAPTION, ""
+            )
+        )
+        builders.append(variance_figure)
     if len(ev.sweep):
         caption = _sweep_caption(len(_sweep_panels(ev)))
         figures.append(ReportFigure("fig-sweep", "Parameter sweep", caption, ""))
@@ -357,6 +365,96 @@ def waterfall_figure(ev: Evaluation, colours: dict[str, str]) -> Figure:
     for ax in axes[max(0, len(axes) - 3) :]:
         ax.set_xlabel("mean USD per path", fontsize=8)
     return fig
+
+
+def variance_shares(ev: Evaluation) -> dict[str, dict[str, float]]:
+    """``{policy: {part: share}}`` of the variance of the cost after the hedge date (the
+    ``share_*`` summary metrics, cross terms last); empty when the run has none."""
+    wide = ev.summary.pivot(index="policy", columns="metric", values="value")
+    names = [f"share_{p.removeprefix('cost_')}" for p in COMPONENTS] + ["share_cross"]
+    if not set(names) <= set(wide.columns):
+        return {}
+    out = {
+        str(p): {n: float(wide.loc[p, n]) for n in names} for p in ev.policies if p in wide.index
+    }
+    finite = any(np.isfinite(list(v.values())).all() for v in out.values())
+    return out if finite else {}
+
+
+def variance_figure(ev: Evaluation, colours: dict[str, str]) -> Figure:
+    """One horizontal bar per policy: each part's share of the variance of the cost after
+    the hedge date stacked from 0, the cross terms (the covariances between parts) hatched
+    after them — or, when negative, to the left of 0; σ and VR_std beside each bar."""
+    shares = variance_shares(ev)
+    policies = list(shares)
+    fig = _figure(0.55 * len(policies) + 1.6)
+    ax = fig.subplots()
+    wide = ev.summary.pivot(index="policy", columns="metric", values="value")
+    for y, policy in enumerate(policies):
+        left = 0.0
+        for name, colour in _SHARE_COLOURS.items():
+            value = shares[policy][name]
+            if not math.isfinite(value) or value == 0.0:
+                continue
+            if name == "share_cross" and value < 0:
+                ax.barh(y, value, left=0.0, color="white", edgecolor=_INK, hatch="///", lw=0.5)
+                continue
+            cross = name == "share_cross"
+            ax.barh(y, value, left=left, color=colour, edgecolor=_INK if cross else "white",
+                    hatch="///" if cross else None, lw=0.5)  # fmt: skip
+            left += value
+        sd, vr = wide.loc[policy, "sd_cost_after"], wide.loc[policy, "vr_std_after"]
+        text = f"σ {_usd_short(sd, signed=False)} · VR_std {vr:.1%}" if math.isfinite(vr) else ""
+        ax.annotate(text, (max(left, 1.0), y), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=8, color=_INK)  # fmt: skip
+    ax.set_yticks(range(len(policies)), policies)
+    ax.set_ylim(len(policies) - 0.5, -0.5)
+    ax.axvline(0, color="#999999", lw=0.6)
+    ax.axvline(1, color="#999999", lw=0.6, ls=":")
+    ax.xaxis.set_major_formatter(ticker.PercentFormatter(xmax=1.0, decimals=0))
+    ax.set_xlabel("share of the variance of the hedged cost after the hedge date", fontsize=8)
+    ax.margins(x=0.18)
+    _style(ax)
+    ax.grid(False, axis="y")
+    handles = [
+        Patch(facecolor=c, edgecolor="white" if n != "share_cross" else _INK,
+              hatch="///" if n == "share_cross" else None, label=_SHARE_LABELS[n])
+        for n, c in _SHARE_COLOURS.items()
+    ]  # fmt: skip
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False, fontsize=8)
+    return fig
+
+
+_SHARE_COLOURS = {
+    "share_locked": "#7f7f7f",
+    "share_hedge": "#1f77b4",
+    "share_ratio": "#17becf",
+    "share_basis": "#bcbd22",
+    "share_timing": "#ff7f0e",
+    "share_quantity": "#d62728",
+    "share_frictions": "#9467bd",
+    "share_cross": "#ffffff",
+}
+"""Each part's colour in the variance figure (the same for every policy)."""
+_SHARE_LABELS = {
+    "share_locked": "locked at the hedge date",
+    "share_hedge": "hedge vs locked",
+    "share_ratio": "ratio and rounding",
+    "share_basis": "basis",
+    "share_timing": "timing (months not yet listed)",
+    "share_quantity": "quantity",
+    "share_frictions": "fees and funding",
+    "share_cross": "cross terms",
+}
+_SHARES_CAPTION = (
+    "Why the hedged cost still varies from path to path after the hedge date: each part's "
+    "share of its variance across paths (the parts add up to the cost, see docs/metrics.md). "
+    "Price moves the hedge did not lock are “hedge vs locked”, “ratio and rounding” and "
+    "“timing”; “quantity” is consumption beyond or short of the plan, which no price hedge "
+    "removes. The hatched bar is the covariance between parts (negative: parts that offset "
+    "each other, drawn left of zero); with it the shares add to 100 %. Beside each bar: the "
+    "standard deviation of the cost after the hedge date and VR_std = 1 − σ_hedged/σ_unhedged."
+)
 
 
 def sweep_figure(ev: Evaluation, colours: dict[str, str]) -> Figure:

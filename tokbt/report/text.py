@@ -29,6 +29,7 @@ from tokbt.report.values import (
     fmt_value,
     header_facts,
     jsonable,
+    measure_note,
     metric_info,
     ordered_metrics,
     run_title,
@@ -41,7 +42,8 @@ from tokbt.runs.stored import StoredRun
 def render_markdown(run: StoredRun) -> str:
     """The report of ``run`` as GitHub-flavoured Markdown (deterministic text).
 
-    A title, the header facts as a bullet list, the summary table (rows =
+    A title, the header facts as a bullet list, what the costs measure
+    (``measure_note``), the summary table (rows =
     summary metrics, columns = policies, cells "value [lo, hi]" at the stated
     confidence level) and the comparison table (one row per policy other than
     the baseline and metric: difference, interval, verdict in bold).
@@ -51,6 +53,7 @@ def render_markdown(run: StoredRun) -> str:
     parts = [
         f"# {run_title(run)}",
         "\n".join(f"- **{name}**: {_cell(value)}" for name, value in header_facts(run)),
+        measure_note(run.record),
         "## Summary",
         f"Value across paths and its {level} bootstrap confidence interval "
         f"({ev.resamples:,} resamples); fractions in percent; {MISSING} = not available.",

@@ -25,6 +25,8 @@ PERCENT_UNITS = frozenset({"fraction", "probability"})
 """Units written as percentages (and their differences as percentage points)."""
 
 MAIN_METRICS = (
+    "vr_std_after",
+    "he_var_after",
     "vr_std",
     "he_var",
     "vr_std_unit",
@@ -45,8 +47,8 @@ MAIN_METRICS = (
 """The summary metrics of the main tables, in column order (the rest are in the full table)."""
 
 MAIN_GROUPS = (
-    ("Cost and risk", MAIN_METRICS[:10]),
-    ("Cash, margin and trading costs", MAIN_METRICS[10:]),
+    ("Cost and risk", MAIN_METRICS[:12]),
+    ("Cash, margin and trading costs", MAIN_METRICS[12:]),
 )
 """``MAIN_METRICS`` split into the two main summary tables (a title and the metrics of each)."""
 
@@ -181,6 +183,35 @@ def market_text(market: object) -> str:
     if not parts:
         return json.dumps(jsonable(market), sort_keys=True)
     return "; ".join(parts)
+
+
+def branch_day(record: dict[str, Any]) -> int:
+    """The exchange day a simulated run's paths branch at (0: they do not)."""
+    market = record.get("market")
+    simulate = market.get("simulate") if isinstance(market, dict) else None
+    value = simulate.get("branch_day", 0) if isinstance(simulate, dict) else 0
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def measure_note(record: dict[str, Any]) -> str:
+    """One sentence saying what the run's cost figures measure: from a hedge date all
+    paths share (a branched simulation), over an unconditional simulation, or over one
+    recorded history."""
+    day = record.get("hedge_date")
+    if not day:
+        return "Recorded market: one history; costs are measured over the whole run."
+    if branch_day(record):
+        return (
+            f"Hedging from today: every path shares one simulated history up to the hedge "
+            f"date {day} (exchange day {branch_day(record)}) and diverges after it; the "
+            "“from the hedge date” figures measure the cost after it — the risk a hedge "
+            "placed that day faces."
+        )
+    return (
+        f"Unconditional simulation: every path is its own world from the first day ({day}); "
+        "the cost is measured over the whole horizon, so it includes what prices do before "
+        "a policy's first trade."
+    )
 
 
 def record_kind(record: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ from tokbt.metrics.evaluate import evaluate
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import Measurement, PathResults
 from tokbt.metrics.rows import Floats, RunFrame
-from tokbt.runs.config import BacktestConfig, RunSettings, SimulateMarket
+from tokbt.runs.config import BacktestConfig, MarketConfig, RunSettings, SimulateMarket
 from tokbt.runs.stored import StoredRun
 from tokbt.sim import SimMarket, SimPlan, load_scenario
 from tokbt.sim.simulate import simulate_paths
@@ -161,6 +161,14 @@ def build_plan(sim: SimulateMarket) -> SimPlan:
     )
 
 
+def hedge_date_of(market: MarketConfig) -> str | None:
+    """The ISO day a simulated market measures costs from (``SimPlan.hedge_date``: its
+    branch date, or its first exchange day); ``None`` for a stored dataset."""
+    if market.simulate is None:
+        return None
+    return build_plan(market.simulate).hedge_date.isoformat()
+
+
 def chunk_progress(
     progress: Progress | None, base: int, width: int, total: int
 ) -> Callable[[int], None]:
@@ -281,7 +289,7 @@ def run_config(
     """Run a complete ``BacktestConfig`` (what ``tokbt backtest CONFIG.toml`` does)."""
     strategy = resolve(config.strategy.name)
     m = config.market
-    described = {"market": m.model_dump(mode="json")}
+    described = {"market": m.model_dump(mode="json"), "hedge_date": hedge_date_of(m)}
     params = config.strategy.params
     if m.simulate is not None:
         sim = m.simulate

@@ -58,6 +58,7 @@ from tokbt.runs.backtest import (
     _simulated,
     _stored,
     chunk_progress,
+    hedge_date_of,
     run_chunk,
 )
 from tokbt.runs.config import MarketConfig, RunSettings, _Config, check_params, load_toml
@@ -310,6 +311,7 @@ def _record(
         "config": config.model_dump(mode="json"),
         "inputs": fingerprints if len(fingerprints) > 1 else (fingerprints or [{}])[0],
         "market": m.model_dump(mode="json", exclude_none=True),
+        "hedge_date": hedge_date_of(m),
         "policies": [{"label": p.key, "strategy": p.name, "params": p.params} for p, _ in policies],
         "paths": n_paths,
         "seconds": {k: round(v, 3) for k, v in seconds.items()}

@@ -613,6 +613,7 @@ def _record(
             if (cell_sim := cell.config.market.simulate) is not None
         ],
         "market": config.market.model_dump(mode="json", exclude_none=True),
+        "hedge_date": _plan(sim.model_dump_json()).hedge_date.isoformat(),
         "policies": [
             {"label": p.key, "strategy": p.name, "params": p.params} for p, _ in config.expanded()
         ],

@@ -220,7 +220,7 @@ class SimMarket(BlockSource):
         for slot, c in enumerate(plan.listed[e]):
             if c >= 0:
                 prices[:, column[plan.contracts[c].code]] = self.chunk.settle[e, :, slot]
-        return plan.days[plan.exchange_days[e]], prices
+        return np.datetime64(plan.hedge_date, "D"), prices
 
     def fingerprint(self) -> dict[str, str]:
         """The simulation's digest (config, seed, grid, version) and the paths simulated."""

@@ -135,6 +135,13 @@ class SimPlan:
         return int(self.exchange_days[self.branch_day]) + 1 if self.branch_day else 0
 
     @property
+    def hedge_date(self) -> dt.date:
+        """The day costs are measured from: the ``branch_day``-th exchange day (the first
+        exchange day when the simulation does not branch)."""
+        day: dt.date = self.days[self.exchange_days[self.branch_day]].astype(dt.date)
+        return day
+
+    @property
     def contract_codes(self) -> list[str]:
         return [c.code for c in self.contracts]
 
