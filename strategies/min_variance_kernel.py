@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from numba import njit, uint64
 from pydantic import Field, model_validator
@@ -201,6 +203,12 @@ class MinVarianceKernelParams(KernelStrategy.Params):
         description="The front month is the first at least this many exchange days "
         "from its last trading day.",
     )
+    series: Literal["front"] = Field(
+        "front",
+        description="Futures changes h is fitted on: those of the contract hedged now "
+        "(the only series the kernel has; 'rolled', min_variance's default, needs the "
+        "day of each history row, which a kernel is not given).",
+    )
 
     @model_validator(mode="after")
     def _lookback_holds_window(self) -> MinVarianceKernelParams:
@@ -220,6 +228,12 @@ class MinVarianceKernel(KernelStrategy):
     contracts of ``contract`` (or of the front month, rolled ``roll_days``
     exchange days before its last trading day), ordered only when it changes.
     The decision is a numba kernel: the strategy runs on the compiled engine.
+
+    The moves are those of the contract hedged now, whatever it was in the window
+    (``series = "front"``, the only value): unlike ``min_variance``'s default it does
+    not estimate on the rolled front-month series — a kernel's history rows are
+    events without their days, and its default window reads consecutive events as
+    intraday bars of one series, so the front of each row is not known to it.
     """
 
     Params = MinVarianceKernelParams

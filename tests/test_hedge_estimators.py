@@ -19,6 +19,7 @@ from tokbt.hedge.estimators import (
     spend_ratio,
     tail_factor,
 )
+from tokbt.hedge.front import rolled_paired_changes
 
 NAN = np.nan
 RTOL = 1e-10
@@ -451,3 +452,35 @@ def test_the_estimate_reads_only_the_rows_its_window_needs(
     kept = last_observations(d_spot, d_fut, window)
     want = block._finish(ols_ratio(*kept, intercept=True, min_obs=2))
     assert np.array_equal(block.estimate(spot, settle), want, equal_nan=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.integers(2, 200),
+    paths=st.integers(1, 5),
+    window=st.integers(2, 40),
+    gaps=st.floats(0.0, 0.6),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_rolled_estimate_reads_only_the_rows_its_window_needs(
+    rows: int, paths: int, window: int, gaps: float, seed: int
+) -> None:
+    """``OLSRatio(series="rolled").estimate`` (front and successor series) starts at
+    ``needed_rows`` too: the same ratio, bit for bit, as the whole history's rolled pairs."""
+    rng = np.random.default_rng(seed)
+    spot = 10 + np.cumsum(rng.normal(0, 0.1, (rows, paths)), axis=0)
+    front = spot + rng.normal(0, 0.05, (rows, paths))
+    successor = np.where(rng.random((rows, paths)) < 0.1, front + 0.3, front)  # rolls
+    spot[rng.random(spot.shape) < gaps] = NAN
+    front[rng.random(front.shape) < gaps] = NAN
+    block = OLSRatio(window, min_obs=2, series="rolled")
+    d_spot, d_fut = rolled_paired_changes(spot, front, successor)
+    held = (np.isfinite(d_spot) & np.isfinite(d_fut)).sum(axis=0)
+    full = np.isfinite(front[0]) | np.isfinite(spot[0])
+    if full.any() and (held[full] < window).all():
+        with pytest.raises(ValueError, match="does not fit"):
+            block.estimate(spot, front, successor)
+        return
+    kept = last_observations(d_spot, d_fut, window)
+    want = block._finish(ols_ratio(*kept, intercept=True, min_obs=2))
+    assert np.array_equal(block.estimate(spot, front, successor), want, equal_nan=True)

@@ -259,21 +259,20 @@ def test_tailing_buys_fewer_contracts(clean: Clean) -> None:
     assert tailed[(clean.ids[0], HORIZON[-1])] < plain[(clean.ids[0], HORIZON[-1])]
 
 
-def test_min_variance_fills_are_h_star_times_plan(clean: Clean) -> None:
-    """h* = the OLS slope (with intercept) of the last ``WINDOW`` daily spot changes on the
-    front contract's settlement changes, recomputed from the bars with numpy; unclipped
-    with ``max_ratio=None``, clipped to [0, 2] by default."""
-    front = clean.front(START, ROLL_DAYS)
-    assert front == "TPI-2026-03"  # February's contract expires within 5 days
-    days = clean.exchange_days[START - WINDOW : START + 1]
-    d_spot = np.diff(clean.spot.loc[days].to_numpy(), axis=0)
-    d_fut = np.diff(clean.settles[front].loc[days].to_numpy(), axis=0)
+def _ols_slope(d_spot: np.ndarray, d_fut: np.ndarray) -> np.ndarray:
+    """The OLS slope (with intercept) of each column of ``d_spot`` on ``d_fut``."""
     dx, dy = d_fut - d_fut.mean(axis=0), d_spot - d_spot.mean(axis=0)
-    h = (dx * dy).sum(axis=0) / (dx * dx).sum(axis=0)
+    return np.asarray((dx * dy).sum(axis=0) / (dx * dx).sum(axis=0))
+
+
+def _assert_min_variance_fills(clean: Clean, h: np.ndarray, **params: Any) -> None:
+    """min_variance buys ``round(h × plan / multiplier)`` of each horizon month on every
+    path at the decision day and holds: unclipped with ``max_ratio=None``, clipped to
+    [0, 2] by default."""
     assert h.std() > 0.05  # a different ratio on each path
     assert (h > 2).any()  # so the default clip matters
     for max_ratio, ratio in ((None, h), (2.0, np.clip(h, 0.0, 2.0))):
-        fills = _fills(clean.run("min_variance", max_ratio=max_ratio))
+        fills = _fills(clean.run("min_variance", max_ratio=max_ratio, **params))
         expected = {
             (p, code): np.round(ratio[i] * clean.planned(code) / MULT)
             for i, p in enumerate(clean.ids)
@@ -282,6 +281,73 @@ def test_min_variance_fills_are_h_star_times_plan(clean: Clean) -> None:
         got = {(f.path, f.contract): f.qty for f in fills.itertuples()}
         assert got == {k: q for k, q in expected.items() if q != 0}
         assert set(fills.ts) == {clean.fill_ts(START)}  # placed once and held
+
+
+def _rolled_front_changes(clean: Clean, end: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The last ``WINDOW`` daily spot changes up to exchange day ``end`` and the changes of
+    the rolled front month — on each day the contract front that day (``ROLL_DAYS``), from
+    its previous settlement — and those fronts, by hand."""
+    d_spot, d_fut, fronts = [], [], []
+    for t in range(end - WINDOW + 1, end + 1):
+        code = clean.front(t, ROLL_DAYS)
+        now, then = clean.exchange_days[t], clean.exchange_days[t - 1]
+        d_spot.append(clean.spot.loc[now].to_numpy() - clean.spot.loc[then].to_numpy())
+        d_fut.append(clean.settles[code].loc[now].to_numpy() - clean.settles[code].loc[then])
+        fronts.append(code)
+    return np.array(d_spot), np.array(d_fut, dtype=np.float64), fronts
+
+
+def test_min_variance_fills_are_h_star_times_plan(clean: Clean) -> None:
+    """``series="front"``: h* = the OLS slope (with intercept) of the last ``WINDOW`` daily
+    spot changes on the changes of the one contract front on the decision day,
+    recomputed from the bars with numpy."""
+    front = clean.front(START, ROLL_DAYS)
+    assert front == "TPI-2026-03"  # February's contract expires within 5 days
+    days = clean.exchange_days[START - WINDOW : START + 1]
+    d_spot = np.diff(clean.spot.loc[days].to_numpy(), axis=0)
+    d_fut = np.diff(clean.settles[front].loc[days].to_numpy(), axis=0)
+    _assert_min_variance_fills(clean, _ols_slope(d_spot, d_fut), series="front")
+
+
+def test_min_variance_fits_h_star_on_the_rolled_front_series_by_default(clean: Clean) -> None:
+    """The default ``series="rolled"``: h* is fitted on the rolled front month — each day
+    the change of the contract front that day, so the window crosses rolls without ever
+    differencing two contracts — recomputed from the bars by hand."""
+    d_spot, d_fut, fronts = _rolled_front_changes(clean, START)
+    assert fronts[0] == "TPI-2026-01"  # two rolls inside the window
+    assert fronts[-1] == "TPI-2026-03"
+    h = _ols_slope(d_spot, d_fut)
+    _assert_min_variance_fills(clean, h)
+    # the rolled estimate is neither the single contract's nor the unadjusted nearby's
+    days = clean.exchange_days[START - WINDOW : START + 1]
+    single = np.diff(clean.settles["TPI-2026-03"].loc[days].to_numpy(), axis=0)
+    nearby = [
+        clean.settles[clean.front(t, ROLL_DAYS)].loc[clean.exchange_days[t]].to_numpy()
+        for t in range(START - WINDOW, START + 1)
+    ]
+    jumps = np.diff(np.array(nearby), axis=0)
+    for other in (single, jumps):
+        assert np.abs(_ols_slope(d_spot, other) - h).max() > 0.05
+
+
+@pytest.mark.parametrize("series", ["rolled", "front"])
+def test_min_variance_reads_no_settlement_after_the_decision_day(clean: Clean, series: str) -> None:
+    """Every bar known after the decision day's settlement redrawn: the same orders (the
+    ratio is estimated from settlements up to that day only); redrawn from the decision
+    day on, other orders (the test has teeth)."""
+    params = {**PARAMS["min_variance"], "series": series}
+
+    def decisions(tables: dict[Kind, pa.Table]) -> list[tuple[Any, ...]]:
+        fills = _fills(
+            backtest(TableMarket(clean.plan.spec, tables), "min_variance", params=params)
+        )
+        return sorted(zip(fills.path, fills.contract, fills.qty, strict=True))
+
+    base = decisions(clean.tables)
+    assert len(base) > 0
+    decided = np.datetime64(DECISION_DAY + pd.Timedelta(days=1), "us")  # its bar is known
+    assert decisions(after(clean.tables, decided, seed=11)) == base
+    assert decisions(after(clean.tables, decided - np.timedelta64(1, "D"), seed=11)) != base
 
 
 def _ewma_ratio(clean: Clean, lam: float) -> np.ndarray:
@@ -423,6 +489,8 @@ def test_volume_aware_with_flat_consumption_is_the_price_ratio(clean: Clean) -> 
         ("layered", {"ladder": {12: 3.0}}, "ladder"),
         ("static", {"windw": 30}, "windw"),
         ("min_variance", {"window": 1}, "window"),
+        ("min_variance", {"series": "spliced"}, "series"),
+        ("min_variance_kernel", {"series": "rolled"}, "series"),
         ("rolling", {"roll_days": 0}, "roll_days"),
         ("volume_aware", {"source": "oracle"}, "source"),
         ("no_hedge", {"start": 3}, "start"),

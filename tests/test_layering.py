@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": {"core", "ledger"},
     "kernel_strategy": {"market", "core", "engine", "strategy"},
     "hedge": {"market", "engine", "strategy"},
-    "runs": {"market", "data", "sim", "core", "ledger", "engine", "strategy", "metrics"},
+    "runs": {"market", "data", "sim", "core", "ledger", "engine", "strategy", "metrics", "hedge"},
     "report": {"__init__", "market", "sim", "metrics", "runs"},
     "cli": {"market", "data", "sim", "strategy", "metrics", "runs", "report"},
     "__init__": {"runs"},

@@ -35,6 +35,7 @@ from tokbt.hedge.estimators import (
     spend_ratio,
     tail_factor,
 )
+from tokbt.hedge.front import rolled_paired_changes
 
 if TYPE_CHECKING:
     from tokbt.engine import Context
@@ -385,22 +386,39 @@ class _RatioBlock:
         return finish_ratio(h, self.fallback, self.bounds, self.scale)
 
 
+RatioSeries = Literal["front", "rolled"]
+"""The futures series a minimum-variance ratio is estimated on (``OLSRatio``)."""
+
+
 class OLSRatio(_RatioBlock):
     """The minimum-variance ratio ``h* = Cov(ΔS, ΔF) / Var(ΔF)``: the OLS slope of
     spot changes on futures changes over the last ``window`` exchange days, with
     or without an intercept, times ``scale``.
 
-    ``F`` is the front month contract not within ``roll_days`` of its last
-    trading day; each change pairs two settlements of that same contract, so a
-    roll never enters as a price jump. Where a path has fewer than ``min_obs``
-    changes (or ``F`` did not move) the ratio is ``fallback``; ``bounds`` clip
-    it (see ``finish_ratio``). With ``once`` the
-    ratio is estimated the first time and then held. The window must fit in the
-    engine's history (``engine.history`` events): a full history holding fewer
-    than ``window`` changes is an error, not a silently shorter window.
+    ``series`` says which futures changes ``ΔF`` are:
+
+    * ``"front"``: those of the one contract that is front today (the front month
+      not within ``roll_days`` of its last trading day) over the window — for most
+      of a 60-day window a deferred month, not the front it is today;
+    * ``"rolled"``: those of the rolled front-month series — on each day of the
+      window, the change of the contract front *on that day* (same ``roll_days``
+      rule), see ``tokbt.hedge.front``. It reads ``Context.nearby`` under
+      ``roll_days`` and ``roll_days + 1`` and needs one futures settlement row per
+      exchange day (``rolled_paired_changes``).
+
+    Either way each change pairs two settlements of one contract, so a roll never
+    enters as a price jump. Where a path has fewer than ``min_obs`` changes (or
+    ``F`` did not move) the ratio is ``fallback``; ``bounds`` clip it (see
+    ``finish_ratio``). With ``once`` the ratio is estimated the first time and then
+    held. The window must fit in the engine's history (``engine.history`` events):
+    a full history holding fewer than ``window`` changes is an error, not a silently
+    shorter window. Only settlements up to the current event are read.
 
     Requires: nothing. Sets: ``ratio``.
     """
+
+    series_supported: tuple[RatioSeries, ...] = ("front", "rolled")
+    """The ``series`` this block can estimate on."""
 
     def __init__(
         self,
@@ -413,20 +431,33 @@ class OLSRatio(_RatioBlock):
         fallback: float = 1.0,
         scale: float = 1.0,
         bounds: tuple[float, float] | None = None,
+        series: RatioSeries = "front",
     ) -> None:
         if window < 2:
             raise ValueError(f"an estimation window needs at least 2 observations, got {window}")
+        if series not in self.series_supported:
+            raise ValueError(
+                f"{type(self).__name__} estimates on series {self.series_supported}, got {series!r}"
+            )
         super().__init__(
             roll_days=roll_days, min_obs=min_obs, fallback=fallback, scale=scale, bounds=bounds
         )
         self.window = window
         self.intercept = intercept
         self.once = once
+        self.series: RatioSeries = series
 
-    def estimate(self, spot: Floats, settle: Floats) -> Floats:
-        """The ratio from aligned spot and settle histories (rows = events)."""
+    def estimate(self, spot: Floats, settle: Floats, successor: Floats | None = None) -> Floats:
+        """The ratio from aligned spot and settle histories (rows = events).
+
+        With ``successor`` (the front's settlement under ``roll_days + 1``), ``settle``
+        is the front's under ``roll_days`` and the changes are the rolled front's
+        (``rolled_paired_changes``); without, ``settle`` is one contract's."""
         first = self._first_row(spot, settle)
-        d_spot, d_fut = paired_changes(spot[first:], settle[first:])
+        if successor is None:
+            d_spot, d_fut = paired_changes(spot[first:], settle[first:])
+        else:
+            d_spot, d_fut = rolled_paired_changes(spot[first:], settle[first:], successor[first:])
         if first == 0:  # otherwise every path has its window of changes
             self._check_window(spot, settle, d_spot, d_fut)
         d_spot, d_fut = last_observations(d_spot, d_fut, self.window)
@@ -464,19 +495,28 @@ class OLSRatio(_RatioBlock):
         return True
 
     def from_context(self, ctx: Context, contract: str) -> Floats:
-        """The estimate over the engine's whole history, hedging with ``contract``."""
+        """The estimate over the engine's whole history, hedging with ``contract`` (the
+        front today; with ``series="rolled"`` the front of each day)."""
         size = ctx.history_size
-        return self.estimate(ctx.spot("close", size), ctx.futures(contract, "settle", size))
+        spot = ctx.spot("close", size)
+        if self.series == "rolled":
+            days = self.roll_days
+            front = ctx.nearby(0, "settle", size, roll_days=days)
+            successor = ctx.nearby(0, "settle", size, roll_days=days + 1)
+            return self.estimate(spot, front, successor)
+        return self.estimate(spot, ctx.futures(contract, "settle", size))
 
 
 class SpendRatio(OLSRatio):
     """The minimum-variance ratio of spend ``Q·S`` per planned token
     (``tokbt.hedge.estimators.spend_ratio``) over the last ``window`` exchange
     days, ``q`` the realised tokens of each day; otherwise as ``OLSRatio``. With
-    flat consumption it equals ``OLSRatio``.
+    flat consumption it equals ``OLSRatio``. It estimates on the ``"front"`` series only.
 
     Requires: nothing. Sets: ``ratio``.
     """
+
+    series_supported: tuple[RatioSeries, ...] = ("front",)
 
     def estimate_spend(self, tokens: Floats, spot: Floats, settle: Floats) -> Floats:
         """The ratio from aligned token, spot and settle histories (rows = events)."""

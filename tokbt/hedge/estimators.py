@@ -9,10 +9,13 @@ instrument.
 
 The formulas are DOMAIN.md §2: the minimum-variance ratio is the OLS slope of
 ΔS on ΔF, ``h* = Cov(ΔS, ΔF) / Var(ΔF)``; the EWMA ratio follows RiskMetrics;
-the spend ratio hedges ``Q·S`` instead of ``S``.
+the spend ratio hedges ``Q·S`` instead of ``S``. ``prop61`` measures the paper's
+Proposition 6.1 (at ``h*`` the variance reduction is ``ρ²``) in and out of sample.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +27,7 @@ from tokbt.numeric import column_sums
 refresh(__file__, "numeric.py")  # numba's cache follows the sums it calls
 
 Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
 
@@ -259,3 +263,137 @@ def tail_factor(rate: float, years: Floats | float) -> Floats:
     is scaled when its variation margin earns or costs ``rate`` until ``years``
     from now (DOMAIN.md §2)."""
     return np.asarray(np.exp(-rate * np.maximum(np.asarray(years, dtype=np.float64), 0.0)))
+
+
+# -- Proposition 6.1 ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HedgeFit:
+    """A minimum-variance fit of ``ΔS`` on ``ΔF`` and the variance it removes.
+
+    Every field is ``(n_paths,)`` for a fit per path, or a 0-d array for one fit pooled
+    over the paths. The first five describe the *fit* sample; ``vr_var`` and ``vr_std``
+    are measured on the *evaluation* sample (the same rows in sample).
+    """
+
+    n_fit: Ints
+    """Complete ``(ΔS, ΔF)`` pairs the fit used."""
+    rho: Floats
+    """ρ: the correlation of ``ΔS`` and ``ΔF`` on the fit sample."""
+    h: Floats
+    """h*: the OLS slope of ``ΔS`` on ``ΔF`` with an intercept, ``Cov(ΔS, ΔF) / Var(ΔF)``."""
+    rho2: Floats
+    """ρ²: the variance reduction Proposition 6.1 predicts at ``h*`` (``VR_var``)."""
+    vr_std_bound: Floats
+    """``1 − √(1 − ρ²)``: the standard-deviation reduction it predicts (``VR_std``)."""
+    n_eval: Ints
+    """Complete pairs the evaluation used."""
+    vr_var: Floats
+    """Realised ``1 − Var(ΔS − h*·ΔF) / Var(ΔS)`` on the evaluation sample."""
+    vr_std: Floats
+    """Realised ``1 − sd(ΔS − h*·ΔF) / sd(ΔS)`` on the evaluation sample."""
+
+    def quartiles(self, name: str) -> tuple[float, float, float]:
+        """The lower quartile, median and upper quartile of field ``name`` across paths
+        (NaN paths left out; NaN if none is finite)."""
+        values = np.asarray(getattr(self, name), dtype=np.float64).ravel()
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return (np.nan, np.nan, np.nan)
+        q25, q50, q75 = np.quantile(values, [0.25, 0.5, 0.75])
+        return (float(q25), float(q50), float(q75))
+
+
+@dataclass(frozen=True)
+class Prop61:
+    """Proposition 6.1 per path and pooled, in and out of sample (``prop61``)."""
+
+    split: int
+    """The first row of the out-of-sample evaluation (the fit uses the rows before)."""
+    in_sample: HedgeFit
+    """Per path, fitted and evaluated on all rows: ``vr_var = ρ²`` exactly."""
+    out_of_sample: HedgeFit
+    """Per path, fitted on rows ``[0, split)`` and evaluated on rows ``[split, n)``."""
+    pooled_in_sample: HedgeFit
+    """One fit over every path's pairs (one intercept), evaluated on the same pairs."""
+    pooled_out_of_sample: HedgeFit
+    """One fit over every path's pairs before ``split``, evaluated on those after."""
+
+
+def hedge_fit(
+    d_spot: Floats, d_fut: Floats, *, split: int | None = None, pooled: bool = False
+) -> HedgeFit:
+    """The minimum-variance fit of ``d_spot`` on ``d_fut`` and the variance it removes.
+
+    Args:
+        d_spot, d_fut: paired changes ``(n_rows, n_paths)`` (a 1-D array is one path),
+            oldest row first; a pair with a NaN is left out, path by path.
+        split: ``None`` — in sample: fit and evaluate on every row. An integer ``k``
+            with ``0 < k < n_rows`` — out of sample: fit on rows ``[0, k)``, then
+            evaluate the hedged change ``ΔS − h*·ΔF`` on rows ``[k, n_rows)``.
+        pooled: one fit over all paths' pairs together (0-d fields) instead of one per
+            path.
+
+    With centred sums ``S_ff = Σ(ΔF − mean)²``, ``S_ss``, ``S_sf`` over the fit pairs,
+    ``h* = S_sf / S_ff`` and ``ρ = S_sf / √(S_ff S_ss)``; ``vr_var = 1 − S_uu / S_ss``
+    with ``u = ΔS − h*·ΔF``, centred over the evaluation pairs. NaN where a sample has
+    fewer than two pairs or a series does not vary.
+    """
+    s = _rows(np.asarray(d_spot, dtype=np.float64))
+    f = _rows(np.asarray(d_fut, dtype=np.float64))
+    if s.shape != f.shape:
+        raise ValueError(f"spot changes {s.shape} and futures changes {f.shape} differ in shape")
+    both = np.isfinite(s) & np.isfinite(f)
+    fit, evaluate = both, both
+    if split is not None:
+        if not 0 < split < len(s):
+            raise ValueError(f"split must lie in (0, {len(s)}), got {split}")
+        early = (np.arange(len(s)) < split)[:, None]
+        fit, evaluate = both & early, both & ~early
+    if pooled:
+        s, f = s.reshape(-1, 1), f.reshape(-1, 1)
+        fit, evaluate = fit.reshape(-1, 1), evaluate.reshape(-1, 1)
+    n_fit, s_ff, s_ss, s_sf = _centred_sums(f, s, fit)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        usable = (n_fit >= 2) & (s_ff > 0) & (s_ss > 0)
+        h = np.where(usable, s_sf / s_ff, np.nan)
+        rho = np.where(usable, s_sf / np.sqrt(s_ff * s_ss), np.nan)
+        rho2 = rho * rho
+        bound = 1.0 - np.sqrt(np.maximum(1.0 - rho2, 0.0))
+        n_eval, s_uu, s_ss_eval, _ = _centred_sums(s - h * f, s, evaluate)
+        measured = (n_eval >= 2) & (s_ss_eval > 0) & np.isfinite(h)
+        ratio = np.where(measured, s_uu / s_ss_eval, np.nan)
+    result = HedgeFit(n_fit, rho, h, rho2, bound, n_eval, 1.0 - ratio, 1.0 - np.sqrt(ratio))
+    if pooled:  # one column: its fields as 0-d arrays
+        return HedgeFit(**{k: np.asarray(v[0]) for k, v in vars(result).items()})
+    return result
+
+
+def prop61(d_spot: Floats, d_fut: Floats, *, split: int | None = None) -> Prop61:
+    """Proposition 6.1 (at ``h*`` the variance reduction is ``ρ²``: ``VR_var = ρ²`` and
+    ``VR_std = 1 − √(1 − ρ²)``, ρ the correlation of daily spot and futures changes),
+    measured on paired changes ``(n_rows, n_paths)``: per path and pooled, in sample
+    and out of sample with the fit on rows ``[0, split)`` (default: the first half).
+    See ``hedge_fit``."""
+    n_rows = len(np.asarray(d_spot))
+    cut = n_rows // 2 if split is None else split
+    return Prop61(
+        cut,
+        hedge_fit(d_spot, d_fut),
+        hedge_fit(d_spot, d_fut, split=cut),
+        hedge_fit(d_spot, d_fut, pooled=True),
+        hedge_fit(d_spot, d_fut, split=cut, pooled=True),
+    )
+
+
+def _centred_sums(x: Floats, y: Floats, use: Mask) -> tuple[Ints, Floats, Floats, Floats]:
+    """Per column, over the rows ``use`` marks: the count, ``Σ(x − x̄)²``, ``Σ(y − ȳ)²``
+    and ``Σ(x − x̄)(y − ȳ)`` (two passes: means first)."""
+    n = use.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx = np.where(use, x, 0.0).sum(axis=0) / n
+        my = np.where(use, y, 0.0).sum(axis=0) / n
+    dx = np.where(use, x - mx, 0.0)
+    dy = np.where(use, y - my, 0.0)
+    return n, (dx * dx).sum(axis=0), (dy * dy).sum(axis=0), (dx * dy).sum(axis=0)
