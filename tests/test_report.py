@@ -33,7 +33,12 @@ from tokbt.report.values import fmt_diff, fmt_interval, fmt_value
 from tokbt.runs.stored import StoredRun
 
 FIGURE_IDS = [
-    "fig-fan", "fig-distribution", "fig-margin", "fig-hedge-ratio", "fig-waterfall", "fig-variance",
+    "fig-fan",
+    "fig-distribution",
+    "fig-margin",
+    "fig-hedge-ratio",
+    "fig-waterfall",
+    "fig-variance",
 ]
 SEVEN = ("no_hedge", "static", "min_variance", "rolling", "ewma", "layered", "volume_aware")
 RENDERERS = [render_html, render_markdown, render_json]

@@ -41,6 +41,7 @@ from tokbt.metrics.rows import Floats, RunFrame
 from tokbt.runs.config import BacktestConfig, MarketConfig, RunSettings, SimulateMarket
 from tokbt.runs.stored import StoredRun
 from tokbt.sim import SimMarket, SimPlan, load_scenario
+from tokbt.sim.scenarios import scenario_spec
 from tokbt.sim.simulate import simulate_paths
 from tokbt.strategy import create, resolve
 
@@ -151,12 +152,14 @@ Progress = Callable[[int, int], None]
 
 def build_plan(sim: SimulateMarket) -> SimPlan:
     """The simulation plan of a ``[market.simulate]`` table (calendar, contracts, curves)."""
+    scenario = load_scenario(sim.scenario, sim.overrides)
     return SimPlan.build(
-        load_scenario(sim.scenario, sim.overrides),
+        scenario,
         sim.horizon_days,
         sim.seed,
         steps_per_day=sim.steps_per_day,
         bars_per_day=sim.bars_per_day,
+        spec=scenario_spec(scenario, sim.contract_overrides),
         branch_day=sim.branch_day,
     )
 

@@ -59,6 +59,10 @@ class SimulateMarket(_Config):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description='Scenario fields to change, e.g. {"spot.kappa" = 12}.'
     )
+    contract_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Contract spec fields to change, e.g. {"listing.months" = 36}.',
+    )
     steps_per_day: int = Field(1, ge=1, le=1440, description="Simulation steps per day.")
     bars_per_day: int = Field(1, ge=1, le=1440, description="Spot bars per day.")
     branch_day: int = Field(

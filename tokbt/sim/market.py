@@ -217,7 +217,7 @@ class SimMarket(BlockSource):
         plan, e = self.plan, self.plan.branch_day
         prices = np.full((len(self.path_ids), len(self.contracts)), np.nan)
         column = {code: j for j, code in enumerate(self.contracts)}
-        for slot, c in enumerate(plan.listed[e]):
+        for slot, c in enumerate(plan.listed[e] if len(plan.listed) else []):
             if c >= 0:
                 prices[:, column[plan.contracts[c].code]] = self.chunk.settle[e, :, slot]
         return np.datetime64(plan.hedge_date, "D"), prices

@@ -31,6 +31,7 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from tokbt.market import ContractSpec, load_spec
 from tokbt.market.config_errors import describe
 from tokbt.sim.params import (
     ConsumptionParams,
@@ -137,6 +138,22 @@ def load_scenario(name_or_path: str, overrides: Mapping[str, Any] | None = None)
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise ValueError(f"{where}: invalid scenario: {describe(exc, Scenario)}") from None
+
+
+def scenario_spec(scenario: Scenario, overrides: Mapping[str, Any] | None = None) -> ContractSpec:
+    """The contract spec ``scenario`` trades (``scenario.contract``), with dotted-key
+    ``overrides`` such as ``{"listing.months": 36}``; errors name the field."""
+    spec = load_spec(scenario.contract)
+    if not overrides:
+        return spec
+    data = spec.model_dump(mode="json")
+    where = f"contract {scenario.contract!r}"
+    for key, value in overrides.items():
+        _set_dotted(data, key, value, where)
+    try:
+        return ContractSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"{where}: invalid contract spec: {describe(exc, ContractSpec)}") from None
 
 
 def to_toml(sc: Scenario) -> str:

@@ -112,7 +112,7 @@ class SimPlan:
         windows = [_fixing_window(spec, c) for c in contracts]
         first = np.array([(w[0] - start).days for w in windows], dtype=np.int64)
         last = np.array([(w[1] - start).days for w in windows], dtype=np.int64)
-        if not 0 <= branch_day < len(exchange_days) - 1:
+        if branch_day < 0 or (branch_day and branch_day >= len(exchange_days) - 1):
             raise ValueError(
                 f"branch_day must be an exchange day before the horizon's last "
                 f"(0..{len(exchange_days) - 2}), got {branch_day}"
@@ -138,7 +138,8 @@ class SimPlan:
     def hedge_date(self) -> dt.date:
         """The day costs are measured from: the ``branch_day``-th exchange day (the first
         exchange day when the simulation does not branch)."""
-        day: dt.date = self.days[self.exchange_days[self.branch_day]].astype(dt.date)
+        first = self.exchange_days[self.branch_day] if len(self.exchange_days) else 0
+        day: dt.date = self.days[first].astype(dt.date)
         return day
 
     @property
