@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from tokbt.metrics.evaluation import Evaluation
+from tokbt.runs.backtest import build_plan
+from tokbt.runs.config import SimulateMarket
 from tokbt.runs.mc import Executor, McConfig, monte_carlo
+from tokbt.runs.prop61 import prop61_table
+from tokbt.sim import simulate_paths
 
 SCENARIOS = ("baseline", "demand_explosion", "supply_shock", "price_war")
 POLICIES = ("no_hedge", "static", "min_variance", "rolling", "layered")
@@ -109,37 +114,129 @@ SENSITIVITY: dict[str, tuple[str, str, list[Any]]] = {
 """One-at-a-time factors: a label, the config path swept, and the levels."""
 
 
+LISTING_DEPTHS = (12, 24, 36)
+"""Serial months listed at a time (the contract spec's ``listing.months``)."""
+HEDGE_STARTS = ("day 0", f"day {START}", f"from today (day {START})")
+"""When the hedge is placed (``hedge_start``): on the first day (every path starts from the
+same state), after ``START`` days of an unconditional simulation (the paths' forwards
+already differ when the hedge is placed), or on day ``START`` of paths that share their
+history up to it (measured from then: ``vr_std_after``)."""
+
+
+def hedge_start(label: str) -> tuple[int, int]:
+    """``(policy start, branch_day)`` in exchange days of a ``HEDGE_STARTS`` label."""
+    if label.startswith("from today"):
+        return START, START
+    return (0, 0) if label == "day 0" else (START, 0)
+EXPLOSIONS: dict[str, dict[str, Any]] = {
+    "quantity-driven": {"consumption.plan": "expected"},
+    "price-only": {
+        "consumption.plan": "expected",
+        "consumption.noise_sigma": 0.0,
+        "regimes.0.price_link": 0.0,
+        "spot.cut_rate": 0.0,
+        "regimes.0.cut_rate": 0.0,
+    },
+}
+"""The demand explosion as tokbt's preset has it (consumption surges with the price, so the
+bill's spread is mostly quantity), and a price-only explosion: the same price regime, the
+quantity known in advance (the plan is the expected path, no noise, no response to price)
+and no permanent list-price cuts."""
+LOCATE_POLICIES = ("no_hedge", "static", "min_variance")
+LOCATE_TABLE = (
+    "vr_std",
+    "vr_std_after",
+    "he_var",
+    "he_var_after",
+    "share_quantity",
+    "share_timing",
+)
+
 HORIZON_DAYS = 1095
 
 
 def _base(
-    scenario: str, paths: int, plan: str, policies: tuple[str, ...], curve: str = "persistent"
+    scenario: str,
+    paths: int,
+    plan: str,
+    policies: tuple[str, ...],
+    curve: str = "persistent",
+    *,
+    start: int = START,
+    overrides: dict[str, Any] | None = None,
+    branch_day: int = 0,
+    listing: int | None = None,
 ) -> dict[str, Any]:
-    overrides = {"consumption.plan": plan}
+    market_overrides: dict[str, Any] = {"consumption.plan": plan} | (overrides or {})
     if curve != "persistent":
-        overrides["curve.expectations"] = curve
+        market_overrides["curve.expectations"] = curve
+    simulate: dict[str, Any] = {
+        "scenario": scenario,
+        "paths": paths,
+        "horizon_days": HORIZON_DAYS,
+        "seed": 2603,
+        "overrides": market_overrides,
+        "branch_day": branch_day,
+    }
+    if listing is not None:
+        simulate["contract_overrides"] = {"listing.months": listing}
+    months = MONTHS if start else MONTHS + 2  # every month after the start month
     return {
         "chunk_paths": 500,
         "baseline": "no_hedge",
-        "market": {
-            "simulate": {
-                "scenario": scenario,
-                "paths": paths,
-                "horizon_days": HORIZON_DAYS,
-                "seed": 2603,
-                "overrides": overrides,
-            }
-        },
+        "market": {"simulate": simulate},
         "broker": {"fee_per_contract": 0.5},
         "ledger": {"funding_rate": 0.05, "margin_rate": 0.03},
         "policies": [
             {"name": p}
             if p == "no_hedge"
-            else {"name": p, "params": {"start": START, "months": MONTHS}}
+            else {"name": p, "params": {"start": start, "months": months}}
             for p in policies
         ],
         "bootstrap": {"resamples": 1000},
     }
+
+
+PROP61_MARKETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "baseline": ("baseline", {"consumption.plan": "trend"}),
+    "demand explosion, quantity-driven": ("demand_explosion", EXPLOSIONS["quantity-driven"]),
+    "demand explosion, price-only": ("demand_explosion", EXPLOSIONS["price-only"]),
+}
+"""The markets Proposition 6.1 is measured on (scenario and overrides)."""
+PROP61_PATHS = 2_000
+
+
+def prop61_rows(paths: int = PROP61_PATHS) -> list[dict[str, Any]]:
+    """Proposition 6.1 (``tokbt.runs.prop61``) on ``paths`` paths of each of
+    ``PROP61_MARKETS`` (the paper's seed and horizon): one row per market, futures series
+    and sample."""
+    rows: list[dict[str, Any]] = []
+    for market, (scenario, overrides) in PROP61_MARKETS.items():
+        sim = SimulateMarket(
+            scenario=scenario, paths=paths, horizon_days=HORIZON_DAYS, seed=2603,
+            overrides=overrides,
+        )  # fmt: skip
+        plan = build_plan(sim)
+        chunk = simulate_paths(plan, range(paths))
+        rows += [{"market": market, **r.flat()} for r in prop61_table(plan, chunk)]
+    return rows
+
+
+def locate_runs(paths: int) -> list[tuple[dict[str, Any], McConfig]]:
+    """``(labels, config)`` of the claim's location: each explosion × listing depth × hedge
+    start, the demand explosion with the expected plan, no hedge / static / min-variance."""
+    runs = []
+    for explosion, overrides in EXPLOSIONS.items():
+        for depth in LISTING_DEPTHS:
+            for label in HEDGE_STARTS:
+                start, branch = hedge_start(label)
+                data = _base(
+                    "demand_explosion", paths, "expected", LOCATE_POLICIES, start=start,
+                    overrides=overrides, branch_day=branch, listing=depth,
+                )  # fmt: skip
+                labels = {"explosion": explosion, "listing": depth, "start": label}
+                runs.append((labels, McConfig.model_validate(data)))
+    return runs
 
 
 def main_runs(paths: int) -> list[tuple[str, str, McConfig]]:
@@ -173,20 +270,24 @@ def sensitivity_runs(paths: int) -> list[tuple[str, McConfig]]:
 
 @dataclasses.dataclass(frozen=True)
 class PaperResult:
-    """The main table and the sensitivity table (long frames), and the run settings."""
+    """The main, sensitivity and claim-location tables (long frames), and the run settings."""
 
     main: pd.DataFrame
     sensitivity: pd.DataFrame
     paths: int
     sensitivity_paths: int
+    locate: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    prop61: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
-def _rows(ev: Evaluation, extra: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(
+    ev: Evaluation, extra: dict[str, Any], metrics: tuple[str, ...] = TABLE
+) -> list[dict[str, Any]]:
     table = ev.summary.set_index(["policy", "metric"])
     rows = []
     for policy in ev.policies:
         row = dict(extra, policy=policy)
-        for metric in TABLE:
+        for metric in metrics:
             value, lo, hi = table.loc[(policy, metric), ["value", "lo", "hi"]]
             row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = value, lo, hi
         rows.append(row)
@@ -201,8 +302,9 @@ def run_paper(
     executor: Executor | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> PaperResult:
-    """Run the main table and the sensitivity into ``work`` (chunk files; resumable)."""
-    main, sens = [], []
+    """Run the main table, the sensitivity and the claim's location into ``work`` (chunk
+    files; resumable)."""
+    main, sens, locate = [], [], []
     for scenario, plan, config in main_runs(paths):
         step = f"{scenario} ({plan} plan)"
         folder = work / f"{scenario}-{plan.replace(', ', '-').replace(' ', '_')}"
@@ -219,7 +321,21 @@ def run_paper(
             policy, _, level = row["policy"].partition(" [")
             row["policy"], row["level"] = policy, level.rstrip("]").split("=", 1)[-1]
             sens.append(row)
-    return PaperResult(pd.DataFrame(main), pd.DataFrame(sens), paths, sensitivity_paths)
+    for labels, config in locate_runs(paths):
+        step = f"{labels['explosion']}, {labels['listing']} months, {labels['start']}"
+        folder = work / "locate" / re.sub(r"[^A-Za-z0-9]+", "_", step).strip("_")
+        run = monte_carlo(config, folder, executor=executor, progress=_tell(progress, step))
+        locate += _rows(run.evaluation, labels, LOCATE_TABLE)
+    if progress is not None:
+        progress("Proposition 6.1", 0, 1)
+    return PaperResult(
+        pd.DataFrame(main),
+        pd.DataFrame(sens),
+        paths,
+        sensitivity_paths,
+        pd.DataFrame(locate),
+        pd.DataFrame(prop61_rows(min(paths, PROP61_PATHS))),
+    )
 
 
 def _tell(
@@ -282,6 +398,109 @@ def sensitivity_markdown(result: PaperResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def prop61_markdown(result: PaperResult) -> str:
+    """Proposition 6.1 per market and futures series: ρ, h*, ρ² (the variance reduction it
+    predicts at h*), 1 − √(1 − ρ²) (the σ reduction), and the σ reduction realised by
+    ``ΔS − h*·ΔF`` in and out of sample — daily index changes, not the cost."""
+    lines = [
+        "| market | futures series | sample | ρ | h* | ρ² | 1 − √(1 − ρ²) | realised σ "
+        "reduction | ρ across paths (q25–q75) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    names = {
+        "front": "front month as it is",
+        "rolled": "rolled, back-adjusted front",
+        "decision": "min_variance's old window",
+    }
+    for r in result.prop61.to_dict("records"):
+        lines.append(
+            f"| {r['market']} | {names.get(str(r['series']), r['series'])} | {r['sample']} | "
+            f"{r['rho']:.3f} | {r['h']:.2f} | {_pct(r['rho2'])} | {_pct(r['vr_std_bound'])} | "
+            f"{_pct(r['vr_std'])} | {r['rho_q25']:.2f}–{r['rho_q75']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def located(row: dict[str, Any]) -> tuple[str, str]:
+    """The VR_std that answers "what does the hedge remove" for a row of the location table,
+    and its metric: the cost after the hedge date when the paths share their history up to
+    it, else the horizon cost."""
+    metric = "vr_std_after" if hedge_start(row["start"])[1] else "vr_std"
+    return metric, ("from the hedge date" if metric == "vr_std_after" else "36-month cost")
+
+
+def locate_markdown(result: PaperResult) -> str:
+    """The claim's location: explosion × listing depth × hedge start → static 1:1's and
+    min-variance's VR_std, HE_var, the quantity and timing shares, and whether it is in
+    the paper's 62–78 %."""
+    lines = [
+        "| explosion | months listed | hedge placed | measured on | static VR_std [95 % CI] | "
+        "static HE_var | min-variance VR_std | quantity share | timing share | in 62–78 % |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    frame = result.locate
+    for record in frame[frame["policy"] == "static"].to_dict("records"):
+        r = {str(k): v for k, v in record.items()}
+        metric, measured = located(r)
+        he = "he_var_after" if metric == "vr_std_after" else "he_var"
+        same = (
+            (frame["policy"] == "min_variance")
+            & (frame["explosion"] == r["explosion"])
+            & (frame["listing"] == r["listing"])
+            & (frame["start"] == r["start"])
+        )
+        mv = frame.loc[same, metric]
+        inside = PAPER_RANGE[0] <= r[metric] <= PAPER_RANGE[1]
+        lines.append(
+            f"| {r['explosion']} | {r['listing']} | {r['start']} | {measured} | "
+            f"{_pct(r[metric], r[f'{metric}_lo'], r[f'{metric}_hi'])} | {_pct(r[he])} | "
+            f"{_pct(float(mv.iloc[0])) if len(mv) else '—'} | {_pct(r['share_quantity'])} | "
+            f"{_pct(r['share_timing'])} | {'**yes**' if inside else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def locate_figure(result: PaperResult, path: Path) -> Path:
+    """One panel per explosion: static 1:1's VR_std (with its interval) by when the hedge is
+    placed, one line per listing depth, and the paper's 62–78 % band."""
+    fig = Figure(figsize=(12, 4.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(EXPLOSIONS), sharey=True)
+    frame = result.locate[result.locate["policy"] == "static"]
+    colours = {12: "#9ecae1", 24: "#4292c6", 36: "#08519c"}
+    starts = list(HEDGE_STARTS)
+    for ax, explosion in zip(np.atleast_1d(axes), EXPLOSIONS, strict=True):
+        ax.axhspan(*PAPER_RANGE, color="#f2c14e", alpha=0.25, label="paper: 62–78 %")
+        for depth in LISTING_DEPTHS:
+            rows = frame[(frame["explosion"] == explosion) & (frame["listing"] == depth)]
+            records = [
+                {str(k): v for k, v in r.items()}
+                for r in rows.set_index("start").loc[starts].reset_index().to_dict("records")
+            ]
+            metric = [located(r)[0] for r in records]
+            y = np.array([r[m] for r, m in zip(records, metric, strict=True)])
+            lo = np.array([r[f"{m}_lo"] for r, m in zip(records, metric, strict=True)])
+            hi = np.array([r[f"{m}_hi"] for r, m in zip(records, metric, strict=True)])
+            err = np.nan_to_num(np.vstack([y - lo, hi - y]))
+            ax.errorbar(range(len(starts)), y, yerr=err, fmt="o-", capsize=3,
+                        color=colours[depth], label=f"{depth} months listed")  # fmt: skip
+        ax.set_xticks(range(len(starts)), starts, fontsize=8)
+        ax.set_title(f"{explosion} explosion", loc="left", fontsize=10)
+        ax.set_xlabel("when the static 1:1 hedge is placed (and what is measured)", fontsize=8)
+        ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("VR_std = 1 − σ hedged / σ unhedged")
+    np.atleast_1d(axes)[0].legend(fontsize=8, loc="best")
+    fig.suptitle(
+        f"Where the paper's 62–78 % holds: static 1:1 vs no hedge, demand explosion, expected "
+        f"plan ({result.paths:,} paths per point; 95 % bootstrap intervals). Day 0 and day 60: "
+        "the 36-month cost; from today: the cost after the hedge date.",
+        fontsize=10,
+    )
+    fig.savefig(path, metadata={"Software": None})
+    return path
+
+
 def sensitivity_figure(result: PaperResult, path: Path) -> Path:
     """One panel per factor: static 1:1's VR_std and VR_std unit cost over the levels, with
     their intervals and the paper's 62–78 % band."""
@@ -336,6 +555,21 @@ def write_paper(result: PaperResult, out: Path) -> list[Path]:
         f"({result.sensitivity_paths:,} paths per level)\n\n"
         + sensitivity_markdown(result)
         + "\n![sensitivity](sensitivity.png)\n"
+        + (
+            "\n## Where 62–78 % holds: explosion × listing depth × hedge start "
+            f"({result.paths:,} paths each)\n\n"
+            + locate_markdown(result)
+            + "\n![where the claim holds](locate.png)\n"
+            if len(result.locate)
+            else ""
+        )
+        + (
+            "\n## Proposition 6.1: ρ of daily index and futures changes "
+            f"({int(result.prop61['n_paths'].iloc[0]):,} paths per market)\n\n"
+            + prop61_markdown(result)
+            if len(result.prop61)
+            else ""
+        )
     )
     md = out / "results.md"
     md.write_text(text)
@@ -345,6 +579,11 @@ def write_paper(result: PaperResult, out: Path) -> list[Path]:
         "sensitivity_paths": result.sensitivity_paths,
         "main": json.loads(result.main.to_json(orient="records")),
         "sensitivity": json.loads(result.sensitivity.to_json(orient="records")),
+        "locate": json.loads(result.locate.to_json(orient="records")),
+        "prop61": json.loads(result.prop61.to_json(orient="records")),
     }
     js.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    return [md, js, sensitivity_figure(result, out / "sensitivity.png")]
+    written = [md, js, sensitivity_figure(result, out / "sensitivity.png")]
+    if len(result.locate):
+        written.append(locate_figure(result, out / "locate.png"))
+    return written
