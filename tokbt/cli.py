@@ -1180,10 +1180,10 @@ def _print_headline(ev: Any, run_id: str, record: dict[str, Any]) -> None:
     """What the figures measure, then policies × the headline metrics (the first with its
     interval); where the rest is."""
     from tokbt.metrics.evaluation import SUMMARY_METRICS
-    from tokbt.report.values import branch_day, measure_note
+    from tokbt.report.values import measure_note, shares_history
 
     console.print(measure_note(record), highlight=False)
-    headline = HEADLINE_FROM_HEDGE_DATE if branch_day(record) else HEADLINE
+    headline = HEADLINE_FROM_HEDGE_DATE if shares_history(record) else HEADLINE
     first = headline[0][0]
     cells = {(r["policy"], r["metric"]): r for r in ev.summary.to_dict("records")}
     title = f"per policy ({ev.confidence:.0%} interval; every metric: tokbt runs show {run_id})"

@@ -185,21 +185,45 @@ def market_text(market: object) -> str:
     return "; ".join(parts)
 
 
-def branch_day(record: dict[str, Any]) -> int:
-    """The exchange day a simulated run's paths branch at (0: they do not)."""
+def _simulate(record: dict[str, Any]) -> dict[str, Any]:
     market = record.get("market")
     simulate = market.get("simulate") if isinstance(market, dict) else None
-    value = simulate.get("branch_day", 0) if isinstance(simulate, dict) else 0
+    return simulate if isinstance(simulate, dict) else {}
+
+
+def branch_day(record: dict[str, Any]) -> int:
+    """The exchange day a simulated run's paths branch at (0: they do not)."""
+    value = _simulate(record).get("branch_day", 0)
     return int(value) if isinstance(value, int | float) else 0
+
+
+def recorded_start(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A simulated run's ``start`` on a recorded index (dataset, at, ...), if it has one."""
+    start = _simulate(record).get("start")
+    return start if isinstance(start, dict) else None
+
+
+def shares_history(record: dict[str, Any]) -> bool:
+    """Whether every path of the run shares one history up to its hedge date: a branched
+    simulation, or one started from a recorded index."""
+    return bool(branch_day(record) or recorded_start(record))
 
 
 def measure_note(record: dict[str, Any]) -> str:
     """One sentence saying what the run's cost figures measure: from a hedge date all
-    paths share (a branched simulation), over an unconditional simulation, or over one
-    recorded history."""
+    paths share (a branched simulation, or one started from a recorded index), over an
+    unconditional simulation, or over one recorded history."""
     day = record.get("hedge_date")
     if not day:
         return "Recorded market: one history; costs are measured over the whole run."
+    start = recorded_start(record)
+    if start is not None:
+        return (
+            f"Hedging from today: every path starts from the recorded index "
+            f"{start.get('dataset')} on {start.get('at')} — its level and the state a fit of "
+            f"its history gives — and diverges after it; the cost is measured from the first "
+            f"simulated exchange day ({day}): the risk a hedge placed then faces."
+        )
     if branch_day(record):
         return (
             f"Hedging from today: every path shares one simulated history up to the hedge "

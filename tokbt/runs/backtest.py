@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import tokbt
-from tokbt.data import BarStore, Feed
+from tokbt.data import BarStore, Feed, Kind
 from tokbt.data.frames import MarketSource, PathChunks, delivery_key, event_day
 from tokbt.engine import Engine, Outputs
 from tokbt.engine.compiled import CompiledEngine, unsupported
@@ -41,6 +41,7 @@ from tokbt.metrics.rows import Floats, RunFrame
 from tokbt.runs.config import BacktestConfig, MarketConfig, RunSettings, SimulateMarket
 from tokbt.runs.stored import StoredRun
 from tokbt.sim import SimMarket, SimPlan, load_scenario
+from tokbt.sim.anchor import Anchor, anchor_scenario
 from tokbt.sim.scenarios import scenario_spec
 from tokbt.sim.simulate import simulate_paths
 from tokbt.strategy import create, resolve
@@ -152,8 +153,19 @@ Progress = Callable[[int, int], None]
 
 def build_plan(sim: SimulateMarket) -> SimPlan:
     """The simulation plan of a ``[market.simulate]`` table (calendar, contracts, curves)."""
+    return anchored_plan(sim)[0]
+
+
+def anchored_plan(sim: SimulateMarket) -> tuple[SimPlan, Anchor | None]:
+    """``build_plan``, and where it starts from a recorded index (``sim.start``; ``None``:
+    from the scenario's own start)."""
     scenario = load_scenario(sim.scenario, sim.overrides)
-    return SimPlan.build(
+    anchor = None
+    if sim.start is not None:
+        start = sim.start
+        close = recorded_index(start.dataset, start.at, path=start.path, store=start.store)
+        scenario, anchor = anchor_scenario(scenario, close, start.at, dynamics=start.dynamics)
+    plan = SimPlan.build(
         scenario,
         sim.horizon_days,
         sim.seed,
@@ -162,6 +174,48 @@ def build_plan(sim: SimulateMarket) -> SimPlan:
         spec=scenario_spec(scenario, sim.contract_overrides),
         branch_day=sim.branch_day,
     )
+    return plan, anchor
+
+
+def recorded_index(
+    dataset: str, at: dt.date, *, path: int = 0, store: str | Path | None = None
+) -> np.ndarray:
+    """The daily index of a stored dataset up to and including ``at`` (each day's last spot
+    close, oldest first). Raises ``ValueError`` naming the dataset when it has no spot bars
+    on ``path`` by ``at`` or its record ends before ``at``."""
+    with BarStore(store, read_only=True) as bars:
+        data = bars.read_numpy(dataset, Kind.SPOT, columns=["ts", "close"], paths=[path])
+    ts = np.asarray(data["ts"], "datetime64[us]")
+    if len(ts) == 0:
+        raise ValueError(f"dataset {dataset!r} has no spot bars on path {path}")
+    day = ts.astype("datetime64[D]")  # ts is the start of the bar's period
+    last = day.max().astype(dt.date)
+    if at > last:
+        raise ValueError(
+            f"start.at = {at}: dataset {dataset!r} (path {path}) is recorded only up to {last}"
+        )
+    keep = day <= np.datetime64(at, "D")
+    days, close = day[keep], np.asarray(data["close"], np.float64)[keep]
+    if len(days) == 0:
+        raise ValueError(f"start.at = {at}: dataset {dataset!r} has no spot bars up to it")
+    closing = np.r_[days[1:] != days[:-1], True]  # the last bar of each day
+    return close[closing]
+
+
+def anchor_of(market: MarketConfig) -> dict[str, Any] | None:
+    """Where a simulated market started from a recorded index (``tokbt.sim.anchor.Anchor``
+    as JSON values), for the run record; ``None`` without ``start``."""
+    if market.simulate is None or market.simulate.start is None:
+        return None
+    anchor = anchored_plan(market.simulate)[1]
+    assert anchor is not None
+    out: dict[str, Any] = dataclasses.asdict(anchor)
+    out["at"] = anchor.at.isoformat()
+    out["half_life_days"] = (
+        None if not np.isfinite(anchor.half_life_days) else anchor.half_life_days
+    )
+    out["notes"] = list(anchor.notes)
+    return out
 
 
 def hedge_date_of(market: MarketConfig) -> str | None:
@@ -292,7 +346,11 @@ def run_config(
     """Run a complete ``BacktestConfig`` (what ``tokbt backtest CONFIG.toml`` does)."""
     strategy = resolve(config.strategy.name)
     m = config.market
-    described = {"market": m.model_dump(mode="json"), "hedge_date": hedge_date_of(m)}
+    described = {
+        "market": m.model_dump(mode="json"),
+        "hedge_date": hedge_date_of(m),
+        "anchor": anchor_of(m),
+    }
     params = config.strategy.params
     if m.simulate is not None:
         sim = m.simulate

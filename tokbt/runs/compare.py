@@ -57,6 +57,7 @@ from tokbt.runs.backtest import (
     _path_ids,
     _simulated,
     _stored,
+    anchor_of,
     chunk_progress,
     hedge_date_of,
     run_chunk,
@@ -312,6 +313,7 @@ def _record(
         "inputs": fingerprints if len(fingerprints) > 1 else (fingerprints or [{}])[0],
         "market": m.model_dump(mode="json", exclude_none=True),
         "hedge_date": hedge_date_of(m),
+        "anchor": anchor_of(m),
         "policies": [{"label": p.key, "strategy": p.name, "params": p.params} for p, _ in policies],
         "paths": n_paths,
         "seconds": {k: round(v, 3) for k, v in seconds.items()}

@@ -20,6 +20,7 @@ Every table rejects unknown keys; errors name the file and the field.
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
@@ -49,6 +50,23 @@ class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class RecordedStart(_Config):
+    """Start the simulation from a recorded index on a hedge date (``tokbt.sim.anchor``):
+    every path starts from the recorded level and the fitted state on ``at``."""
+
+    dataset: str = Field(description="Dataset in the store whose spot closes are the index.")
+    at: dt.date = Field(description="The hedge date: the last recorded day used.")
+    path: int = Field(0, ge=0, description="Path of the dataset to read.")
+    store: str | None = Field(
+        None, description="Store path (default: TOKBT_STORE or ./tokbt.duckdb)."
+    )
+    dynamics: Literal["scenario", "fitted"] = Field(
+        "scenario",
+        description="Spot dynamics after the start: the scenario's, or the process fitted to "
+        "the record (kappa, sigma, trend, jumps; no permanent cuts).",
+    )
+
+
 class SimulateMarket(_Config):
     """Simulate the market in memory (no store): a scenario, paths, horizon and seed."""
 
@@ -58,6 +76,11 @@ class SimulateMarket(_Config):
     seed: int = Field(0, ge=0, description="Run seed.")
     overrides: dict[str, Any] = Field(
         default_factory=dict, description='Scenario fields to change, e.g. {"spot.kappa" = 12}.'
+    )
+    start: RecordedStart | None = Field(
+        None,
+        description="Start from a recorded index on a hedge date: "
+        '{ dataset = "tpi_gpt4_class", at = "2025-11-24" } (default: the scenario\'s start).',
     )
     contract_overrides: dict[str, Any] = Field(
         default_factory=dict,

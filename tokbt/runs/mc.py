@@ -48,7 +48,7 @@ from tokbt.metrics.evaluate import evaluate, series_frame
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import PathResults
 from tokbt.metrics.rows import RunFrame
-from tokbt.runs.backtest import build_plan
+from tokbt.runs.backtest import anchor_of, build_plan
 from tokbt.runs.compare import CompareConfig, Replay, check_policies, run_policy
 from tokbt.runs.config import ConfigError, SimulateMarket, load_toml
 from tokbt.runs.stored import StoredRun
@@ -614,6 +614,7 @@ def _record(
         ],
         "market": config.market.model_dump(mode="json", exclude_none=True),
         "hedge_date": _plan(sim.model_dump_json()).hedge_date.isoformat(),
+        "anchor": anchor_of(config.market),
         "policies": [
             {"label": p.key, "strategy": p.name, "params": p.params} for p, _ in config.expanded()
         ],

@@ -128,6 +128,8 @@ def hedge_start(label: str) -> tuple[int, int]:
     if label.startswith("from today"):
         return START, START
     return (0, 0) if label == "day 0" else (START, 0)
+
+
 EXPLOSIONS: dict[str, dict[str, Any]] = {
     "quantity-driven": {"consumption.plan": "expected"},
     "price-only": {
