@@ -495,8 +495,8 @@ def locate_figure(result: PaperResult, path: Path) -> Path:
     np.atleast_1d(axes)[0].legend(fontsize=8, loc="best")
     fig.suptitle(
         f"Where the paper's 62–78 % holds: static 1:1 vs no hedge, demand explosion, expected "
-        f"plan ({result.paths:,} paths per point; 95 % bootstrap intervals). Day 0 and day 60: "
-        "the 36-month cost; from today: the cost after the hedge date.",
+        f"plan ({result.paths:,} paths per point; 95 % bootstrap intervals)\nday 0 and day 60: "
+        "σ of the 36-month cost; from today: σ of the cost after the hedge date",
         fontsize=10,
     )
     fig.savefig(path, metadata={"Software": None})
