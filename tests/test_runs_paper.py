@@ -69,7 +69,8 @@ def test_the_claim_is_located_over_explosion_listing_and_hedge_start() -> None:
     assert paper.hedge_start("from today (day 60)") == (60, 60)
     assert paper.hedge_start("day 60") == (60, 0)
     price_only = paper.EXPLOSIONS["price-only"]
-    assert price_only["regimes.0.price_link"] == 0.0 and price_only["spot.cut_rate"] == 0.0
+    assert price_only["regimes.0.price_link"] == 0.0
+    assert price_only["spot.cut_rate"] == 0.0
 
 
 def test_a_tiny_paper_run_writes_tables_and_a_figure(
