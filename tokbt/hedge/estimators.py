@@ -31,17 +31,23 @@ Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
 
-def paired_changes(level: Floats, hedge: Floats) -> tuple[Floats, Floats]:
+def paired_changes(
+    level: Floats, hedge: Floats, before: Floats | None = None
+) -> tuple[Floats, Floats]:
     """Changes of ``level`` and ``hedge`` between consecutive rows where a path has both.
 
     Row ``i`` of the result holds, for each path with both values at ``i``, the
-    change since the path's previous row with both values (NaN elsewhere): a
-    weekend without futures bars becomes one Friday-to-Monday change.
+    change since the path's previous row ``k`` with both values (NaN elsewhere): a
+    weekend without futures bars becomes one Friday-to-Monday change. The hedge's
+    change is ``hedge[i] − before[k]``: ``before`` is ``hedge`` itself by default; the
+    rolled front series passes the series its row ``i`` contract had on row ``k``
+    (``tokbt.hedge.front.rolled_paired_changes``; NaN where ``before[k]`` is NaN).
     """
     level = np.asarray(level, dtype=np.float64)
     hedge = np.asarray(hedge, dtype=np.float64)
+    previous = hedge if before is None else np.asarray(before, dtype=np.float64)
     d_level, d_hedge = np.empty(level.shape), np.empty(level.shape)
-    _paired_changes(_rows(level), _rows(hedge), _rows(d_level), _rows(d_hedge))
+    _paired_changes(_rows(level), _rows(hedge), _rows(previous), _rows(d_level), _rows(d_hedge))
     return d_level, d_hedge
 
 
@@ -85,7 +91,7 @@ def _rows(a: Floats) -> Floats:
 
 @njit(cache=True)
 def _paired_changes(
-    level: Floats, hedge: Floats, d_level: Floats, d_hedge: Floats
+    level: Floats, hedge: Floats, before: Floats, d_level: Floats, d_hedge: Floats
 ) -> None:  # pragma: no cover - compiled
     """``paired_changes`` into ``d_level`` and ``d_hedge``: one pass down the rows, each
     path remembering its last row with both values."""
@@ -98,9 +104,9 @@ def _paired_changes(
             d_hedge[i, j] = np.nan
             if np.isfinite(a) and np.isfinite(b):
                 k = prev[j]
-                if k >= 0:
+                if k >= 0 and np.isfinite(before[k, j]):
                     d_level[i, j] = a - level[k, j]
-                    d_hedge[i, j] = b - hedge[k, j]
+                    d_hedge[i, j] = b - before[k, j]
                 prev[j] = i
 
 

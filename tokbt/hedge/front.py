@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from tokbt.hedge.estimators import paired_changes
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -167,35 +168,4 @@ def rolled_paired_changes(level: Floats, front: Floats, successor: Floats) -> tu
     roll between ``k`` and ``i``, ``successor[k] = front[k]`` and this is
     ``paired_changes(level, front)``.
     """
-    level = np.asarray(level, dtype=np.float64)
-    front = np.asarray(front, dtype=np.float64)
-    successor = np.asarray(successor, dtype=np.float64)
-    d_level, d_front = np.empty(level.shape), np.empty(level.shape)
-    _rolled_pairs(_rows(level), _rows(front), _rows(successor), _rows(d_level), _rows(d_front))
-    return d_level, d_front
-
-
-def _rows(a: Floats) -> Floats:
-    """``a`` as ``(rows, paths)``: a 1-D array is one path's column."""
-    return a.reshape(len(a), -1) if a.ndim != 2 else a
-
-
-@njit(cache=True)
-def _rolled_pairs(
-    level: Floats, front: Floats, successor: Floats, d_level: Floats, d_front: Floats
-) -> None:  # pragma: no cover - compiled
-    """``rolled_paired_changes`` into ``d_level`` and ``d_front``: one pass down the rows,
-    each path remembering its last row with both values."""
-    n_rows, n_paths = level.shape
-    prev = np.full(n_paths, -1, dtype=np.int64)
-    for i in range(n_rows):
-        for j in range(n_paths):
-            a, b = level[i, j], front[i, j]
-            d_level[i, j] = np.nan
-            d_front[i, j] = np.nan
-            if np.isfinite(a) and np.isfinite(b):
-                k = prev[j]
-                if k >= 0 and np.isfinite(successor[k, j]):
-                    d_level[i, j] = a - level[k, j]
-                    d_front[i, j] = b - successor[k, j]
-                prev[j] = i
+    return paired_changes(level, front, before=successor)
