@@ -99,4 +99,5 @@ def test_a_tiny_paper_run_writes_tables_and_a_figure(
     assert "| price-only | 12 | from today (day 10) | from the hedge date |" in text
     assert "| quantity-driven | 12 | day 0 | 36-month cost |" in text
     assert (out / "locate.png").stat().st_size > 10_000
-    assert "| demand explosion, price-only | rolled, back-adjusted front | in |" in text
+    assert "| demand_explosion, price-only | rolled, back-adjusted front | in |" in text
+    assert "| baseline | trend | static |" in text  # with its market's rho^2 beside it

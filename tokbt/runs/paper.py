@@ -200,11 +200,23 @@ def _base(
 
 
 PROP61_MARKETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "baseline": ("baseline", {"consumption.plan": "trend"}),
-    "demand explosion, quantity-driven": ("demand_explosion", EXPLOSIONS["quantity-driven"]),
-    "demand explosion, price-only": ("demand_explosion", EXPLOSIONS["price-only"]),
+    "baseline": ("baseline", {}),
+    "demand_explosion": ("demand_explosion", {}),
+    "demand_explosion, schedule curve": ("demand_explosion", {"curve.expectations": "schedule"}),
+    "supply_shock": ("supply_shock", {}),
+    "price_war": ("price_war", {}),
+    "demand_explosion, price-only": ("demand_explosion", EXPLOSIONS["price-only"]),
 }
-"""The markets Proposition 6.1 is measured on (scenario and overrides)."""
+"""The markets Proposition 6.1 is measured on (scenario and overrides): the price processes
+of the main table's rows (the plan hedged does not change prices) and the price-only
+explosion of the claim's location."""
+
+
+def prop61_market(scenario: str, plan: str) -> str:
+    """The ``PROP61_MARKETS`` entry whose prices a main-table row (scenario, plan) trades."""
+    return f"{scenario}, schedule curve" if "schedule" in plan else scenario
+
+
 PROP61_PATHS = 2_000
 
 
@@ -364,16 +376,19 @@ def main_markdown(result: PaperResult) -> str:
     """The main table: scenario × policy → VR_std (CI), HE_var, VR unit, CVaR95, calls, funding."""
     lines = [
         "| scenario | plan | policy | VR_std [95 % CI] | HE_var | VR_std unit cost | "
-        "CVaR95 of cost | margin calls / path | p95 peak funding |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "CVaR95 of cost | margin calls / path | p95 peak funding | ρ² daily (rolled front) | "
+        "1 − √(1 − ρ²) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    bound = _prop61_bounds(result)
     for r in result.main.to_dict("records"):
+        rho2, sigma = bound.get(prop61_market(str(r["scenario"]), str(r["plan"])), (NAN, NAN))
         lines.append(
             f"| {r['scenario']} | {r['plan']} | {r['policy']} | "
             f"{_pct(r['vr_std'], r['vr_std_lo'], r['vr_std_hi'])} | {_pct(r['he_var'])} | "
             f"{_pct(r['vr_std_unit'], r['vr_std_unit_lo'], r['vr_std_unit_hi'])} | "
             f"{r['cvar95_cost'] / 1e6:,.1f} M | {r['mean_margin_calls']:.1f} | "
-            f"{r['p95_peak_funding'] / 1e6:,.2f} M |"
+            f"{r['p95_peak_funding'] / 1e6:,.2f} M | {_pct(rho2)} | {_pct(sigma)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -398,6 +413,22 @@ def sensitivity_markdown(result: PaperResult) -> str:
             f"{', '.join(inside) or 'no'} |"
         )
     return "\n".join(lines) + "\n"
+
+
+NAN = float("nan")
+
+
+def _prop61_bounds(result: PaperResult) -> dict[str, tuple[float, float]]:
+    """Per market: ρ² and 1 − √(1 − ρ²) of the rolled front series in sample (what
+    Proposition 6.1 promises a daily minimum-variance hedge)."""
+    frame = result.prop61
+    if not len(frame):
+        return {}
+    rolled = frame[(frame["series"] == "rolled") & (frame["sample"] == "in")]
+    return {
+        str(m): (float(a), float(b))
+        for m, a, b in rolled[["market", "rho2", "vr_std_bound"]].itertuples(index=False)
+    }
 
 
 def prop61_markdown(result: PaperResult) -> str:
