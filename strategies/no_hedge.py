@@ -7,3 +7,5 @@ from tokbt.strategy import Strategy
 
 class NoHedge(Strategy):
     """The baseline: buy tokens at the spot index, hold no futures."""
+
+    trades = False

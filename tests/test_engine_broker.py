@@ -159,6 +159,12 @@ def test_half_spread_grows_with_months_to_delivery_and_rounds_against_the_order(
         (t, 0, MAR, 1.0, 2.002),
         (t, 1, MAR, -1.0, 1.998),
     ]
+    # what the fills gave up, per path (× 1,000 tokens a contract): JAN 1 tick of spread,
+    # on the grid already; MAR 1.6 ticks of spread (1.6 USD) and 0.4 of a tick to the grid
+    paths = result.paths.to_pandas()
+    assert paths["fills"].tolist() == [2, 2]
+    np.testing.assert_allclose(paths["execution_cost"], [2.6, 2.6], rtol=1e-9)
+    np.testing.assert_allclose(paths["tick_cost"], [0.4, 0.4], rtol=1e-9)
 
 
 def test_orders_beyond_depth_pay_square_root_impact() -> None:
@@ -192,6 +198,14 @@ def test_orders_beyond_depth_pay_square_root_impact() -> None:
         (t, 0, MAR, 5.0, 2.01),
         (t, 1, MAR, -5.0, 1.99),
     ]
+    # impact paid: 40,000 tokens × 0.01732051 + 5,000 × 0.010; the grid: 40,000 × (2.018 −
+    # 2.01732051); 10 contracts at the depth pay nothing
+    impact = 40_000 * 0.01 * np.sqrt(3) + 5_000 * 0.010
+    grid = 40_000 * (0.018 - 0.01 * np.sqrt(3))
+    paths = result.paths.to_pandas()
+    assert paths["fills"].tolist() == [2, 2, 1]
+    np.testing.assert_allclose(paths["execution_cost"], [impact, impact, 0.0], atol=1e-6)
+    np.testing.assert_allclose(paths["tick_cost"], [grid, grid, 0.0], atol=1e-6)
 
 
 def test_slippage_ticks_add_and_fees_are_per_contract() -> None:

@@ -894,6 +894,7 @@ def _print_backtest(result: Any) -> None:
     for name, row in result.summary().iterrows():
         table.add_row(str(name), *(f"{row[c]:,.2f}" for c in ("mean", "std", "5%", "95%")))
     console.print(table)
+    _print_warnings(rec.get("warnings", []))
     paths = result.paths.to_pandas()
     unhedged, hedged = paths["unhedged_cost"].std(), paths["hedged_cost"].std()
     if len(paths) > 1 and unhedged > 0:
@@ -901,6 +902,12 @@ def _print_backtest(result: Any) -> None:
             f"cost std across paths: unhedged {unhedged:,.0f}, hedged {hedged:,.0f} "
             f"(1 - ratio = {1 - hedged / unhedged:.1%})"
         )
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """What the run's settings did to its results (``tokbt.runs.warnings``), one line each."""
+    for text in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 strategies_app = typer.Typer(help="Hedge strategy plugins.", no_args_is_help=True)
@@ -1205,6 +1212,7 @@ def _print_headline(ev: Any, run_id: str, record: dict[str, Any]) -> None:
             row.append(_headline_cell(r["value"], lo, hi, SUMMARY_METRICS[metric].unit))
         table.add_row(*row)
     console.print(table)
+    _print_warnings(record.get("warnings", []))
 
 
 def _print_comparisons(ev: Any) -> None:

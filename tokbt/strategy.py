@@ -62,6 +62,9 @@ class Strategy:
 
     name: ClassVar[str] = ""
     """The registry name; set from the entry point (or the class name)."""
+    trades: ClassVar[bool] = True
+    """Whether the strategy is meant to trade: a run in which it fills nothing on any path
+    is then reported (``tokbt.runs.warnings``). A baseline that never trades sets False."""
 
     def __init__(self, params: BaseModel | Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         self.params = self.make_params(params, **kwargs)

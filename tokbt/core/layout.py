@@ -203,10 +203,11 @@ a decision log without room. ``Book.report`` says which item."""
     W_QTY,
     W_FILL_PRICE,
     W_FILL_FEE,
-) = range(20)
+    W_RAW_PRICE,
+) = range(21)
 """Rows of ``Book.work``: the per-path scratch each rule uses (one row per use, so that a
 rule and the rules it calls never share one); the rules allocate nothing per call."""
-N_WORK = 20
+N_WORK = 21
 (
     M_TRADABLE,
     M_OPEN_CALLS,
@@ -279,6 +280,12 @@ class Book(NamedTuple):
     """(2,) ``[lo, hi)``: the contracts some path holds lie in this range (empty: ``lo ==
     hi``). Rules that sum or scan a path's positions run over it, not over every contract
     listed in the run."""
+    fills: Ints
+    """(n,) orders filled on each path (a cascade's bookings count; liquidations do not)."""
+    fill_costs: Floats
+    """(2, n) what each path's fills gave up against their base price, ``Σ |qty|·mult·
+    |Δprice|``: row 0 to rounding on the tick (against the order), row 1 to slippage and
+    the liquidity model (spread, impact)."""
 
 
 class Orders(NamedTuple):
@@ -363,6 +370,8 @@ def new_book(n_paths: int, n_contracts: int, initial_cash: float, initial_vol: f
         wanted=np.zeros(k, dtype=np.bool_),
         holders=np.zeros(k, dtype=np.int64),
         held=np.zeros(2, dtype=np.int64),
+        fills=np.zeros(n, dtype=np.int64),
+        fill_costs=np.zeros((2, n)),
     )
 
 

@@ -190,6 +190,7 @@ from tokbt.core.layout import (
     W_NO_FEE,
     W_PRICE_PAID,
     W_QTY,
+    W_RAW_PRICE,
     W_REPAY,
     W_SPEND,
     W_TOP_UP,
@@ -613,6 +614,8 @@ def fill(
     for p in range(n):
         if qty[p] != 0.0:
             _journal(rows, ts, kind, MARGIN, p, c, qty[p], price[p], 0.0, HAS_QTY | HAS_PRICE)
+            if kind == FILL:
+                book.fills[p] += 1
     fees = book.work[W_FEES]
     fees[:] = 0.0
     charged = False
@@ -1313,7 +1316,25 @@ def fill_price(
     ``m = max(delivery month − this month, 0)`` months out
     (``half_spread + per_month·m`` ticks) and the square-root impact beyond the depth
     ``depth·decay^m`` (``impact_bps·10⁻⁴·base·√((|qty| − depth)/depth)``); then on the
-    tick grid against the order, never below one tick."""
+    tick grid against the order, never below one tick (``fill_prices``' second value)."""
+    return fill_prices(terms, c, day_month, base, side, qty)[1]
+
+
+@_jit(inline="always")
+def fill_prices(
+    terms: Terms, c: Int, day_month: Int, base: float, side: float, qty: float
+) -> tuple[float, float]:  # pragma: no cover - compiled
+    """``(raw, price)``: the fill price before the tick grid (``base`` moved by slippage,
+    spread and impact) and on it (``fill_price``)."""
+    raw = _costed(terms, c, day_month, base, side, qty)
+    return raw, float(against(raw, side, terms.cf[F_TICK], terms.cf[F_SCALE]))
+
+
+@_jit(inline="always")
+def _costed(
+    terms: Terms, c: Int, day_month: Int, base: float, side: float, qty: float
+) -> float:  # pragma: no cover - compiled
+    """``fill_price`` before the tick grid: ``base`` moved by slippage, spread and impact."""
     cf = terms.cf
     ticks = cf[F_SLIPPAGE]
     impact = 0.0
@@ -1323,8 +1344,22 @@ def fill_price(
         depth = cf[F_DEPTH] * cf[F_DEPTH_DECAY] ** float(months)
         excess = _maximum(np.abs(qty) - depth, 0.0)
         impact = cf[F_IMPACT_BPS] * 1e-4 * base * np.sqrt(excess / depth)
-    raw = base + side * (ticks * cf[F_TICK] + impact)
-    return against(raw, side, cf[F_TICK], cf[F_SCALE])
+    return float(base + side * (ticks * cf[F_TICK] + impact))
+
+
+@_jit(inline="always")
+def _book_fill_costs(
+    book: Book, terms: Terms, qty: Floats, price: Floats, raw: Floats, base: Floats
+) -> None:  # pragma: no cover - compiled
+    """Add what each fill of ``qty`` gave up against its ``base`` price to
+    ``book.fill_costs``: to the tick grid (``price`` vs ``raw``) and to slippage and the
+    liquidity model (``raw`` vs ``base``)."""
+    mult = terms.cf[F_MULT]
+    for p in range(qty.shape[0]):
+        if qty[p] != 0.0:
+            size = np.abs(qty[p]) * mult
+            book.fill_costs[0, p] += size * np.abs(price[p] - raw[p])
+            book.fill_costs[1, p] += size * np.abs(raw[p] - base[p])
 
 
 @_jit(inline="always")
@@ -1387,10 +1422,11 @@ def _fill_contract(
     if not anyone:
         return OK
     price = book.work[W_FILL_PRICE]
+    raw = book.work[W_RAW_PRICE]
     for p in range(n):
         side = _sign(qty[p]) if want[p] else 0.0
         b = base[p] if want[p] else 0.0
-        price[p] = fill_price(terms, c, day_month, b, side, qty[p] if want[p] else 0.0)
+        raw[p], price[p] = fill_prices(terms, c, day_month, b, side, qty[p] if want[p] else 0.0)
     if terms.ci[C_LIMITED] != 0:
         short = book.flags[M_SHORT]
         for p in range(n):
@@ -1413,6 +1449,8 @@ def _fill_contract(
             price[p] = 0.0
         fee[p] = cf[F_FEE] * np.abs(qty[p])
     status = fill(book, terms, rows, ts, c, qty, price, fee, FILL)
+    if status == OK:
+        _book_fill_costs(book, terms, qty, price, raw, base)
     for p in range(n):
         if want[p]:
             due[p, c] = 0.0

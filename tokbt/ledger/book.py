@@ -387,6 +387,17 @@ class Ledger:
         return np.asarray(self.book.balances.sum(axis=0))
 
     @property
+    def fills(self) -> npt.NDArray[np.int64]:
+        """Orders filled per path (a cascade's bookings count; liquidations do not)."""
+        return self.book.fills.copy()
+
+    @property
+    def fill_costs(self) -> Floats:
+        """``(2, n_paths)`` what the fills gave up against their base price (USD): to the
+        tick grid (row 0) and to slippage and the liquidity model (row 1)."""
+        return self.book.fill_costs.copy()
+
+    @property
     def roll_pnl(self) -> Floats:
         """Futures P&L per path of the contracts closed out before their final
         settlement — rolled, rebalanced away or liquidated (a contract still held at

@@ -37,6 +37,7 @@ from tokbt.report.values import (
     ordered_metrics,
     params_text,
     run_title,
+    run_warnings_of,
     summary_cells,
     unit_suffix,
 )
@@ -96,8 +97,16 @@ def _header(run: StoredRun) -> str:
     return (
         '<header>\n<p class="kicker">tokbt · hedge backtest report</p>\n'
         f'<h1>{escape(run_title(run))}</h1>\n<dl class="facts">{facts}</dl>\n'
-        f'<p class="measure">{escape(measure_note(run.record))}</p>\n</header>'
+        f'<p class="measure">{escape(measure_note(run.record))}</p>\n'
+        f"{_warnings(run_warnings_of(run.record))}</header>"
     )
+
+
+def _warnings(texts: Sequence[str]) -> str:
+    if not texts:
+        return ""
+    items = "".join(f"<li>{escape(t)}</li>" for t in texts)
+    return f'<ul class="warnings" aria-label="Warnings">{items}</ul>\n'
 
 
 def _toc(sections: Sequence[tuple[str, str, str]], figures: Sequence[ReportFigure]) -> str:
@@ -433,6 +442,8 @@ a:hover { text-decoration: underline; }
 .facts dd { margin: 0; font-weight: 600; font-variant-numeric: tabular-nums; }
 .facts.small dd { font-weight: 500; }
 .measure { margin: 12px 0 0; max-width: 60em; color: var(--muted); font-size: 14px; }
+.warnings { margin: 10px 0 0; padding: 8px 12px 8px 28px; max-width: 60em; font-size: 13px;
+  background: #fff6e0; border-left: 3px solid #e0a800; }
 nav.toc { margin: 20px 0 0; padding: 12px 18px; background: var(--soft);
   border: 1px solid var(--line); border-radius: 8px; }
 nav.toc h2 { margin: 0 0 4px; font-size: 13px; border: 0; padding: 0; text-transform: uppercase;

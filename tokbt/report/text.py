@@ -33,6 +33,7 @@ from tokbt.report.values import (
     metric_info,
     ordered_metrics,
     run_title,
+    run_warnings_of,
     summary_cells,
     unit_suffix,
 )
@@ -43,7 +44,7 @@ def render_markdown(run: StoredRun) -> str:
     """The report of ``run`` as GitHub-flavoured Markdown (deterministic text).
 
     A title, the header facts as a bullet list, what the costs measure
-    (``measure_note``), the summary table (rows =
+    (``measure_note``), the run's warnings, the summary table (rows =
     summary metrics, columns = policies, cells "value [lo, hi]" at the stated
     confidence level) and the comparison table (one row per policy other than
     the baseline and metric: difference, interval, verdict in bold).
@@ -54,6 +55,11 @@ def render_markdown(run: StoredRun) -> str:
         f"# {run_title(run)}",
         "\n".join(f"- **{name}**: {_cell(value)}" for name, value in header_facts(run)),
         measure_note(run.record),
+        *(
+            ["**Warnings**\n\n" + "\n".join(f"- {_cell(w)}" for w in warnings)]
+            if (warnings := run_warnings_of(run.record))
+            else []
+        ),
         "## Summary",
         f"Value across paths and its {level} bootstrap confidence interval "
         f"({ev.resamples:,} resamples); fractions in percent; {MISSING} = not available.",

@@ -238,6 +238,13 @@ def measure_note(record: dict[str, Any]) -> str:
     )
 
 
+def run_warnings_of(record: dict[str, Any]) -> list[str]:
+    """What the run's settings did to its results (``record["warnings"]``; none recorded:
+    empty)."""
+    warnings = record.get("warnings")
+    return [str(w) for w in warnings] if isinstance(warnings, list) else []
+
+
 def record_kind(record: dict[str, Any]) -> str:
     """The run's kind: ``record["kind"]``, else "backtest" for a single-strategy record."""
     if record.get("kind"):

@@ -40,6 +40,7 @@ from tokbt.metrics.path import Measurement, PathResults
 from tokbt.metrics.rows import Floats, RunFrame
 from tokbt.runs.config import BacktestConfig, MarketConfig, RunSettings, SimulateMarket
 from tokbt.runs.stored import StoredRun
+from tokbt.runs.warnings import Totals, run_warnings, totals_of
 from tokbt.sim import SimMarket, SimPlan, load_scenario
 from tokbt.sim.anchor import Anchor, anchor_scenario
 from tokbt.sim.scenarios import scenario_spec
@@ -70,7 +71,10 @@ class Result:
             earned on contracts closed before their final settlement:
             ``Ledger.roll_pnl``), ``hedged_cost`` (−(consumption + futures P&L +
             fees + interest)), ``unhedged_cost`` (−consumption),
-            ``equity_change``, ``margin_calls``, ``liquidations``, ``rejections``.
+            ``equity_change``, ``fills`` (orders filled), ``tick_cost`` and
+            ``execution_cost`` (USD the fills gave up against their base price to the
+            tick grid, and to slippage and the liquidity model), ``margin_calls``,
+            ``liquidations``, ``rejections``.
         record: the run record (config, input fingerprint, seed, version, timings).
         out: the output folder, if written.
         final_positions: ``(n_paths, n_contracts)`` positions at the end.
@@ -533,7 +537,7 @@ def _run(
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
         raise
-    record = {
+    record: dict[str, Any] = {
         "tokbt": tokbt.__version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "strategy": full.strategy.name if full is not None else _label(strategy),
@@ -549,6 +553,7 @@ def _run(
         "numpy": np.__version__,
     }
     result = _assemble(parts, record)
+    record["warnings"] = part_warnings(parts, settings, strategy, str(record["strategy"]))
     if measured:
         result = dataclasses.replace(result, metrics=PathResults.concat(measured))
     if out_dir is not None and work is not None:
@@ -579,6 +584,9 @@ def _collect(engine: Engine | CompiledEngine, *, journal: bool, rest: bool) -> d
         "unhedged_cost": -totals["consumption"],
         "hedged_cost": -(totals["consumption"] + futures + totals["fees"] + totals["interest"]),
         "equity_change": ledger.equity - ledger.opening.sum(axis=0),
+        "fills": ledger.fills,
+        "tick_cost": ledger.fill_costs[0],
+        "execution_cost": ledger.fill_costs[1],
         **counts,
     }
     return {
@@ -592,9 +600,25 @@ def _collect(engine: Engine | CompiledEngine, *, journal: bool, rest: bool) -> d
         "all_events": raw,
         "paths": pa.table(table),
         "final_positions": ledger.positions.copy(),
+        "pending": int(np.count_nonzero(engine.broker.pending)),
         "contracts": ledger.contracts,
         "engine": "compiled" if isinstance(engine, CompiledEngine) else "python",
     }
+
+
+def part_warnings(
+    parts: list[dict[str, Any]], settings: RunSettings, strategy: Any, label: str
+) -> list[str]:
+    """``tokbt.runs.warnings.run_warnings`` of one strategy's chunks (``_collect``'s parts)."""
+    totals = Totals.merge(part_totals(p) for p in parts)
+    return run_warnings(
+        totals, settings.broker, strategy=label, trades=bool(getattr(strategy, "trades", True))
+    )
+
+
+def part_totals(part: dict[str, Any]) -> Totals:
+    """``tokbt.runs.warnings.Totals`` of one chunk (``_collect``'s part)."""
+    return totals_of(part["paths"], part["all_events"], part["pending"])
 
 
 def _event_counts(events: pa.Table, path_ids: np.ndarray) -> dict[str, np.ndarray]:

@@ -60,6 +60,7 @@ from tokbt.runs.backtest import (
     anchor_of,
     chunk_progress,
     hedge_date_of,
+    part_warnings,
     run_chunk,
 )
 from tokbt.runs.config import MarketConfig, RunSettings, _Config, check_params, load_toml
@@ -262,6 +263,7 @@ def _compare(
     started = time.perf_counter()
     sources, n_paths = _sources(config, bars)
     measured: dict[str, list[PathResults]] = {p.key: [] for p, _ in policies}
+    outcome: dict[str, list[dict[str, Any]]] = {p.key: [] for p, _ in policies}
     journals: list[pa.Table] = []
     seconds = dict.fromkeys(measured, 0.0)
     fingerprints: list[dict[str, str]] = []
@@ -277,6 +279,7 @@ def _compare(
             seconds[policy.key] += time.perf_counter() - tick
             assert chunk.metrics is not None
             measured[policy.key].append(chunk.metrics)
+            outcome[policy.key].append(chunk.part)
             if config.journal == "rows":
                 journals.append(_with_policy(chunk.part["journal"], policy.key))
             done += width * events
@@ -291,6 +294,11 @@ def _compare(
         sweep={p.key: point for p, point in policies if point is not None},
     )
     record = _record(config, policies, fingerprints, seconds, started, n_paths)
+    record["warnings"] = [
+        f"{policy.key}: {text}"
+        for policy, _ in policies
+        for text in part_warnings(outcome[policy.key], config, strategies[policy.key], policy.key)
+    ]
     journal = pa.concat_tables(journals) if journals else None
     return StoredRun("", record, evaluation, journal)
 

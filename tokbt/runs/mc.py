@@ -48,10 +48,11 @@ from tokbt.metrics.evaluate import evaluate, series_frame
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import PathResults
 from tokbt.metrics.rows import RunFrame
-from tokbt.runs.backtest import anchor_of, build_plan
+from tokbt.runs.backtest import anchor_of, build_plan, part_totals
 from tokbt.runs.compare import CompareConfig, Replay, check_policies, run_policy
 from tokbt.runs.config import ConfigError, SimulateMarket, load_toml
 from tokbt.runs.stored import StoredRun
+from tokbt.runs.warnings import Totals, run_warnings
 from tokbt.sim import SimMarket, SimPlan
 from tokbt.sim.simulate import simulate_paths
 from tokbt.strategy import create, resolve
@@ -218,12 +219,15 @@ def run_job(job: Job) -> str:
     assert sim is not None
     plan = _plan(sim.model_dump_json())
     source = Replay(SimMarket(plan, simulate_paths(plan, range(job.lo, job.hi))))
-    tables = []
+    tables, totals = [], {}
     for policy, _ in config.expanded():
         chunk = run_policy(source, policy, resolve(policy.name), config)
         assert chunk.metrics is not None
         tables.append(_table(policy.key, chunk.metrics))
+        totals[policy.key] = part_totals(chunk.part).to_json()
     table = pa.concat_tables(tables)
+    metadata = (table.schema.metadata or {}) | {_TOTALS_KEY: json.dumps(totals).encode()}
+    table = table.replace_schema_metadata(metadata)
     target = job.path
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.partial")
@@ -231,6 +235,32 @@ def run_job(job: Job) -> str:
     pq.write_table(table, partial, compression="zstd", row_group_size=tables[0].num_rows)
     partial.replace(target)
     return str(target)
+
+
+_TOTALS_KEY = b"warning_totals"
+"""A chunk file's metadata key: per policy, the ``tokbt.runs.warnings.Totals`` of its paths."""
+
+
+def run_warnings_of(config: McConfig, out: Path) -> list[str]:
+    """Every policy's warnings (``tokbt.runs.warnings``) of every cell, from the totals its
+    chunk files carry, labelled ``policy`` (``cell: policy`` with a grid)."""
+    out_: list[str] = []
+    for cell in cells(config):
+        parts: dict[str, list[Totals]] = {}
+        for f in sorted((out / f"cell-{cell.index:03d}").glob("paths-*.parquet")):
+            stored = (pq.read_schema(f).metadata or {}).get(_TOTALS_KEY)
+            for label, data in json.loads(stored or b"{}").items():
+                parts.setdefault(label, []).append(Totals.from_json(data))
+        names = {p.key: p.name for p, _ in cell.config.expanded()}
+        prefix = f"{cell.label}: " if cell.label else ""
+        for label, chunks in parts.items():
+            strategy = resolve(names.get(label, label))
+            for text in run_warnings(
+                Totals.merge(chunks), cell.config.broker, strategy=label,
+                trades=bool(getattr(strategy, "trades", True)),
+            ):  # fmt: skip
+                out_.append(f"{prefix}{label}: {text}")
+    return out_
 
 
 def _month_ends(frame: RunFrame) -> np.ndarray:
@@ -457,6 +487,7 @@ def monte_carlo(
     (executor or LocalExecutor(retries=config.retries)).run(todo, done, failed)
     evaluation = evaluate_chunks(config, folder)
     record = _record(config, len(every), len(every) - len(todo), failures, started)
+    record["warnings"] = run_warnings_of(config, folder)
     return StoredRun("", record, evaluation)
 
 
