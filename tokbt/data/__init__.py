@@ -5,6 +5,7 @@ A market source (``MarketSource``) hands the engine its timeline as
 tables in memory (and ``tokbt.sim.SimMarket`` replays simulator arrays).
 """
 
+from tokbt.data.arrays import market_from_arrays
 from tokbt.data.feed import Feed
 from tokbt.data.frames import (
     MarketBlock,
@@ -38,6 +39,7 @@ __all__ = [
     "Violation",
     "block_from_tables",
     "default_store_path",
+    "market_from_arrays",
     "schema_for",
     "validate_file",
 ]

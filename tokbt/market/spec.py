@@ -154,6 +154,44 @@ class ContractSpec(BaseModel):
             )
         return _build_contract(self, period)
 
+    @classmethod
+    def for_series(
+        cls,
+        start: DateLike,
+        end: DateLike,
+        *,
+        multiplier: float = 1.0,
+        tick_size: float = 0.0001,
+        calendar: str = "always",
+        contract_unit: str = "1 unit of the index",
+    ) -> tuple[ContractSpec, str]:
+        """A product for one plain futures series over ``[start, end]``, and the code of the
+        contract that trades on every day of it.
+
+        A recorded or generated futures series has no delivery calendar of its own: to
+        replay it, tokbt needs one contract that is listed on ``start`` and still trades
+        after ``end``. This spec lists enough serial months for the contract delivering in
+        the month after ``end`` to be live from ``start``, has no daily price limit, the
+        given ``calendar`` (``always``: 24/7; ``weekdays``), ``multiplier`` and
+        ``tick_size``. Raises ``ValueError`` if ``end`` is before ``start``.
+        """
+        first, last = as_date(start), as_date(end)
+        if last < first:
+            raise ValueError(f"for_series: end {last} is before start {first}")
+        months = (last.year - first.year) * 12 + last.month - first.month + 3
+        spec = cls(
+            multiplier=multiplier,
+            contract_unit=contract_unit,
+            tick_size=tick_size,
+            price_limit=None,
+            calendar=ExchangeCalendar(kind=calendar),
+            listing=ListingRule(months=months),
+        )
+        live = [c for c in spec.contracts_live(first) if c.last_trading_day > last]
+        if not live:  # pragma: no cover - the listing is sized so that one always is
+            raise ValueError(f"for_series: no contract trades from {first} past {last}")
+        return spec, live[0].code
+
     def contracts_live(self, day: DateLike) -> list[Contract]:
         """Contracts that can be traded on ``day``, ordered by delivery start, then tenor."""
         d = as_date(day)

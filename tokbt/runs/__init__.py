@@ -1,5 +1,6 @@
 """Runs: configs, ``backtest``, run records. May import every room below it."""
 
+from tokbt.data import market_from_arrays
 from tokbt.runs.backtest import Result, backtest, run_config
 from tokbt.runs.config import (
     BacktestConfig,
@@ -25,5 +26,6 @@ __all__ = [
     "StrategyConfig",
     "backtest",
     "load_config",
+    "market_from_arrays",
     "run_config",
 ]
