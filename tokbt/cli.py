@@ -112,6 +112,27 @@ def _progress(label: str, counter: str = "{task.completed:,.0f} rows") -> Progre
 # -- data ------------------------------------------------------------------------------
 
 
+ColumnOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--column",
+        help="SCHEMA=FILE: read schema column SCHEMA from the file's column FILE "
+        "(repeatable), e.g. --column ts=day --column close=usd_per_hour.",
+    ),
+]
+
+
+def _column_mapping(items: list[str] | None) -> dict[str, str]:
+    """``["ts=day"]`` → ``{"ts": "day"}``; a malformed item is a ``DataError``."""
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        schema, sep, source = item.partition("=")
+        if not sep or not schema.strip() or not source.strip():
+            raise DataError(f"--column {item!r}: write SCHEMA=FILE, e.g. --column ts=day")
+        mapping[schema.strip()] = source.strip()
+    return mapping
+
+
 @data_app.command("import")
 def data_import(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file of bars.")],
@@ -122,10 +143,17 @@ def data_import(
     spec: SpecOpt = "tpi_month",
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite this kind.")] = False,
     description: Annotated[str, typer.Option(help="Free text stored with the dataset.")] = "",
+    column: ColumnOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """Validate FILE and import it into the store as one kind of a dataset (all or nothing)."""
+    """Validate FILE and import it into the store as one kind of a dataset (all or nothing).
+
+    A daily index as `date,close` (or `date,price`, `date,value`) imports as spot bars of
+    path 0 with open, high and low equal to the close; `--column ts=day` maps any other
+    name. What was filled is named in the catalog's source (`tokbt data show`).
+    """
     try:
+        mapping = _column_mapping(column)
         with BarStore(store) as bs, _progress(f"importing {file.name}") as progress:
             task = progress.add_task("import", total=None)
             result = bs.import_file(
@@ -136,6 +164,7 @@ def data_import(
                 replace=replace,
                 description=description,
                 on_rows=lambda n: progress.advance(task, n),
+                columns=mapping,
             )
     except TokbtError as exc:
         raise _fail(exc) from None
@@ -155,12 +184,16 @@ def data_validate(
         Kind | None, typer.Option("--kind", "-k", help="Kind of bars [default: from columns].")
     ] = None,
     spec: SpecOpt = "tpi_month",
+    column: ColumnOpt = None,
 ) -> None:
     """Check FILE against the schema and rules without importing it; exit 1 on errors."""
     try:
+        mapping = _column_mapping(column)
         with _progress(f"validating {file.name}") as progress:
             task = progress.add_task("validate", total=None)
-            report = validate_file(file, kind, _spec(spec), lambda n: progress.advance(task, n))
+            report = validate_file(
+                file, kind, _spec(spec), lambda n: progress.advance(task, n), mapping
+            )
     except TokbtError as exc:
         raise _fail(exc) from None
     for w in report.warnings:
@@ -237,7 +270,7 @@ def data_show(
             f"  {part.kind.value}: {part.rows:,} rows, {part.n_paths:,} paths, "
             f"{part.start:%Y-%m-%d} → {part.end:%Y-%m-%d}, bars of "
             f"{_bar_length(part.bar_seconds)}, {where}\n"
-            f"    source {part.source}\n    sha256 {part.source_sha256}",
+            f"    source {escape(part.source)}\n    sha256 {part.source_sha256}",
             highlight=False,
         )
     console.print("contract spec:")

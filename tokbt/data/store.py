@@ -40,7 +40,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +61,7 @@ from tokbt.data.validate import (
     check_staged,
     check_unchanged,
     configure,
+    filled_note,
     reading,
     stage,
     stage_arrow,
@@ -368,10 +369,14 @@ class BarStore(Closing):
         description: str = "",
         on_rows: RowsCallback | None = None,
         on_step: StepCallback | None = None,
+        columns: Mapping[str, str] | None = None,
     ) -> ImportResult:
         """Validate a CSV or Parquet file and add it to dataset ``name`` as ``kind``.
 
-        ``kind`` is inferred from the columns when omitted. A kind the dataset
+        ``kind`` is inferred from the columns when omitted. ``columns`` maps schema
+        columns to the file's (``{"ts": "day"}``); a ``date,close`` index needs none
+        (``tokbt.data.validate.resolve_columns``: aliases, path 0, OHLC from the close —
+        the filled columns are named in the catalog's source). A kind the dataset
         already holds is replaced only with ``replace=True``. Invalid data
         raises ``DataValidationError`` and changes nothing. ``on_rows(n)``
         reports progress as batches of ``n`` rows are read; ``on_step(name)``
@@ -381,7 +386,7 @@ class BarStore(Closing):
         with self.writer(
             name, spec=spec, replace=replace, description=description, single=True
         ) as w:
-            report = w.append_file(path, kind, on_rows=on_rows, on_step=on_step)
+            report = w.append_file(path, kind, on_rows=on_rows, on_step=on_step, columns=columns)
         return ImportResult(name, report.kind, report.rows, time.perf_counter() - t0, report)
 
     def write_table(
@@ -752,8 +757,10 @@ class DatasetWriter:
         *,
         on_rows: RowsCallback | None = None,
         on_step: StepCallback | None = None,
+        columns: Mapping[str, str] | None = None,
     ) -> ValidationReport:
-        """Validate a CSV or Parquet file and add its rows as ``kind`` (inferred if omitted)."""
+        """Validate a CSV or Parquet file and add its rows as ``kind`` (inferred if omitted;
+        ``columns`` as for ``BarStore.import_file``)."""
         source = Path(path)
         step = on_step or _no_step
         if kind is not None:  # fail before reading a large file
@@ -761,15 +768,16 @@ class DatasetWriter:
                 self.name, schema_for(kind).kind, self.replace, str(source)
             )
         step("stage")
-        ks, src, rows = stage(self.con, source, kind, on_rows)
+        ks, src, rows = stage(self.con, source, kind, on_rows, columns)
         sha256 = file_sha256(source)
+        label = str(source) + filled_note(src)
         try:
             with reading(src):
                 report = check_staged(self.con, ks, src, rows, self.spec, step)
                 report.raise_for_errors()
-                stats = self._begin_kind(ks.kind, str(source))
+                stats = self._begin_kind(ks.kind, label)
                 step("insert")
-                self._store_staged(ks, src, stats, str(source), sha256)
+                self._store_staged(ks, src, stats, label, sha256)
         finally:
             unstage(self.con)
             step("done")

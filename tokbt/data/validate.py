@@ -41,7 +41,7 @@ import csv
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +165,10 @@ class _Source:
     table: pa.Table | None = None
     staged_as: str = ""  # "table" (CSV, copied) or "view" (Parquet file / Arrow table, streamed)
     file_stat: tuple[int, int] | None = None  # (size, mtime_ns) of a streamed file
+    select: dict[str, str] = field(default_factory=dict)
+    """Schema column → the source column it is read from (``resolve_columns``)."""
+    filled: dict[str, str] = field(default_factory=dict)
+    """Schema column → the SQL it is filled with when the file has no such column."""
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         if self.table is not None:
@@ -245,9 +249,9 @@ def _column_type_violations(src: _Source, ks: KindSchema) -> list[Violation]:
         return []
     found = []
     for name in ks.columns:
-        if name not in src.columns:
+        if name not in src.select:
             continue
-        actual = src.arrow_schema.field(name).type
+        actual = src.arrow_schema.field(src.select[name]).type
         expected = ks.schema.field(name).type
         if not _compatible(actual, expected):
             found.append(
@@ -291,17 +295,85 @@ def stage(
     path: Path | str,
     kind: Kind | str | None = None,
     on_rows: RowsCallback | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[KindSchema, _Source, int]:
     """Stream ``path`` into the temporary table ``STAGE`` and define the typed view ``TYPED``.
 
+    ``columns`` maps schema columns to the file's (``{"ts": "date"}``); see
+    ``resolve_columns`` for the names read without a mapping and the columns filled.
     Returns the kind's schema, the source description and the number of rows.
     Raises ``DataValidationError`` for column-level problems (missing, extra,
     incompatible Parquet types) and ``DataError`` for unreadable files.
     ``on_rows(n)`` is called after each batch of ``n`` rows is read (progress).
     """
     src = _open_source(Path(path))
-    ks = schema_for(kind) if kind is not None else schema_for(infer_kind(src.columns))
-    return _stage_source(con, src, ks, on_rows)
+    given = dict(columns or {})
+    names = [c for c in src.columns if c not in given.values()] + list(given)
+    ks = schema_for(kind) if kind is not None else schema_for(infer_kind(_aliased(names)))
+    src.select, src.filled, problems = resolve_columns(ks, src.columns, given, str(src.path))
+    return _stage_source(con, src, ks, on_rows, problems)
+
+
+def filled_note(src: _Source) -> str:
+    """What staging filled in, as a note for the catalog's source (empty: nothing)."""
+    if not src.filled:
+        return ""
+    parts = [f"{c} = {'0' if v == '0' else 'close'}" for c, v in src.filled.items()]
+    renamed = [f"{c} from '{f}'" for c, f in src.select.items() if c != f]
+    return f" [filled: {', '.join(parts + renamed)}]"
+
+
+ALIASES = {"date": "ts", "time": "ts", "timestamp": "ts", "price": "close", "value": "close"}
+"""File columns read as a schema column when the file has no column of that name (a daily
+index exported as ``date,close`` or ``date,value``)."""
+
+
+def _aliased(columns: list[str]) -> list[str]:
+    return [c if c in ALIASES.values() else ALIASES.get(c, c) for c in columns]
+
+
+def resolve_columns(
+    ks: KindSchema, columns: list[str], mapping: Mapping[str, str], label: str
+) -> tuple[dict[str, str], dict[str, str], list[Violation]]:
+    """Which file column each schema column is read from, which are filled, and the
+    mapping's problems: ``mapping`` first (schema column → file column), then a column of
+    the schema's name, then an alias (``ALIASES``); a missing ``path`` is path 0, and a
+    spot file with only a close gets ``open``, ``high`` and ``low`` equal to it (a daily
+    index has no intraday range). A file column read as none of them is an extra column
+    (reported when the file is staged). Returns ``(select, filled, problems)``."""
+    problems = [
+        Violation(
+            label, "unknown_column", f"--column {k}={v}: no column '{v}' in the file", column=v
+        )
+        for k, v in mapping.items()
+        if v not in columns
+    ]
+    problems += [
+        Violation(
+            label,
+            "extra_columns",
+            f"--column {k}=...: '{k}' is not part of the {ks.kind} schema",
+            column=k,
+        )
+        for k in mapping
+        if k not in ks.columns
+    ]
+    select = {k: v for k, v in mapping.items() if k in ks.columns and v in columns}
+    for c in columns:
+        if c in ks.columns and c not in select and c not in mapping.values():
+            select[c] = c
+    for c in columns:
+        target = ALIASES.get(c)
+        if target in ks.columns and target not in select and c not in mapping.values():
+            select[target] = c
+    filled: dict[str, str] = {}
+    if "path" not in select:
+        filled["path"] = "0"
+    if ks.kind == Kind.SPOT and "close" in select:
+        for c in ("open", "high", "low"):
+            if c not in select:
+                filled[c] = f'"{select["close"]}"'
+    return select, filled, problems
 
 
 def stage_arrow(
@@ -320,11 +392,15 @@ def _stage_source(
     src: _Source,
     ks: KindSchema,
     on_rows: RowsCallback | None = None,
+    found: list[Violation] | None = None,
 ) -> tuple[KindSchema, _Source, int]:
-    problems = [
+    if not src.select and not src.filled:  # an Arrow table, or a file staged directly
+        src.select = {c: c for c in src.columns if c in ks.columns}
+    problems = list(found or [])
+    problems += [
         Violation(str(src.path), "missing_columns", f"required column '{c}' is missing", column=c)
         for c in ks.required
-        if c not in src.columns
+        if c not in src.select and c not in src.filled
     ]
     problems += [
         Violation(
@@ -334,7 +410,7 @@ def _stage_source(
             column=c,
         )
         for c in src.columns
-        if c not in ks.columns
+        if c not in src.select.values()
     ]
     if len(set(src.columns)) != len(src.columns):
         dupes = sorted({c for c in src.columns if src.columns.count(c) > 1})
@@ -468,8 +544,10 @@ def _typed_columns(ks: KindSchema, src: _Source) -> str:
     parts = ["_row"]
     for c in ks.columns:
         sql_type = "DOUBLE" if c == "path" else ks.duckdb_type(c)
-        if c in src.columns:
-            parts.append(f'TRY_CAST("{c}" AS {sql_type}) AS "{c}"')
+        if c in src.select:
+            parts.append(f'TRY_CAST("{src.select[c]}" AS {sql_type}) AS "{c}"')
+        elif c in src.filled:
+            parts.append(f'TRY_CAST({src.filled[c]} AS {sql_type}) AS "{c}"')
         else:
             parts.append(f'CAST(NULL AS {sql_type}) AS "{c}"')
     return ", ".join(parts)
@@ -489,32 +567,34 @@ class _Rule:
 
 
 def _rules(ks: KindSchema, src: _Source) -> list[_Rule]:
-    present = [c for c in ks.columns if c in src.columns]
+    present = [c for c in ks.columns if c in src.select]
     rules: list[_Rule] = []
     for c in present:
         sql_type = "DOUBLE" if c == "path" else ks.duckdb_type(c)
+        raw = f'"{src.select[c]}"'  # the file's column, in the staged rows
         if src.is_csv and sql_type != "VARCHAR":
             rules.append(
                 _Rule(
                     "type",
                     c,
-                    f'"{c}" IS NOT NULL AND TRY_CAST("{c}" AS {sql_type}) IS NULL',
-                    f"format('value ''{{}}'' is not a valid {sql_type.lower()}', \"{c}\")",
+                    f"{raw} IS NOT NULL AND TRY_CAST({raw} AS {sql_type}) IS NULL",
+                    f"format('value ''{{}}'' is not a valid {sql_type.lower()}', {raw})",
                     source=STAGE,
                 )
             )
         if c in ks.required:
-            rules.append(_Rule("required", c, f'"{c}" IS NULL', "'value is missing'", source=STAGE))
+            rules.append(_Rule("required", c, f"{raw} IS NULL", "'value is missing'", source=STAGE))
     if src.is_csv and "ts" in present:
+        ts = f'"{src.select["ts"]}"'
         rules.append(
             _Rule(
                 "naive_utc",
                 "ts",
                 # the regexp (a sign or letter after the date) spares most rows the slow cast
-                "regexp_matches(substr(ts, 11), '[-+A-SU-Ya-z]') "
-                "AND TRY_CAST(ts AS TIMESTAMPTZ) <> TRY_CAST(ts AS TIMESTAMP)",
+                f"regexp_matches(substr({ts}, 11), '[-+A-SU-Ya-z]') "
+                f"AND TRY_CAST({ts} AS TIMESTAMPTZ) <> TRY_CAST({ts} AS TIMESTAMP)",
                 "format('value ''{}'' has a UTC offset or time zone; write ts as naive UTC "
-                "(here {})', ts, CAST(TRY_CAST(ts AS TIMESTAMPTZ) AS TIMESTAMP))",
+                f"(here {{}})', {ts}, CAST(TRY_CAST({ts} AS TIMESTAMPTZ) AS TIMESTAMP))",
                 source=STAGE,
             )
         )
@@ -795,8 +875,10 @@ def validate_file(
     kind: Kind | str | None = None,
     spec: ContractSpec | None = None,
     on_rows: RowsCallback | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> ValidationReport:
-    """Validate a bar file without importing it.
+    """Validate a bar file without importing it (``columns`` as for
+    ``BarStore.import_file``).
 
     ``kind`` defaults to the one inferred from the columns; ``spec`` (default
     ``tpi_month``) lists the valid futures contracts. Column-level problems
@@ -809,7 +891,7 @@ def validate_file(
         con = duckdb.connect(":memory:")
         try:
             configure(con, temp_dir=tmp)
-            ks, src, rows = stage(con, path, kind, on_rows)
+            ks, src, rows = stage(con, path, kind, on_rows, columns)
             with reading(src):
                 return check_staged(con, ks, src, rows, spec or TPI_MONTH)
         finally:
