@@ -1077,8 +1077,11 @@ def _policy_list(joined: str, limit: int = 36) -> str:
 
 
 def _text_or_dash(value: Any, fmt: str = "{}") -> str:
+    """``value`` formatted, or the reports' mark for a missing value."""
+    from tokbt.report.values import MISSING
+
     if value is None or pd.isna(value):
-        return "-"
+        return MISSING
     return escape(fmt.format(value))
 
 
@@ -1141,19 +1144,10 @@ def _print_record(run_id: str, rec: dict[str, Any], ev: Any) -> None:
 
 
 def _metric_text(value: float, lo: float, hi: float, unit: str, *, signed: bool = False) -> str:
-    def num(v: float) -> str:
-        if np.isnan(v):
-            return "n/a"
-        sign = "+" if signed else ""
-        if unit in {"fraction", "probability"}:
-            return f"{v:{sign}.1%}"
-        if unit == "USD" and abs(v) >= 100:
-            return f"{v:{sign},.0f}"
-        return f"{v:{sign},.4g}"
+    """A summary (or, ``signed``, comparison) cell, written as the reports write it."""
+    from tokbt.report.values import fmt_cell
 
-    if np.isnan(lo) or np.isnan(hi):
-        return num(value)
-    return f"{num(value)} [{num(lo)}, {num(hi)}]"
+    return fmt_cell(value, lo, hi, unit, diff=signed)
 
 
 def _metric_rows(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -1211,8 +1205,10 @@ HEADLINE = (
 
 
 def _headline_cell(value: float, lo: float, hi: float, unit: str) -> str:
+    from tokbt.report.values import fmt_millions
+
     if unit == "USD":
-        return "-" if np.isnan(value) else f"{value / 1e6:,.1f} M"
+        return fmt_millions(value, unit)
     return _metric_text(value, lo, hi, unit)
 
 
@@ -1220,7 +1216,7 @@ def _print_headline(ev: Any, run_id: str, record: dict[str, Any]) -> None:
     """What the figures measure, then policies × the headline metrics (the first with its
     interval); where the rest is."""
     from tokbt.metrics.evaluation import SUMMARY_METRICS
-    from tokbt.report.values import measure_note, shares_history
+    from tokbt.report.values import MISSING, measure_note, shares_history
 
     console.print(measure_note(record), highlight=False)
     headline = HEADLINE_FROM_HEDGE_DATE if shares_history(record) else HEADLINE
@@ -1239,7 +1235,7 @@ def _print_headline(ev: Any, run_id: str, record: dict[str, Any]) -> None:
         for metric, _ in headline:
             r = cells.get((policy, metric))
             if r is None:
-                row.append("-")
+                row.append(MISSING)
                 continue
             lo, hi = (r["lo"], r["hi"]) if metric == first else (np.nan, np.nan)
             row.append(_headline_cell(r["value"], lo, hi, SUMMARY_METRICS[metric].unit))

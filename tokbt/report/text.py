@@ -24,9 +24,9 @@ from tokbt.report.values import (
     MISSING,
     comparison_rows,
     confidence_text,
+    fmt_cell,
     fmt_diff,
     fmt_interval,
-    fmt_value,
     header_facts,
     jsonable,
     measure_note,
@@ -111,9 +111,7 @@ def _summary_markdown(ev: Evaluation) -> str:
         row = [f"{info.label} ({unit_suffix(info.unit)})"]
         for p in ev.policies:
             value, lo, hi = cells.get((p, m), (float("nan"),) * 3)
-            interval = fmt_interval(lo, hi, info.unit)
-            shown = fmt_value(value, info.unit)
-            row.append(shown if interval == MISSING else f"{shown} {interval}")
+            row.append(fmt_cell(value, lo, hi, info.unit))
         rows.append(row)
     return _table(["metric", *ev.policies], rows, numeric_from=1)
 

@@ -132,6 +132,23 @@ def fmt_interval(lo: float | None, hi: float | None, unit: str, *, diff: bool = 
     return f"[{fmt(lo, unit)}, {fmt(hi, unit)}]"
 
 
+def fmt_cell(value: float, lo: float, hi: float, unit: str, *, diff: bool = False) -> str:
+    """A value (or a difference, ``diff``) with its interval, "value [lo, hi]", or the value
+    alone when the interval is missing: how the terminal and the Markdown report write a
+    summary or comparison cell."""
+    shown = fmt_diff(value, unit) if diff else fmt_value(value, unit)
+    interval = fmt_interval(lo, hi, unit, diff=diff)
+    return shown if interval == MISSING else f"{shown} {interval}"
+
+
+def fmt_millions(value: float, unit: str) -> str:
+    """A compact cell of a one-screen table: USD in millions ("30.7 M"), anything else as
+    ``fmt_value``."""
+    if unit == "USD" and not is_missing(float(value)):
+        return f"{float(value) / 1e6:,.1f} M"
+    return fmt_value(value, unit)
+
+
 def _number(value: float, *, signed: bool) -> str:
     sign = "+" if signed else ""
     size = abs(value)
