@@ -66,3 +66,18 @@ def test_a_bad_value_is_named_by_row_and_column_and_nothing_is_imported(tmp_path
     mapped = runner.invoke(app, [*args, "--column", "ts=when", "--column", "close=usd"])
     assert mapped.exit_code == 0, mapped.output
     assert runner.invoke(app, [*args, "--column", "ts"]).exit_code == 1
+
+
+def test_the_synthetic_gpu_rental_sample_imports_for_the_compute_future(tmp_path: Path) -> None:
+    from tokbt.market import preset
+
+    sample = Path(__file__).resolve().parents[1] / "examples/data/gpu_rental_synthetic.csv"
+    with BarStore(tmp_path / "s.duckdb") as store:
+        result = store.import_file(
+            sample,
+            "h100",
+            spec=preset("scu_month"),
+            columns={"ts": "day", "close": "usd_per_gpu_hour"},
+        )
+        assert result.rows == 61
+        assert store.info("h100").spec.root == "SCU"
