@@ -38,3 +38,5 @@ def test_runs_show_writes_every_cell_as_the_markdown_report_does(tmp_path: Path)
         assert text in out.output, (policy, metric, text)
         checked += 1
     assert checked == len(SUMMARY_METRICS) * 2
+    assert "Unconditional simulation" in out.output  # what the costs measure
+    assert "static: the liquidity model" in out.output  # and the run's warnings

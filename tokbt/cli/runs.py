@@ -89,7 +89,8 @@ def _text_or_dash(value: Any, fmt: str = "{}") -> str:
 
 @runs_app.command("show")
 def runs_show(run_id: RunIdArg, store: StoreOpt = None) -> None:
-    """The run's record, its summary metrics with confidence intervals and the comparisons."""
+    """The run's record, what its costs measure, its warnings, its summary metrics with
+    confidence intervals and the comparisons."""
     from tokbt.runs.store import RunStore
 
     try:
@@ -97,7 +98,11 @@ def runs_show(run_id: RunIdArg, store: StoreOpt = None) -> None:
             run = rs.load(run_id)
     except TokbtError as exc:
         raise _fail(exc) from None
+    from tokbt.report.values import measure_note, run_warnings_of
+
     _print_record(run.run_id, run.record, run.evaluation)
+    console.print(measure_note(run.record), highlight=False)
+    _print_warnings(run_warnings_of(run.record))
     _print_summary(run.evaluation)
     _print_comparisons(run.evaluation)
 
