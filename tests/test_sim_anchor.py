@@ -12,7 +12,7 @@ import pytest
 
 from tokbt.data import BarStore, Kind
 from tokbt.data.recorded import spot_bars_from_series
-from tokbt.runs.backtest import anchor_of, anchored_plan, recorded_index
+from tokbt.runs.backtest import anchored_plan, recorded_index, simulation_facts
 from tokbt.runs.config import MarketConfig, SimulateMarket
 from tokbt.sim import load_scenario, simulate_paths
 from tokbt.sim.anchor import anchor_scenario
@@ -100,7 +100,7 @@ def test_every_path_starts_from_the_record_and_the_run_says_so(store: Path) -> N
     first_step = np.log(chunk.index[:, 0] / anchor.level)
     assert np.abs(first_step).max() < 0.5  # one day's move from the recorded level
     assert plan.days[0] == np.datetime64(AT + dt.timedelta(days=1))
-    described = anchor_of(MarketConfig(simulate=sim))
+    described = simulation_facts(MarketConfig(simulate=sim))["anchor"]
     assert described is not None
     assert described["at"] == AT.isoformat()
     assert described["level"] == anchor.level

@@ -42,7 +42,7 @@ calls it.
 **Broker.** ``place`` and ``cancel`` log decisions with their time; ``execute``
 fills exactly the decisions made at or before a bar's start (``next_open``) or
 all of them (``close``), checks listing, locked bars, the position limit and
-(``limited`` funding) the initial margin, prices the fill (``fill_price``:
+(``limited`` funding) the initial margin, prices the fill (``fill_prices``:
 slippage, spread and square-root impact, rounded to the tick against the order
 and never below one tick) and tops up the paths that traded.
 """
@@ -1308,24 +1308,15 @@ def cancel(
 
 
 @_jit(inline="always")
-def fill_price(
-    terms: Terms, c: Int, day_month: Int, base: float, side: float, qty: float
-) -> float:  # pragma: no cover - compiled
-    """The price of a fill of ``qty`` (side ``side``) at ``base``: moved against the order by
-    the slippage ticks and, under the liquidity model, the half-spread of a contract
-    ``m = max(delivery month − this month, 0)`` months out
-    (``half_spread + per_month·m`` ticks) and the square-root impact beyond the depth
-    ``depth·decay^m`` (``impact_bps·10⁻⁴·base·√((|qty| − depth)/depth)``); then on the
-    tick grid against the order, never below one tick (``fill_prices``' second value)."""
-    return fill_prices(terms, c, day_month, base, side, qty)[1]
-
-
-@_jit(inline="always")
 def fill_prices(
     terms: Terms, c: Int, day_month: Int, base: float, side: float, qty: float
 ) -> tuple[float, float]:  # pragma: no cover - compiled
-    """``(raw, price)``: the fill price before the tick grid (``base`` moved by slippage,
-    spread and impact) and on it (``fill_price``)."""
+    """``(raw, price)`` of a fill of ``qty`` (side ``side``) at ``base``: ``raw`` is ``base``
+    moved against the order by the slippage ticks and, under the liquidity model, the
+    half-spread of a contract ``m = max(delivery month − this month, 0)`` months out
+    (``half_spread + per_month·m`` ticks) and the square-root impact beyond the depth
+    ``depth·decay^m`` (``impact_bps·10⁻⁴·base·√((|q| − depth)/depth)``); ``price`` is
+    ``raw`` on the tick grid against the order, never below one tick."""
     raw = _costed(terms, c, day_month, base, side, qty)
     return raw, float(against(raw, side, terms.cf[F_TICK], terms.cf[F_SCALE]))
 
@@ -1334,7 +1325,7 @@ def fill_prices(
 def _costed(
     terms: Terms, c: Int, day_month: Int, base: float, side: float, qty: float
 ) -> float:  # pragma: no cover - compiled
-    """``fill_price`` before the tick grid: ``base`` moved by slippage, spread and impact."""
+    """``fill_prices``' raw price: ``base`` moved by slippage, spread and impact."""
     cf = terms.cf
     ticks = cf[F_SLIPPAGE]
     impact = 0.0

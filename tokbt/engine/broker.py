@@ -24,7 +24,7 @@ Checks, in order, each a recorded rejection (``events`` table):
 A path without a bar in the contract (not traded that bar) keeps waiting.
 
 The rules are the compiled core's (``tokbt.core.rules``: ``place``, ``cancel``,
-``execute``, ``fill_price``); this class owns the order state and hands the
+``execute``, ``fill_prices``); this class owns the order state and hands the
 broker settings to the core. It calls ``place`` and ``execute`` — once per order
 and per fill step — through their compiled entry points (``tokbt.core.entry``),
 with arguments whose types it fixes, as the compiled engine calls its kernels.

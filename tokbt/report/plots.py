@@ -43,6 +43,7 @@ from matplotlib.patches import Patch
 
 from tokbt.metrics.decompose import COMPONENTS
 from tokbt.metrics.evaluation import Evaluation
+from tokbt.report.values import summary_cells
 from tokbt.sim.plot import FAN_QUANTILES, fan_quantiles
 
 FIG_WIDTH = 11.0
@@ -370,23 +371,15 @@ def waterfall_figure(ev: Evaluation, colours: dict[str, str]) -> Figure:
 def variance_shares(ev: Evaluation) -> dict[str, dict[str, float]]:
     """``{policy: {part: share}}`` of the variance of the cost after the hedge date (the
     ``share_*`` summary metrics, cross terms last); empty when the run has none."""
-    values = _summary_values(ev)
+    cells = summary_cells(ev)
     names = [f"share_{p.removeprefix('cost_')}" for p in COMPONENTS] + ["share_cross"]
     out = {
-        policy: {n: values[policy][n] for n in names}
-        for policy in map(str, ev.policies)
-        if set(names) <= set(values.get(policy, {}))
+        str(policy): {n: cells[(policy, n)][0] for n in names}
+        for policy in ev.policies
+        if all((policy, n) in cells for n in names)
     }
     finite = any(np.isfinite(list(v.values())).all() for v in out.values())
     return out if finite else {}
-
-
-def _summary_values(ev: Evaluation) -> dict[str, dict[str, float]]:
-    """``{policy: {metric: value}}`` of ``ev.summary``."""
-    out: dict[str, dict[str, float]] = {}
-    for policy, metric, value in ev.summary[["policy", "metric", "value"]].itertuples(index=False):
-        out.setdefault(str(policy), {})[str(metric)] = float(value)
-    return out
 
 
 def variance_figure(ev: Evaluation, colours: dict[str, str]) -> Figure:
@@ -397,7 +390,7 @@ def variance_figure(ev: Evaluation, colours: dict[str, str]) -> Figure:
     policies = list(shares)
     fig = _figure(0.55 * len(policies) + 1.6)
     ax = fig.subplots()
-    values = _summary_values(ev)
+    cells = summary_cells(ev)
     for y, policy in enumerate(policies):
         left = 0.0
         for name, colour in _SHARE_COLOURS.items():
@@ -411,7 +404,7 @@ def variance_figure(ev: Evaluation, colours: dict[str, str]) -> Figure:
             ax.barh(y, value, left=left, color=colour, edgecolor=_INK if cross else "white",
                     hatch="///" if cross else None, lw=0.5)  # fmt: skip
             left += value
-        sd, vr = values[policy]["sd_cost_after"], values[policy]["vr_std_after"]
+        sd, vr = cells[(policy, "sd_cost_after")][0], cells[(policy, "vr_std_after")][0]
         text = f"σ {_usd_short(sd, signed=False)} · VR_std {vr:.1%}" if math.isfinite(vr) else ""
         ax.annotate(text, (max(left, 1.0), y), xytext=(6, 0), textcoords="offset points",
                     va="center", fontsize=8, color=_INK)  # fmt: skip

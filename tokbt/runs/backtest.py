@@ -17,7 +17,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -206,28 +206,23 @@ def recorded_index(
     return close[closing]
 
 
-def anchor_of(market: MarketConfig) -> dict[str, Any] | None:
-    """Where a simulated market started from a recorded index (``tokbt.sim.anchor.Anchor``
-    as JSON values), for the run record; ``None`` without ``start``."""
-    if market.simulate is None or market.simulate.start is None:
-        return None
-    anchor = anchored_plan(market.simulate)[1]
-    assert anchor is not None
-    out: dict[str, Any] = dataclasses.asdict(anchor)
-    out["at"] = anchor.at.isoformat()
-    out["half_life_days"] = (
-        None if not np.isfinite(anchor.half_life_days) else anchor.half_life_days
-    )
-    out["notes"] = list(anchor.notes)
-    return out
-
-
-def hedge_date_of(market: MarketConfig) -> str | None:
-    """The ISO day a simulated market measures costs from (``SimPlan.hedge_date``: its
-    branch date, or its first exchange day); ``None`` for a stored dataset."""
+def simulation_facts(market: MarketConfig) -> dict[str, Any]:
+    """What a run record says of where a market's costs are measured from: ``hedge_date``,
+    the ISO day a simulated market measures from (``SimPlan.hedge_date``: its branch date,
+    or its first exchange day; ``None`` for a stored dataset), and ``anchor``, where it
+    started from a recorded index (``tokbt.sim.anchor.Anchor`` as JSON values; ``None``
+    without ``start``). The plan is built once for both."""
     if market.simulate is None:
-        return None
-    return build_plan(market.simulate).hedge_date.isoformat()
+        return {"hedge_date": None, "anchor": None}
+    plan, anchor = anchored_plan(market.simulate)
+    described = None
+    if anchor is not None:
+        described = dataclasses.asdict(anchor) | {
+            "at": anchor.at.isoformat(),
+            "half_life_days": anchor.half_life_days if np.isfinite(anchor.half_life_days) else None,
+            "notes": list(anchor.notes),
+        }
+    return {"hedge_date": plan.hedge_date.isoformat(), "anchor": described}
 
 
 def chunk_progress(
@@ -350,11 +345,7 @@ def run_config(
     """Run a complete ``BacktestConfig`` (what ``tokbt backtest CONFIG.toml`` does)."""
     strategy = resolve(config.strategy.name)
     m = config.market
-    described = {
-        "market": m.model_dump(mode="json"),
-        "hedge_date": hedge_date_of(m),
-        "anchor": anchor_of(m),
-    }
+    described = {"market": m.model_dump(mode="json"), **simulation_facts(m)}
     params = config.strategy.params
     if m.simulate is not None:
         sim = m.simulate
@@ -381,29 +372,26 @@ def run_frame(source: MarketSource, ledger: LedgerConfig | None = None) -> RunFr
     contracts = [(c.code, c.delivery_start, c.delivery_end) for c in specs]
     plan = np.full(len(source.path_ids), np.nan)
     getter = getattr(source, "consumption_plan", None)
-    if getter is not None:
-        _, planned = getter()
-        if len(planned):
-            given = np.isfinite(planned).any(axis=0)
-            plan = np.where(given, np.nansum(planned, axis=0), np.nan)
+    plan_days, planned = getter() if getter is not None else (None, np.zeros((0, 0)))
+    if len(planned):
+        given = np.isfinite(planned).any(axis=0)
+        plan = np.where(given, np.nansum(planned, axis=0), np.nan)
     cascades = {c.code: c.last_trading_day for c in specs if c.cascades_into}
     frame = RunFrame.build(
         source.path_ids, days[0], days[-1], contracts, source.spec.multiplier, plan, cascades
     )
     return dataclasses.replace(
         frame,
-        plan_daily=_plan_by_day(frame, getter),
+        plan_daily=_plan_by_day(frame, plan_days, planned),
         price_markup=ledger.consumption_markup,
         price_basis=ledger.consumption_basis,
         **_inception(frame, source),
     )
 
 
-def _plan_by_day(frame: RunFrame, getter: Any) -> Floats | None:
-    """The consumption plan ``(n_days, n_paths)`` on the frame's days (``None``: no plan)."""
-    if getter is None:
-        return None
-    plan_days, planned = getter()
+def _plan_by_day(frame: RunFrame, plan_days: Any, planned: np.ndarray) -> Floats | None:
+    """The consumption plan ``(n_days, n_paths)`` (``planned`` on ``plan_days``) laid on the
+    frame's days (``None``: no plan)."""
     if not len(planned) or not np.isfinite(planned).any():
         return None
     out = np.full((len(frame.days), frame.n_paths), np.nan)
@@ -553,7 +541,9 @@ def _run(
         "numpy": np.__version__,
     }
     result = _assemble(parts, record)
-    record["warnings"] = part_warnings(parts, settings, strategy, str(record["strategy"]))
+    record["warnings"] = strategy_warnings(
+        map(part_totals, parts), settings, strategy, str(record["strategy"])
+    )
     if measured:
         result = dataclasses.replace(result, metrics=PathResults.concat(measured))
     if out_dir is not None and work is not None:
@@ -606,14 +596,14 @@ def _collect(engine: Engine | CompiledEngine, *, journal: bool, rest: bool) -> d
     }
 
 
-def part_warnings(
-    parts: list[dict[str, Any]], settings: RunSettings, strategy: Any, label: str
+def strategy_warnings(
+    totals: Iterable[Totals], settings: RunSettings, strategy: Any, label: str
 ) -> list[str]:
-    """``tokbt.runs.warnings.run_warnings`` of one strategy's chunks (``_collect``'s parts)."""
-    totals = Totals.merge(part_totals(p) for p in parts)
+    """``tokbt.runs.warnings.run_warnings`` of one strategy's chunks (their ``Totals``)."""
     return run_warnings(
-        totals, settings.broker, strategy=label, trades=bool(getattr(strategy, "trades", True))
-    )
+        Totals.merge(totals), settings.broker, strategy=label,
+        trades=bool(getattr(strategy, "trades", True)),
+    )  # fmt: skip
 
 
 def part_totals(part: dict[str, Any]) -> Totals:

@@ -57,14 +57,15 @@ from tokbt.runs.backtest import (
     _path_ids,
     _simulated,
     _stored,
-    anchor_of,
     chunk_progress,
-    hedge_date_of,
-    part_warnings,
+    part_totals,
     run_chunk,
+    simulation_facts,
+    strategy_warnings,
 )
 from tokbt.runs.config import MarketConfig, RunSettings, _Config, check_params, load_toml
 from tokbt.runs.stored import StoredRun
+from tokbt.runs.warnings import Totals
 from tokbt.strategy import create, resolve
 
 
@@ -263,7 +264,7 @@ def _compare(
     started = time.perf_counter()
     sources, n_paths = _sources(config, bars)
     measured: dict[str, list[PathResults]] = {p.key: [] for p, _ in policies}
-    outcome: dict[str, list[dict[str, Any]]] = {p.key: [] for p, _ in policies}
+    totals: dict[str, list[Totals]] = {p.key: [] for p, _ in policies}  # for the warnings
     journals: list[pa.Table] = []
     seconds = dict.fromkeys(measured, 0.0)
     fingerprints: list[dict[str, str]] = []
@@ -279,7 +280,7 @@ def _compare(
             seconds[policy.key] += time.perf_counter() - tick
             assert chunk.metrics is not None
             measured[policy.key].append(chunk.metrics)
-            outcome[policy.key].append(chunk.part)
+            totals[policy.key].append(part_totals(chunk.part))
             if config.journal == "rows":
                 journals.append(_with_policy(chunk.part["journal"], policy.key))
             done += width * events
@@ -297,7 +298,9 @@ def _compare(
     record["warnings"] = [
         f"{policy.key}: {text}"
         for policy, _ in policies
-        for text in part_warnings(outcome[policy.key], config, strategies[policy.key], policy.key)
+        for text in strategy_warnings(
+            totals[policy.key], config, strategies[policy.key], policy.key
+        )
     ]
     journal = pa.concat_tables(journals) if journals else None
     return StoredRun("", record, evaluation, journal)
@@ -320,8 +323,7 @@ def _record(
         "config": config.model_dump(mode="json"),
         "inputs": fingerprints if len(fingerprints) > 1 else (fingerprints or [{}])[0],
         "market": m.model_dump(mode="json", exclude_none=True),
-        "hedge_date": hedge_date_of(m),
-        "anchor": anchor_of(m),
+        **simulation_facts(m),
         "policies": [{"label": p.key, "strategy": p.name, "params": p.params} for p, _ in policies],
         "paths": n_paths,
         "seconds": {k: round(v, 3) for k, v in seconds.items()}

@@ -48,11 +48,11 @@ from tokbt.metrics.evaluate import evaluate, series_frame
 from tokbt.metrics.evaluation import Evaluation
 from tokbt.metrics.path import PathResults
 from tokbt.metrics.rows import RunFrame
-from tokbt.runs.backtest import anchor_of, build_plan, part_totals
+from tokbt.runs.backtest import build_plan, part_totals, simulation_facts, strategy_warnings
 from tokbt.runs.compare import CompareConfig, Replay, check_policies, run_policy
 from tokbt.runs.config import ConfigError, SimulateMarket, load_toml
 from tokbt.runs.stored import StoredRun
-from tokbt.runs.warnings import Totals, run_warnings
+from tokbt.runs.warnings import Totals
 from tokbt.sim import SimMarket, SimPlan
 from tokbt.sim.simulate import simulate_paths
 from tokbt.strategy import create, resolve
@@ -255,10 +255,7 @@ def run_warnings_of(config: McConfig, out: Path) -> list[str]:
         prefix = f"{cell.label}: " if cell.label else ""
         for label, chunks in parts.items():
             strategy = resolve(names.get(label, label))
-            for text in run_warnings(
-                Totals.merge(chunks), cell.config.broker, strategy=label,
-                trades=bool(getattr(strategy, "trades", True)),
-            ):  # fmt: skip
+            for text in strategy_warnings(chunks, cell.config, strategy, label):
                 out_.append(f"{prefix}{label}: {text}")
     return out_
 
@@ -644,8 +641,7 @@ def _record(
             if (cell_sim := cell.config.market.simulate) is not None
         ],
         "market": config.market.model_dump(mode="json", exclude_none=True),
-        "hedge_date": _plan(sim.model_dump_json()).hedge_date.isoformat(),
-        "anchor": anchor_of(config.market),
+        **simulation_facts(config.market),
         "policies": [
             {"label": p.key, "strategy": p.name, "params": p.params} for p, _ in config.expanded()
         ],

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -61,16 +61,16 @@ class Totals:
     @classmethod
     def merge(cls, parts: Iterable[Totals]) -> Totals:
         """The totals of several chunks of one run."""
+        chunks = list(parts)
         rejected: Counter[str] = Counter()
-        out = cls()
-        for part in parts:
+        for part in chunks:
             rejected.update(part.rejected)
-            out = cls(
-                out.paths + part.paths, out.fills + part.fills,
-                out.tick_cost + part.tick_cost, out.execution_cost + part.execution_cost,
-                out.futures_abs + part.futures_abs, out.pending + part.pending,
-            )  # fmt: skip
-        return cls(**{**asdict(out), "rejected": dict(rejected)})
+        sums = {
+            f.name: sum(getattr(p, f.name) for p in chunks)
+            for f in fields(cls)
+            if f.name != "rejected"
+        }
+        return cls(**sums, rejected=dict(rejected))
 
 
 def totals_of(paths: pa.Table, events: pa.Table, pending: int = 0) -> Totals:
